@@ -1,0 +1,227 @@
+/* gogc: Go's garbage collector as a C library.
+ *
+ * Copyright (c) 2026 the gogc authors. MIT license, see LICENSE.
+ *
+ * This header is the whole public API. Everything else in the library is
+ * hidden (-fvisibility=hidden). Read docs/api.md for the rules a program
+ * must follow; the short version:
+ *
+ *  - Allocate collected memory with gogc_alloc (scanned conservatively),
+ *    gogc_alloc_noscan (never scanned: no pointers inside) or
+ *    gogc_alloc_typed (scanned precisely, from a layout built with
+ *    GOGC_TYPE / gogc_type_new).
+ *  - Every store of a pointer into a collected object or into a global goes
+ *    through gogc_store(&slot, value); bulk copies of memory that may hold
+ *    pointers go through gogc_memmove. Stores to a thread's own locals need
+ *    no barrier. (Today the barrier only stores; the concurrent collector
+ *    switches it on, and programs written to this rule keep working.)
+ *  - Roots are found without help: the data and bss of the executable and
+ *    of every loaded shared library, and the stacks and registers of every
+ *    thread that uses the collector. Memory the collector cannot see
+ *    (malloc'd blocks, mmap'd regions, thread-local variables) must be added
+ *    with gogc_add_roots if it holds the only reference to an object.
+ *  - Threads created with pthread_create are registered automatically.
+ */
+#ifndef GOGC_H
+#define GOGC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GOGC_VERSION_MAJOR 0
+#define GOGC_VERSION_MINOR 1
+#define GOGC_VERSION_PATCH 0
+
+#if defined(__GNUC__)
+#define GOGC_API __attribute__((visibility("default")))
+#define GOGC_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#else
+#define GOGC_API
+#define GOGC_MALLOC_ATTR
+#endif
+
+/* "MAJOR.MINOR.PATCH" of the library actually linked. */
+GOGC_API const char *gogc_version(void);
+
+/* ---------------------------------------------------------------------------
+ * Start-up
+ * ------------------------------------------------------------------------- */
+
+/* Initialise the collector. Optional: the library initialises itself from a
+ * constructor when it is loaded, and every entry point initialises on first
+ * use. Reads GOGC and GODEBUG (see docs/api.md). Idempotent, thread-safe.
+ * Returns 0, or -1 if the heap could not be reserved (then every
+ * allocation returns NULL). */
+GOGC_API int gogc_init(void);
+
+/* ---------------------------------------------------------------------------
+ * Allocation. All memory returned is zeroed and at least 8-byte aligned
+ * (16-byte for sizes >= 32, larger powers of two up to the object's size
+ * class alignment). A request of 0 bytes returns a unique minimal object.
+ * On exhaustion (after a collection) NULL is returned.
+ * ------------------------------------------------------------------------- */
+
+/* Scanned conservatively: every aligned word inside may be a pointer. */
+GOGC_API GOGC_MALLOC_ATTR void *gogc_alloc(size_t size);
+
+/* Pointer-free data ("noscan" in Go): never scanned. Pointers stored in
+ * it do NOT keep their targets alive. */
+GOGC_API GOGC_MALLOC_ATTR void *gogc_alloc_noscan(size_t size);
+
+/* calloc-style conservative array; NULL if count*size overflows. */
+GOGC_API GOGC_MALLOC_ATTR void *gogc_calloc(size_t count, size_t size);
+
+/* A layout: which words of an object of `size` bytes hold pointers.
+ * Build it once with gogc_type_new (or the GOGC_TYPE macro) and reuse it;
+ * layouts are never freed. `ptr_offsets` are byte offsets (use offsetof),
+ * each a multiple of sizeof(void *) and below `size`. Returns NULL and
+ * prints the reason on stderr for an invalid layout. */
+typedef struct gogc_type gogc_type;
+GOGC_API const gogc_type *gogc_type_new(const char *name, size_t size,
+                                        size_t nptrs,
+                                        const size_t *ptr_offsets);
+
+/* GOGC_TYPE(struct node, offsetof(struct node, left), offsetof(struct node, right)) */
+#define GOGC_TYPE(T, ...)                                                     \
+  gogc_type_new(#T, sizeof(T),                                                \
+                sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t),       \
+                (const size_t[]){__VA_ARGS__})
+
+/* Scanned precisely: only the words the layout names are looked at. */
+GOGC_API GOGC_MALLOC_ATTR void *gogc_alloc_typed(const gogc_type *type);
+
+/* An array of `count` elements of `type`; NULL if the size overflows. */
+GOGC_API GOGC_MALLOC_ATTR void *gogc_alloc_typed_array(const gogc_type *type,
+                                                      size_t count);
+
+/* Resize: like realloc, keeps the object's kind (conservative, noscan or
+ * typed; a typed object is resized to a whole number of elements).
+ * gogc_realloc(NULL, n) is gogc_alloc(n). `p` must be the base of an
+ * object (an interior pointer aborts with a message). */
+GOGC_API void *gogc_realloc(void *p, size_t size);
+
+/* A noscan copy of a NUL-terminated string. */
+GOGC_API GOGC_MALLOC_ATTR char *gogc_strdup(const char *s);
+
+/* The usable size of the object containing p (interior pointers accepted),
+ * or 0 when p does not point into a live collected object. */
+GOGC_API size_t gogc_size(const void *p);
+
+/* The base of the object containing p (interior pointers accepted), or
+ * NULL when p does not point into a live collected object. */
+GOGC_API void *gogc_base(const void *p);
+
+/* Optional explicit free of memory the program knows to be dead (no other
+ * reference may remain). NULL is ignored. A pointer that is not the base of
+ * a live collected object (a foreign pointer, an interior pointer, an
+ * object already freed) is a program error: gogc prints a message naming
+ * the pointer and aborts. Large objects return their pages at once; small
+ * objects are reused by their thread's cache or at the next sweep. */
+GOGC_API void gogc_free(void *p);
+
+/* ---------------------------------------------------------------------------
+ * Write barrier. Use for every pointer store into a collected object or a
+ * global (stores into a thread's own locals need none).
+ * ------------------------------------------------------------------------- */
+
+/* Exported only for the inline fast path below; not API. */
+GOGC_API extern volatile uint32_t gogc__wb_enabled;
+GOGC_API void gogc__store_slow(void **slot, void *value);
+
+/* *slot = value, with the write barrier. `slot` is the address of a
+ * pointer-sized, pointer-aligned field. */
+static inline void gogc_store(void *slot, const void *value) {
+  if (__builtin_expect(gogc__wb_enabled != 0, 0)) {
+    gogc__store_slow((void **)slot, (void *)value);
+    return;
+  }
+  __atomic_store_n((void **)slot, (void *)value, __ATOMIC_RELAXED);
+}
+
+/* memmove for memory that may hold pointers to collected objects. */
+GOGC_API void *gogc_memmove(void *dst, const void *src, size_t n);
+
+/* ---------------------------------------------------------------------------
+ * Collection control
+ * ------------------------------------------------------------------------- */
+
+/* A full, blocking collection (Go's runtime.GC): returns after marking
+ * and sweeping are complete. */
+GOGC_API void gogc_collect(void);
+
+/* Go's debug.SetGCPercent: sets GOGC, returns the previous value.
+ * A negative value turns the collector off (gogc_collect still works). */
+GOGC_API int gogc_set_percent(int percent);
+
+/* ---------------------------------------------------------------------------
+ * Roots and threads
+ * ------------------------------------------------------------------------- */
+
+/* Scan [lo, hi) conservatively as a root until removed. Ranges may not
+ * overlap an existing range. Returns 0, or -1 on bad input (lo > hi). */
+GOGC_API int gogc_add_roots(void *lo, void *hi);
+/* Remove the range added with exactly these bounds; -1 if none. */
+GOGC_API int gogc_remove_roots(void *lo, void *hi);
+
+/* Register / unregister the calling thread. Threads created through
+ * pthread_create after the library is loaded are registered for you, and
+ * so is the main thread; call these only for threads created another way
+ * (clone, a foreign runtime) or created before gogc was loaded.
+ * gogc_register_thread is idempotent. */
+GOGC_API void gogc_register_thread(void);
+GOGC_API void gogc_unregister_thread(void);
+
+/* Bracket a long blocking call (read, poll, pthread_cond_wait, ...). In
+ * between, the thread must not touch collected memory; the collector does
+ * not stop it, so a collection never waits for it. Locals that hold
+ * references stay roots. Calls nest. */
+GOGC_API void gogc_enter_blocking(void);
+GOGC_API void gogc_leave_blocking(void);
+
+/* ---------------------------------------------------------------------------
+ * Statistics (the fields of Go's runtime.MemStats that apply)
+ * ------------------------------------------------------------------------- */
+
+#define GOGC_NUM_SIZE_CLASSES 68 /* class 0 is "large" */
+#define GOGC_PAUSE_RING 256
+
+typedef struct gogc_memstats {
+  uint64_t heap_alloc;    /* bytes of allocated objects (incl. unswept dead) */
+  uint64_t heap_sys;      /* bytes of heap address space mapped */
+  uint64_t heap_idle;     /* bytes in spans with no objects */
+  uint64_t heap_inuse;    /* bytes in spans with at least one object */
+  uint64_t heap_released; /* bytes returned to the OS */
+  uint64_t heap_objects;  /* allocated objects */
+  uint64_t total_alloc;   /* cumulative bytes allocated */
+  uint64_t mallocs;       /* cumulative objects allocated */
+  uint64_t frees;         /* cumulative objects freed */
+  uint64_t sys;           /* all bytes mapped: heap + metadata */
+  uint64_t gc_sys;        /* bytes of collector metadata */
+  uint64_t next_gc;       /* heap goal of the next cycle */
+  uint64_t last_gc;       /* end of the last cycle, Unix ns (0: never) */
+  uint64_t pause_total_ns;
+  uint64_t pause_ns[GOGC_PAUSE_RING];  /* recent pauses, latest at (num_gc+255)%256 */
+  uint64_t pause_end[GOGC_PAUSE_RING]; /* their end times, Unix ns */
+  uint32_t num_gc;
+  uint32_t num_forced_gc;
+  double gc_cpu_fraction; /* GC CPU / available CPU since start */
+  int gc_percent;         /* current GOGC (negative: off) */
+  struct {
+    uint32_t size; /* largest object size in the class (0 for class 0) */
+    uint64_t mallocs;
+    uint64_t frees;
+  } by_size[GOGC_NUM_SIZE_CLASSES];
+} gogc_memstats;
+
+/* Fill *stats. Stops the world briefly for a consistent snapshot. */
+GOGC_API void gogc_read_memstats(gogc_memstats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOGC_H */

@@ -1,0 +1,461 @@
+/* gogc: allocation (Go's mallocgc and mcache).
+ *
+ * Path of a small request (<= 32 KiB):
+ *   size -> size class (two table lookups) -> span class (class, kind)
+ *   -> the thread's cached span for that span class (mcache, no lock)
+ *   -> fast path: count trailing zeros of the span's alloc_cache, the
+ *      complement of its allocation bits from freeindex on; take the slot,
+ *      advance freeindex. No lock, no atomic read-modify-write.
+ *   -> slow path when the cache word is used up: load the next word of
+ *      allocation bits; when the span is full, give it back to its
+ *      mcentral and get another (which may sweep lazily, or take pages
+ *      from the heap). Counting the new span's free space into heap_live
+ *      at that moment is what lets the pacer see allocation (Go's refill).
+ * Large requests get their own span from the page heap.
+ *
+ * Critical sections. From reading the cached span to publishing the new
+ * object the thread is inside gogc_critical_enter/leave: a stop-the-world
+ * signal arriving there is deferred until the section ends, so the
+ * collector never sees a half-updated span or a thread holding a heap
+ * lock. A collection is started only outside the section.
+ *
+ * Kinds. Conservative objects are scanned word by word, noscan objects
+ * never, typed objects through heap bits (small spans: 1 bit per word of
+ * the span, written at allocation) or the span's layout (large objects).
+ * A layout whose every word is a pointer is allocated as conservative and
+ * one without pointers as noscan: the scan is the same and cheaper.
+ *
+ * Zeroing. Slots of a span that was swept or built on reused pages are
+ * cleared at allocation (needzero), like Go; fresh pages are already zero.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+/* A span with no free slot: every mcache entry starts here, so the fast
+ * path needs no NULL test. */
+static gogc_span empty_span;
+
+/* ---------------------------------------------------------------------------
+ * Span slot bookkeeping (owner of the span only)
+ * ------------------------------------------------------------------------- */
+
+/* Load alloc_cache for the word holding freeindex: bit 0 is slot freeindex,
+ * bits past nelems or past the word are 0. */
+void gogc_span_refill_cache(gogc_span *s) {
+  uint32_t f = s->freeindex;
+  if (f >= s->nelems) {
+    s->alloc_cache = 0;
+    return;
+  }
+  uint64_t avail = ~s->allocbits[f >> 6] >> (f & 63);
+  uint32_t left = s->nelems - f;
+  if (left < 64) avail &= ((uint64_t)1 << left) - 1;
+  s->alloc_cache = avail;
+}
+
+/* Next free slot, or nelems if the span is full. Takes the slot.
+ * When alloc_cache is 0: if freeindex is inside a word, the rest of that
+ * word is taken; if it is at a word boundary, that word is unexamined. */
+uint32_t gogc_span_next_free(gogc_span *s) {
+  while (s->alloc_cache == 0) {
+    uint32_t f = (s->freeindex + 63) & ~63u;
+    if (f >= s->nelems) {
+      s->freeindex = s->nelems;
+      return s->nelems;
+    }
+    s->freeindex = f;
+    gogc_span_refill_cache(s);
+    if (s->alloc_cache == 0) s->freeindex = f + 64 < s->nelems ? f + 64 : s->nelems;
+  }
+  uint64_t c = s->alloc_cache;
+  uint32_t bit = (uint32_t)__builtin_ctzll(c);
+  uint32_t idx = s->freeindex + bit;
+  s->alloc_cache = (c >> bit) >> 1;
+  s->freeindex = idx + 1;
+  s->alloc_count++;
+  return idx;
+}
+
+/* Allocate-black: an object allocated while marking is marked at once. */
+void gogc_mark_new_object(gogc_span *s, uint32_t idx) {
+  uint64_t bit = (uint64_t)1 << (idx & 63);
+  if ((atomic_or_relaxed(&s->markbits[idx >> 6], bit) & bit) == 0)
+    atomic_add_relaxed(&gogc_rt->bytes_marked, s->elemsize);
+}
+
+/* ---------------------------------------------------------------------------
+ * mcache
+ * ------------------------------------------------------------------------- */
+
+static void mcache_uncache(gogc_thread *t, gogc_span *s) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t sc = spanclass_sizeclass(s->spanclass);
+  uint32_t used = s->alloc_count - s->alloc_count_at_cache;
+  t->local_nmalloc[sc] += used;
+  atomic_add_relaxed(&rt->total_alloc_bytes, (uint64_t)used * s->elemsize);
+  /* The span's free space was counted as live when it was cached. */
+  atomic_sub_relaxed(&rt->heap_live, (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
+  gogc_central_uncache_span(&rt->central[s->spanclass], s);
+}
+
+/* Return every cached span. The owner calls this, or the collector with
+ * the world stopped (then t is not inside a critical section). */
+void gogc_mcache_flush(gogc_thread *t) {
+  for (int i = 0; i < NUM_SPAN_CLASSES; i++) {
+    gogc_span *s = t->alloc[i];
+    if (s != &empty_span && s != NULL) mcache_uncache(t, s);
+    t->alloc[i] = &empty_span;
+  }
+  gogc_runtime *rt = gogc_rt;
+  for (int c = 0; c < NUM_SIZE_CLASSES; c++) {
+    if (t->local_nmalloc[c]) {
+      atomic_add_relaxed(&rt->small_nmalloc[c], t->local_nmalloc[c]);
+      t->local_nmalloc[c] = 0;
+    }
+  }
+}
+
+void gogc_mcache_init(gogc_thread *t) {
+  for (int i = 0; i < NUM_SPAN_CLASSES; i++) t->alloc[i] = &empty_span;
+}
+
+/* Slow path: the cached span of class spc has no free slot in its cache
+ * word. Returns the slot's address or 0 when out of memory. *trigger is
+ * set when the heap reached the trigger. Inside the critical section. */
+static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
+                                                 gogc_span **out, bool *trigger) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_span *s = t->alloc[spc];
+  uint32_t idx = gogc_span_next_free(s);
+  if (idx >= s->nelems) {
+    if (s != &empty_span) mcache_uncache(t, s);
+    t->alloc[spc] = &empty_span;
+    s = gogc_central_cache_span(&rt->central[spc], t);
+    if (s == NULL) return 0;
+    t->alloc[spc] = s;
+    atomic_add_relaxed(&rt->heap_live, (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
+    *trigger = gogc_gc_should_trigger();
+    idx = gogc_span_next_free(s);
+    gogc_assert(idx < s->nelems);
+  }
+  *out = s;
+  return s->base + (uintptr_t)idx * s->elemsize;
+}
+
+/* Write the heap bits of a typed small object. */
+static void heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type,
+                           size_t count) {
+  uint64_t *hb = s->heapbits;
+  uint32_t w0 = (uint32_t)((p - s->base) >> 3);
+  uint32_t nw = (uint32_t)(s->elemsize >> 3);
+  size_t typed_words = count * type->nwords;
+  for (uint32_t j = 0; j < nw; j++) {
+    bool ptr = j < typed_words && gogc_bit_get(type->mask, (uint32_t)(j % type->nwords));
+    if (ptr) gogc_bit_set(hb, w0 + j);
+    else gogc_bit_clear(hb, w0 + j);
+  }
+}
+
+static gogc_thread *thread_slow(void) {
+  if (gogc_ensure_init() != 0) return NULL;
+  return gogc_thread_register_self();
+}
+
+static void *alloc_large(gogc_thread *t, size_t size, int kind, const gogc_type *type);
+
+/* The allocation entry point for every kind. type/count: typed objects. */
+static inline void *alloc_object(size_t size, int kind, const gogc_type *type,
+                                 size_t count) {
+  gogc_thread *t = gogc_self;
+  if (unlikely(t == NULL) && (t = thread_slow()) == NULL) return NULL;
+  if (unlikely(size > MAX_SMALL_SIZE)) return alloc_large(t, size, kind, type);
+  uint16_t spc = spanclass_make(gogc_size_to_class(size), kind);
+  bool trigger = false;
+  gogc_critical_enter(t);
+  gogc_span *s = t->alloc[spc];
+  uintptr_t p;
+  uint64_t c = s->alloc_cache;
+  if (likely(c != 0)) {
+    uint32_t bit = (uint32_t)__builtin_ctzll(c);
+    uint32_t idx = s->freeindex + bit;
+    s->alloc_cache = (c >> bit) >> 1;
+    s->freeindex = idx + 1;
+    s->alloc_count++;
+    p = s->base + (uintptr_t)idx * s->elemsize;
+  } else {
+    p = alloc_small_slow(t, spc, &s, &trigger);
+    if (unlikely(p == 0)) {
+      gogc_critical_leave(t);
+      return NULL;
+    }
+  }
+  if (s->needzero) memset((void *)p, 0, s->elemsize);
+  if (kind == KIND_TYPED) heapbits_write(s, p, type, count);
+  if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
+  gogc_critical_leave(t);
+  if (unlikely(trigger)) gogc_gc(TRIGGER_HEAP);
+  return (void *)p;
+}
+
+static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
+                                       const gogc_type *type) {
+  gogc_runtime *rt = gogc_rt;
+  if (size > HEAP_RESERVE) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  uintptr_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+  uint16_t spc = spanclass_make(0, kind);
+  gogc_span *s = NULL;
+  for (int attempt = 0; attempt < 2 && s == NULL; attempt++) {
+    gogc_critical_enter(t);
+    s = gogc_heap_alloc_span(npages, spc, npages * PAGE_SIZE, 1);
+    if (s != NULL) {
+      s->freeindex = 1;
+      s->alloc_count = 1;
+      s->alloc_cache = 0;
+      s->large_type = kind == KIND_TYPED ? type : NULL;
+      gogc_mcentral *c = &rt->central[spc];
+      pthread_mutex_lock(&c->lock);
+      gogc_central_push(c, s, true);
+      pthread_mutex_unlock(&c->lock);
+      atomic_add_relaxed(&rt->heap_live, npages * PAGE_SIZE);
+      atomic_add_relaxed(&rt->total_alloc_bytes, npages * PAGE_SIZE);
+      atomic_add_relaxed(&rt->large_allocs, 1);
+      atomic_add_relaxed(&rt->large_alloc_bytes, npages * PAGE_SIZE);
+      if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
+    }
+    gogc_critical_leave(t);
+    if (s == NULL && attempt == 0) gogc_gc(TRIGGER_FORCED); /* free what we can */
+  }
+  if (s == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (s->needzero) {
+    size_t bytes = npages * PAGE_SIZE;
+    if (bytes >= ((size_t)1 << 20)) gogc_os_purge((void *)s->base, bytes);
+    else memset((void *)s->base, 0, bytes);
+  }
+  if (gogc_gc_should_trigger()) gogc_gc(TRIGGER_HEAP);
+  return (void *)s->base;
+}
+
+/* ---------------------------------------------------------------------------
+ * Public allocation API
+ * ------------------------------------------------------------------------- */
+
+GOGC_API void *gogc_alloc(size_t size) {
+  return alloc_object(size, KIND_CONSERVATIVE, NULL, 0);
+}
+
+GOGC_API void *gogc_alloc_noscan(size_t size) {
+  return alloc_object(size, KIND_NOSCAN, NULL, 0);
+}
+
+GOGC_API void *gogc_calloc(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return alloc_object(total, KIND_CONSERVATIVE, NULL, 0);
+}
+
+GOGC_API void *gogc_alloc_typed_array(const gogc_type *type, size_t count) {
+  if (type == NULL) gogc_fatal("gogc_alloc_typed: NULL layout");
+  size_t total;
+  if (__builtin_mul_overflow(count, type->size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (type->kind != KIND_TYPED) return alloc_object(total, type->kind, NULL, 0);
+  return alloc_object(total, KIND_TYPED, type, count);
+}
+
+GOGC_API void *gogc_alloc_typed(const gogc_type *type) {
+  return gogc_alloc_typed_array(type, 1);
+}
+
+GOGC_API char *gogc_strdup(const char *str) {
+  if (str == NULL) return NULL;
+  size_t n = strlen(str) + 1;
+  char *p = alloc_object(n, KIND_NOSCAN, NULL, 0);
+  if (p) memcpy(p, str, n);
+  return p;
+}
+
+GOGC_API const gogc_type *gogc_type_new(const char *name, size_t size,
+                                        size_t nptrs, const size_t *offs) {
+  if (gogc_ensure_init() != 0) return NULL;
+  if (name == NULL) name = "(unnamed)";
+  if (size == 0 || size > ((size_t)1 << 40)) {
+    gogc_warn("gogc_type_new(%s): size %zu is out of range", name, size);
+    return NULL;
+  }
+  if (nptrs > 0 && offs == NULL) {
+    gogc_warn("gogc_type_new(%s): %zu pointers but no offsets", name, nptrs);
+    return NULL;
+  }
+  size_t nwords = (size + 7) / 8;
+  for (size_t i = 0; i < nptrs; i++) {
+    if (offs[i] % sizeof(void *) != 0 || offs[i] + sizeof(void *) > size) {
+      gogc_warn("gogc_type_new(%s): pointer offset %zu is %s", name, offs[i],
+                offs[i] % sizeof(void *) ? "not pointer-aligned" : "outside the object");
+      return NULL;
+    }
+  }
+  gogc_type *t = gogc_meta_alloc(sizeof(gogc_type) + ((nwords + 63) / 64) * 8);
+  if (t == NULL) return NULL;
+  t->name = name;
+  t->size = nwords * 8;
+  t->nwords = nwords;
+  for (size_t i = 0; i < nptrs; i++) gogc_bit_set(t->mask, (uint32_t)(offs[i] / 8));
+  size_t n = 0;
+  for (size_t w = 0; w < nwords; w++) n += gogc_bit_get(t->mask, (uint32_t)w);
+  t->nptrs = n;
+  t->kind = n == 0 ? KIND_NOSCAN : (n == nwords && size % 8 == 0) ? KIND_CONSERVATIVE : KIND_TYPED;
+  return t;
+}
+
+/* ---------------------------------------------------------------------------
+ * Object queries
+ * ------------------------------------------------------------------------- */
+
+/* The span and slot of p if p points into a live object, else NULL. The
+ * span is swept first, so its allocation state is current. */
+static gogc_span *find_object(const void *ptr, uint32_t *idx_out, uintptr_t *base_out) {
+  if (gogc_rt == NULL) return NULL;
+  uintptr_t p = (uintptr_t)ptr;
+  gogc_span *s = gogc_span_of(p);
+  if (s == NULL || atomic_load_acquire(&s->state) != SPAN_INUSE) return NULL;
+  gogc_ensure_swept(s);
+  if (p >= s->limit) return NULL;
+  uint32_t idx = spanclass_sizeclass(s->spanclass) ? gogc_span_obj_index(s, p) : 0;
+  if (!gogc_span_is_allocated(s, idx)) return NULL;
+  *idx_out = idx;
+  *base_out = s->base + (uintptr_t)idx * s->elemsize;
+  return s;
+}
+
+GOGC_API size_t gogc_size(const void *p) {
+  uint32_t idx;
+  uintptr_t base;
+  gogc_span *s = find_object(p, &idx, &base);
+  return s ? s->elemsize : 0;
+}
+
+GOGC_API void *gogc_base(const void *p) {
+  uint32_t idx;
+  uintptr_t base;
+  gogc_span *s = find_object(p, &idx, &base);
+  return s ? (void *)base : NULL;
+}
+
+GOGC_API void *gogc_realloc(void *p, size_t size) {
+  if (p == NULL) return gogc_alloc(size);
+  uint32_t idx;
+  uintptr_t base;
+  gogc_span *s = find_object(p, &idx, &base);
+  if (s == NULL) gogc_fatal("gogc_realloc(%p): not a live object allocated by gogc", p);
+  if (base != (uintptr_t)p)
+    gogc_fatal("gogc_realloc(%p): interior pointer (object starts at %p)", p, (void *)base);
+  size_t old = s->elemsize;
+  if (size <= old && size >= old / 2 && old <= MAX_SMALL_SIZE) return p;
+  int kind = spanclass_kind(s->spanclass);
+  const gogc_type *lt = s->large_type;
+  void *q;
+  if (kind == KIND_TYPED && lt != NULL && size > MAX_SMALL_SIZE) {
+    q = alloc_large(gogc_self, size, KIND_TYPED, lt);
+  } else if (kind == KIND_TYPED) {
+    /* The layout of a small object is only in its heap bits: the copied
+     * part keeps them, the extension is scanned conservatively. */
+    q = alloc_object(size, KIND_CONSERVATIVE, NULL, 0);
+  } else {
+    q = alloc_object(size, kind, NULL, 0);
+  }
+  if (q == NULL) return NULL;
+  gogc_memmove(q, p, size < old ? size : old);
+  return q;
+}
+
+GOGC_API void gogc_free(void *p) {
+  if (p == NULL) return;
+  gogc_runtime *rt = gogc_rt;
+  uint32_t idx;
+  uintptr_t base;
+  gogc_span *s = find_object(p, &idx, &base);
+  if (s == NULL) {
+    gogc_span *any = rt ? gogc_span_of((uintptr_t)p) : NULL;
+    gogc_fatal("gogc_free(%p): %s", p,
+               any ? "object is not allocated (double free, or never allocated)"
+                   : "pointer was not allocated by gogc");
+  }
+  if (base != (uintptr_t)p)
+    gogc_fatal("gogc_free(%p): interior pointer (object starts at %p)", p, (void *)base);
+  gogc_thread *t = gogc_self;
+  if (t == NULL && (t = thread_slow()) == NULL) return;
+  /* Marking may be reading this object; freeing now would be unsafe. */
+  if (atomic_load_relaxed(&rt->phase) != PHASE_OFF) return;
+  gogc_critical_enter(t);
+  gogc_mcentral *c = &rt->central[s->spanclass];
+  if (spanclass_sizeclass(s->spanclass) == 0) {
+    pthread_mutex_lock(&c->lock);
+    bool mine = s->list != LIST_NONE && s->cache_owner == NULL &&
+                atomic_load_relaxed(&s->state) == SPAN_INUSE;
+    if (mine) gogc_central_unlink(c, s);
+    pthread_mutex_unlock(&c->lock);
+    if (mine) {
+      uintptr_t bytes = s->npages * PAGE_SIZE;
+      atomic_sub_relaxed(&rt->heap_live, bytes);
+      atomic_add_relaxed(&rt->large_frees, 1);
+      atomic_add_relaxed(&rt->large_free_bytes, bytes);
+      gogc_heap_free_span(s);
+    }
+    gogc_critical_leave(t);
+    return;
+  }
+  /* Small object: the slot can be reused only by whoever owns the span's
+   * allocation state: this thread's cache, or the mcentral when uncached.
+   * A span cached by another thread keeps the object until the sweep. */
+  bool owner = s->cache_owner == t;
+  if (!owner) {
+    pthread_mutex_lock(&c->lock);
+    if (s->cache_owner != NULL || s->list == LIST_NONE) {
+      pthread_mutex_unlock(&c->lock);
+      gogc_critical_leave(t);
+      return;
+    }
+  }
+  /* Make "i < freeindex means allocated" explicit in the bits, then clear
+   * the slot and move freeindex back to it. */
+  for (uint32_t w = 0; w < (s->freeindex + 63) / 64; w++) {
+    uint32_t lo = w * 64, hi = lo + 64 < s->freeindex ? lo + 64 : s->freeindex;
+    uint64_t m = (hi - lo == 64) ? ~(uint64_t)0 : (((uint64_t)1 << (hi - lo)) - 1);
+    s->allocbits[w] |= m;
+  }
+  gogc_bit_clear(s->allocbits, idx);
+  if (idx < s->freeindex) s->freeindex = idx;
+  gogc_span_refill_cache(s);
+  s->alloc_count--;
+  s->needzero = 1;
+  uint32_t sc = spanclass_sizeclass(s->spanclass);
+  atomic_add_relaxed(&rt->small_nfree[sc], 1);
+  if (owner) {
+    /* The slot was counted in heap_live at refill and is free again; it
+     * stays counted until the span is uncached, like any free slot. */
+    if (s->alloc_count < s->alloc_count_at_cache) s->alloc_count_at_cache--;
+    else t->local_nmalloc[sc]++, atomic_add_relaxed(&rt->total_alloc_bytes, s->elemsize);
+  } else {
+    atomic_sub_relaxed(&rt->heap_live, s->elemsize);
+    if (s->list == LIST_FULL0 || s->list == LIST_FULL1) {
+      bool swept = s->sweepgen == atomic_load_relaxed(&rt->sweepgen);
+      gogc_central_unlink(c, s);
+      gogc_central_push(c, s, swept);
+    }
+    pthread_mutex_unlock(&c->lock);
+  }
+  gogc_critical_leave(t);
+}

@@ -1,0 +1,156 @@
+/* gogc: start-up, messages and metadata memory.
+ *
+ * Initialisation runs once, from a constructor when the library is loaded
+ * or from the first entry point that needs it, whichever comes first
+ * (init_state: 0 not started, 1 running, 2 done, 3 failed). It reads the
+ * options, reserves the heap, installs the suspend signal handler and
+ * registers the calling thread. Marker and sweeper threads start with the
+ * first collection.
+ *
+ * Metadata (span structs, bitmaps, thread structs, work buffers, root
+ * tables) comes from the OS, never from malloc: the collector must be
+ * able to allocate it while other threads are stopped, possibly inside
+ * malloc. Small pieces are carved from 1 MiB chunks and recycled by their
+ * owners' free lists; large ones are mapped directly.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+gogc_runtime *gogc_rt;
+static uint32_t init_state;
+
+GOGC_API const char *gogc_version(void) {
+#define GOGC_STR2(x) #x
+#define GOGC_STR(x) GOGC_STR2(x)
+  return GOGC_STR(GOGC_VERSION_MAJOR) "." GOGC_STR(GOGC_VERSION_MINOR) "." GOGC_STR(GOGC_VERSION_PATCH);
+}
+
+/* ---------------------------------------------------------------------------
+ * Messages
+ * ------------------------------------------------------------------------- */
+static void vmessage(const char *prefix, const char *fmt, va_list ap) {
+  char buf[1024];
+  int n = snprintf(buf, sizeof buf, "gogc: %s", prefix);
+  if (n < 0) n = 0;
+  int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+  if (m < 0) m = 0;
+  size_t len = (size_t)n + (size_t)m;
+  if (len > sizeof buf - 2) len = sizeof buf - 2;
+  buf[len++] = '\n';
+  gogc_os_write_err(buf, len);
+}
+
+void gogc_fatal(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vmessage("fatal error: ", fmt, ap);
+  va_end(ap);
+  abort();
+}
+
+void gogc_warn(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vmessage("", fmt, ap);
+  va_end(ap);
+}
+
+void gogc_assert_fail(const char *expr, const char *file, int line) {
+  gogc_fatal("assertion failed: %s (%s:%d)", expr, file, line);
+}
+
+/* ---------------------------------------------------------------------------
+ * Metadata
+ * ------------------------------------------------------------------------- */
+#define META_CHUNK ((size_t)1 << 20)
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t meta_cur, meta_end;
+static uint64_t meta_total;
+
+void *gogc_meta_alloc(size_t size) {
+  size = (size + 15) & ~(size_t)15;
+  if (size >= META_CHUNK / 4) {
+    size_t ps = gogc_os_page_size();
+    size_t bytes = (size + ps - 1) & ~(ps - 1);
+    void *p = gogc_os_alloc(bytes);
+    if (p) __atomic_add_fetch(&meta_total, bytes, __ATOMIC_RELAXED);
+    return p;
+  }
+  pthread_mutex_lock(&meta_lock);
+  if (meta_end - meta_cur < size) {
+    void *c = gogc_os_alloc(META_CHUNK);
+    if (c == NULL) {
+      pthread_mutex_unlock(&meta_lock);
+      return NULL;
+    }
+    __atomic_add_fetch(&meta_total, META_CHUNK, __ATOMIC_RELAXED);
+    meta_cur = (uintptr_t)c;
+    meta_end = meta_cur + META_CHUNK;
+  }
+  void *p = (void *)meta_cur;
+  meta_cur += size;
+  pthread_mutex_unlock(&meta_lock);
+  return p;
+}
+
+uint64_t gogc_meta_bytes(void);
+uint64_t gogc_meta_bytes(void) {
+  return __atomic_load_n(&meta_total, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------------------
+ * Initialisation
+ * ------------------------------------------------------------------------- */
+int gogc_thread_key_init(void);
+
+static int init_once(void) {
+  gogc_runtime *rt = gogc_meta_alloc(sizeof(gogc_runtime));
+  if (rt == NULL) return -1;
+  gogc_rt = rt;
+  rt->start_ns = gogc_os_nanotime();
+  rt->ncpu = (uint32_t)gogc_os_ncpu();
+  gogc_options_init();
+  gogc_sizeclass_init();
+  pthread_mutex_init(&rt->gc_lock, NULL);
+  pthread_mutex_init(&rt->roots_lock, NULL);
+  if (gogc_heap_init() != 0) {
+    gogc_warn("cannot reserve %lu GiB of address space for the heap",
+              (unsigned long)(HEAP_RESERVE >> 30));
+    return -1;
+  }
+  for (int i = 0; i < NUM_SPAN_CLASSES; i++) gogc_central_init(&rt->central[i], (uint16_t)i);
+  rt->sweepgen = 4; /* so that h - 2 never wraps */
+  rt->sweep_done = 1;
+  if (gogc_threads_init() != 0 || gogc_thread_key_init() != 0) return -1;
+  gogc_pacer_commit();
+  return 0;
+}
+
+int gogc_ensure_init(void) {
+  uint32_t st = atomic_load_acquire(&init_state);
+  if (likely(st == 2)) return 0;
+  if (st == 3) return -1;
+  uint32_t zero = 0;
+  if (__atomic_compare_exchange_n(&init_state, &zero, 1, false, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE)) {
+    int rc = init_once();
+    atomic_store_release(&init_state, rc == 0 ? 2 : 3);
+    if (rc == 0) gogc_thread_register_self();
+    return rc;
+  }
+  while ((st = atomic_load_acquire(&init_state)) == 1) sched_yield();
+  return st == 2 ? 0 : -1;
+}
+
+GOGC_API int gogc_init(void) {
+  return gogc_ensure_init();
+}
+
+__attribute__((constructor)) static void gogc_constructor(void) {
+  gogc_ensure_init();
+}

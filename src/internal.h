@@ -1,0 +1,251 @@
+/* gogc: internal functions shared between files, grouped by the file that
+ * defines them, plus atomics, assertions and small inline helpers.
+ * Internal names start with gogc_ and are hidden by -fvisibility=hidden;
+ * file-local helpers are static.
+ */
+#ifndef GOGC_INTERNAL_H
+#define GOGC_INTERNAL_H
+
+#include "types.h"
+#include "os/os.h"
+
+#include <string.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define GOGC_NOINLINE __attribute__((noinline))
+#define GOGC_COLD __attribute__((cold, noinline))
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GOGC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOGC_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GOGC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GOGC_TSAN 1
+#endif
+#endif
+
+/* The scanner reads memory it does not own (other objects, stacks, free
+ * slots) by design; keep sanitizers out of it. Only the few scanning
+ * functions carry this attribute. */
+#define GOGC_NO_SANITIZE \
+  __attribute__((no_sanitize("address", "thread"))) __attribute__((noinline))
+
+/* ---------------------------------------------------------------------------
+ * Atomics, named by memory order (GNU builtins).
+ * ------------------------------------------------------------------------- */
+#define atomic_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define atomic_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define atomic_load_seqcst(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define atomic_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define atomic_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define atomic_store_seqcst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define atomic_add_relaxed(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define atomic_sub_relaxed(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+#define atomic_add_acq_rel(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+#define atomic_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define atomic_signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+/* ---------------------------------------------------------------------------
+ * Assertions, graded (GOGC_DEBUG): gogc_assert at >= 1, gogc_assert_internal
+ * at >= 2, gogc_assert_expensive at >= 3.
+ * ------------------------------------------------------------------------- */
+GOGC_COLD void gogc_assert_fail(const char *expr, const char *file, int line);
+#define gogc_check(x) \
+  ((void)(likely(x) ? 0 : (gogc_assert_fail(#x, __FILE__, __LINE__), 0)))
+#if GOGC_DEBUG >= 1
+#define gogc_assert(x) gogc_check(x)
+#else
+#define gogc_assert(x) ((void)0)
+#endif
+#if GOGC_DEBUG >= 2
+#define gogc_assert_internal(x) gogc_check(x)
+#else
+#define gogc_assert_internal(x) ((void)0)
+#endif
+#if GOGC_DEBUG >= 3
+#define gogc_assert_expensive(x) gogc_check(x)
+#else
+#define gogc_assert_expensive(x) ((void)0)
+#endif
+
+/* The one runtime instance (types.h). */
+extern gogc_runtime *gogc_rt;
+extern __thread gogc_thread *gogc_self;
+
+/* ---------------------------------------------------------------------------
+ * init.c
+ * ------------------------------------------------------------------------- */
+int gogc_ensure_init(void);
+GOGC_COLD void gogc_fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void gogc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Metadata from the OS, never freed except through gogc_meta_free. */
+void *gogc_meta_alloc(size_t size);
+
+/* ---------------------------------------------------------------------------
+ * sizeclass.c
+ * ------------------------------------------------------------------------- */
+extern uint32_t gogc_class_size[NUM_SIZE_CLASSES];
+extern uint8_t gogc_class_npages[NUM_SIZE_CLASSES];
+extern uint32_t gogc_class_divmagic[NUM_SIZE_CLASSES];
+void gogc_sizeclass_init(void);
+static inline uint32_t gogc_size_to_class(size_t size);
+
+/* ---------------------------------------------------------------------------
+ * pagealloc.c: address-ordered first fit over a page bitmap, with the
+ * longest free run of each 512-page chunk as a summary. [heap] lock held.
+ * ------------------------------------------------------------------------- */
+uintptr_t gogc_pages_alloc(uintptr_t npages); /* page index or UINTPTR_MAX */
+void gogc_pages_free(uintptr_t page, uintptr_t npages);
+void gogc_pages_grow(uintptr_t first_page, uintptr_t npages);
+bool gogc_pages_is_valid(void);
+
+/* ---------------------------------------------------------------------------
+ * mheap.c
+ * ------------------------------------------------------------------------- */
+int gogc_heap_init(void);
+gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
+                                uintptr_t elemsize, uint32_t nelems);
+void gogc_heap_free_span(gogc_span *s);
+uint64_t *gogc_bits_alloc(uint32_t words); /* zeroed; [heap] lock held */
+void gogc_bits_free(uint64_t *bits, uint32_t words);
+
+/* ---------------------------------------------------------------------------
+ * mcentral.c
+ * ------------------------------------------------------------------------- */
+void gogc_central_init(gogc_mcentral *c, uint16_t spanclass);
+gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t);
+void gogc_central_uncache_span(gogc_mcentral *c, gogc_span *s);
+void gogc_central_push(gogc_mcentral *c, gogc_span *s, bool swept);
+void gogc_central_unlink(gogc_mcentral *c, gogc_span *s);
+static inline int gogc_swept_index(uint32_t sg) { return (sg >> 1) & 1; }
+
+/* ---------------------------------------------------------------------------
+ * alloc.c (mcache and the allocation entry points)
+ * ------------------------------------------------------------------------- */
+void gogc_mcache_init(gogc_thread *t);
+void gogc_mcache_flush(gogc_thread *t); /* world stopped or owner */
+void gogc_span_refill_cache(gogc_span *s);
+uint32_t gogc_span_next_free(gogc_span *s);
+void gogc_mark_new_object(gogc_span *s, uint32_t idx);
+
+/* ---------------------------------------------------------------------------
+ * sweep.c
+ * ------------------------------------------------------------------------- */
+/* Sweep s, which the caller acquired (sweepgen == h - 1, off every list).
+ * preserve: the caller keeps it (returns true if it still exists). */
+bool gogc_sweep_span(gogc_span *s, bool preserve);
+bool gogc_sweep_one(void); /* false when nothing is left to sweep */
+void gogc_sweep_finish(void);
+void gogc_ensure_swept(gogc_span *s);
+void gogc_sweeper_start(void);
+void gogc_sweeper_wake(void);
+
+/* ---------------------------------------------------------------------------
+ * mark.c
+ * ------------------------------------------------------------------------- */
+void gogc_mark_init(void);
+void gogc_mark_run(void); /* world stopped: parallel mark to completion */
+GOGC_NO_SANITIZE void gogc_scan_range(gogc_gcwork *w, uintptr_t lo, uintptr_t hi);
+void gogc_gcwork_flush(gogc_gcwork *w);
+
+/* ---------------------------------------------------------------------------
+ * stw.c (threads, signals, stopping the world)
+ * ------------------------------------------------------------------------- */
+int gogc_threads_init(void);
+gogc_thread *gogc_thread_register_self(void);
+void gogc_stop_the_world(void);
+void gogc_start_the_world(void);
+GOGC_COLD void gogc_suspend_self(gogc_thread *t);
+/* Leave an allocator critical section, suspending if a stop was requested. */
+static inline void gogc_critical_enter(gogc_thread *t) {
+  t->in_critical++;
+  atomic_signal_fence();
+}
+static inline void gogc_critical_leave(gogc_thread *t) {
+  atomic_signal_fence();
+  t->in_critical--;
+  atomic_signal_fence();
+  if (unlikely(t->suspend_pending) && t->in_critical == 0) gogc_suspend_self(t);
+}
+int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
+                             void *(*fn)(void *), void *arg);
+
+/* ---------------------------------------------------------------------------
+ * roots.c
+ * ------------------------------------------------------------------------- */
+void gogc_roots_snapshot_data(void); /* before the world stops */
+void gogc_roots_add_threads(uintptr_t self_sp); /* world stopped */
+void gogc_roots_prepare_static(void);         /* world stopped */
+void gogc_roots_push_range(uintptr_t lo, uintptr_t hi, uint32_t kind);
+void gogc_roots_push_stack(uintptr_t lo, uintptr_t hi, const uintptr_t *regs, uint32_t nregs);
+
+/* ---------------------------------------------------------------------------
+ * mgc.c (the cycle, pacing, statistics)
+ * ------------------------------------------------------------------------- */
+enum { TRIGGER_HEAP = 0, TRIGGER_FORCED = 1 };
+void gogc_gc(int trigger);
+void gogc_pacer_commit(void);
+static inline bool gogc_gc_should_trigger(void) {
+  return atomic_load_relaxed(&gogc_rt->heap_live) >=
+             atomic_load_relaxed(&gogc_rt->next_gc) &&
+         atomic_load_relaxed(&gogc_rt->gc_percent) >= 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * options.c
+ * ------------------------------------------------------------------------- */
+void gogc_options_init(void);
+
+/* ---------------------------------------------------------------------------
+ * verify.c
+ * ------------------------------------------------------------------------- */
+void gogc_heap_verify(const char *when); /* world stopped; aborts on error */
+bool gogc_span_is_valid(const gogc_span *s);
+
+/* ---------------------------------------------------------------------------
+ * Inline helpers
+ * ------------------------------------------------------------------------- */
+extern uint8_t gogc_size_to_class8[1024 / 8 + 1];
+extern uint8_t gogc_size_to_class128[(MAX_SMALL_SIZE - 1024) / 128 + 1];
+
+static inline uint32_t gogc_size_to_class(size_t size) {
+  if (size <= 1024) return gogc_size_to_class8[(size + 7) >> 3];
+  return gogc_size_to_class128[(size - 1024 + 127) >> 7];
+}
+
+/* The span holding address p, or NULL when p is outside the mapped heap. */
+static inline gogc_span *gogc_span_of(uintptr_t p) {
+  uintptr_t off = p - gogc_rt->heap_base;
+  if (off >= atomic_load_relaxed(&gogc_rt->heap_mapped)) return NULL;
+  return atomic_load_relaxed(&gogc_rt->spans[off >> PAGE_SHIFT]);
+}
+
+static inline uint32_t gogc_span_obj_index(const gogc_span *s, uintptr_t p) {
+  return (uint32_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
+}
+
+static inline bool gogc_bit_get(const uint64_t *bits, uint32_t i) {
+  return (bits[i >> 6] >> (i & 63)) & 1;
+}
+static inline void gogc_bit_set(uint64_t *bits, uint32_t i) {
+  bits[i >> 6] |= (uint64_t)1 << (i & 63);
+}
+static inline void gogc_bit_clear(uint64_t *bits, uint32_t i) {
+  bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
+}
+
+/* Slot i is allocated (see the table in types.h). Caller keeps the span
+ * from being swept. */
+static inline bool gogc_span_is_allocated(const gogc_span *s, uint32_t i) {
+  return i < s->freeindex || gogc_bit_get(s->allocbits, i);
+}
+
+#endif

@@ -1,0 +1,375 @@
+/* gogc: marking (Go's mgcmark.go and mgcwork.go).
+ *
+ * Tri-colour marking without recursion. An object is white until its mark
+ * bit is set; grey while its address sits in a work buffer; black once it
+ * has been scanned. Shading a candidate pointer (shade):
+ *   1. is it inside the mapped heap, on a page of an in-use span, below
+ *      the span's limit?                  (a subtraction and two compares)
+ *   2. which slot? (offset * divmagic) >> 32, no division
+ *   3. is the slot allocated? (slot < freeindex || allocbit)  -- pointers
+ *      to free slots are ignored, so a stale pointer never resurrects one
+ *   4. atomic OR of the mark bit; only the thread that set it goes on
+ *   5. noscan objects are black at once; others are queued (grey).
+ *
+ * Work buffers: each marker holds two buffers of 253 addresses (Go's
+ * gcWork primary/secondary) and exchanges full and empty ones with a
+ * global list under work_lock. A marker with spare work gives a buffer
+ * away when another is waiting (balance). Large objects are scanned in
+ * 128 KiB oblets: reaching the base of a large object queues the start of
+ * every later oblet, so no scan step is long and several markers share a
+ * big array.
+ *
+ * Roots are jobs claimed with an atomic counter: data/bss shards of
+ * 256 KiB, ranges added with gogc_add_roots, and each thread's stack from
+ * its saved stack pointer up, plus its saved registers.
+ *
+ * Termination (world stopped): a marker that finds no local and no global
+ * work and no root job waits; when every marker is waiting the mark is
+ * complete (no grey object exists, no one can create one).
+ *
+ * With the world stopped, nothing moves under the markers: freeindex and
+ * allocation bits are stable, so step 3 needs no synchronisation. The
+ * concurrent collector keeps these structures and adds Go's
+ * freeIndexForScan snapshot and the write-barrier buffers.
+ */
+#include "internal.h"
+
+#include <sched.h>
+
+#define ROOT_SHARD ((uintptr_t)256 << 10)
+
+/* ---------------------------------------------------------------------------
+ * Work buffers
+ * ------------------------------------------------------------------------- */
+static gogc_wbuf *wbuf_get_empty(void) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->work_lock);
+  gogc_wbuf *b = rt->work_empty;
+  if (b) rt->work_empty = b->next;
+  pthread_mutex_unlock(&rt->work_lock);
+  if (b == NULL) {
+    b = gogc_meta_alloc(sizeof(gogc_wbuf));
+    if (b == NULL) gogc_fatal("out of memory for mark work buffers");
+  }
+  b->n = 0;
+  b->next = NULL;
+  return b;
+}
+
+static void wbuf_put_full(gogc_wbuf *b) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->work_lock);
+  b->next = rt->work_full;
+  rt->work_full = b;
+  if (rt->nwaiting > 0) pthread_cond_signal(&rt->work_cond);
+  pthread_mutex_unlock(&rt->work_lock);
+}
+
+static void wbuf_put_empty(gogc_wbuf *b) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->work_lock);
+  b->next = rt->work_empty;
+  rt->work_empty = b;
+  pthread_mutex_unlock(&rt->work_lock);
+}
+
+static inline void gcw_push(gogc_gcwork *w, uintptr_t obj) {
+  gogc_wbuf *b = w->primary;
+  if (unlikely(b->n == WBUF_ENTRIES)) {
+    w->primary = w->secondary;
+    w->secondary = b;
+    b = w->primary;
+    if (b->n == WBUF_ENTRIES) {
+      wbuf_put_full(b);
+      b = w->primary = wbuf_get_empty();
+    }
+  }
+  b->obj[b->n++] = obj;
+}
+
+static inline uintptr_t gcw_pop(gogc_gcwork *w) {
+  gogc_wbuf *b = w->primary;
+  if (likely(b->n > 0)) return b->obj[--b->n];
+  if (w->secondary->n > 0) {
+    w->primary = w->secondary;
+    w->secondary = b;
+    b = w->primary;
+    return b->obj[--b->n];
+  }
+  return 0;
+}
+
+/* Someone is idle: give away a buffer's worth of our work. */
+static GOGC_NOINLINE void gcw_balance(gogc_gcwork *w) {
+  if (w->secondary->n > 0) {
+    wbuf_put_full(w->secondary);
+    w->secondary = wbuf_get_empty();
+  } else if (w->primary->n > 4) {
+    gogc_wbuf *b = wbuf_get_empty();
+    uint32_t half = w->primary->n / 2;
+    memcpy(b->obj, &w->primary->obj[w->primary->n - half], half * sizeof(uintptr_t));
+    b->n = half;
+    w->primary->n -= half;
+    wbuf_put_full(b);
+  }
+}
+
+/* Get a full buffer from the global list, waiting for one. Returns false
+ * when marking is complete. */
+static bool gcw_get_full(gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->work_lock);
+  for (;;) {
+    if (rt->mark_done) break;
+    gogc_wbuf *b = rt->work_full;
+    if (b != NULL) {
+      rt->work_full = b->next;
+      pthread_mutex_unlock(&rt->work_lock);
+      wbuf_put_empty(w->primary);
+      w->primary = b;
+      return true;
+    }
+    if (atomic_load_relaxed(&rt->root_next) < rt->nroots) {
+      pthread_mutex_unlock(&rt->work_lock);
+      return true; /* root jobs left: the caller takes one */
+    }
+    rt->nwaiting++;
+    if (rt->nwaiting == rt->nworkers) {
+      rt->mark_done = 1;
+      pthread_cond_broadcast(&rt->work_cond);
+      break;
+    }
+    pthread_cond_wait(&rt->work_cond, &rt->work_lock);
+    rt->nwaiting--;
+  }
+  pthread_mutex_unlock(&rt->work_lock);
+  return false;
+}
+
+void gogc_gcwork_flush(gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
+  atomic_add_relaxed(&rt->bytes_marked, w->bytes_marked);
+  atomic_add_relaxed(&rt->scan_work, w->scan_work);
+  w->bytes_marked = w->scan_work = 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Shading and scanning
+ * ------------------------------------------------------------------------- */
+
+/* Shade the object p points into, if any (see the top of the file). */
+static inline void shade(gogc_gcwork *w, uintptr_t p, uintptr_t heap_base,
+                         uintptr_t heap_mapped, gogc_span **spans) {
+  uintptr_t off = p - heap_base;
+  if (off >= heap_mapped) return;
+  gogc_span *s = spans[off >> PAGE_SHIFT];
+  if (s == NULL || p >= s->limit) return;
+  uint32_t idx = (uint32_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
+  if (idx >= s->freeindex && !gogc_bit_get(s->allocbits, idx)) return;
+  uint64_t bit = (uint64_t)1 << (idx & 63);
+  uint64_t *mw = &s->markbits[idx >> 6];
+  if (atomic_load_relaxed(mw) & bit) return;
+  if (atomic_or_relaxed(mw, bit) & bit) return;
+  w->bytes_marked += s->elemsize;
+  if (spanclass_kind(s->spanclass) == KIND_NOSCAN) return;
+  gcw_push(w, s->base + (uintptr_t)idx * s->elemsize);
+}
+
+/* Scan [lo, hi) conservatively: every aligned word may be a pointer. */
+GOGC_NO_SANITIZE void gogc_scan_range(gogc_gcwork *w, uintptr_t lo, uintptr_t hi) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t base = rt->heap_base, mapped = atomic_load_acquire(&rt->heap_mapped);
+  gogc_span **spans = rt->spans;
+  lo = (lo + 7) & ~(uintptr_t)7;
+  w->scan_work += hi > lo ? hi - lo : 0;
+  for (uintptr_t a = lo; a + 8 <= hi; a += 8) shade(w, *(const uintptr_t *)a, base, mapped, spans);
+}
+
+/* Scan [lo, hi) where word i is a pointer iff bit (first_bit + i) of
+ * bits is set (typed small objects: the span's heap bits). */
+static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t hi,
+                                       const uint64_t *bits, uintptr_t first_bit) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t base = rt->heap_base, mapped = atomic_load_acquire(&rt->heap_mapped);
+  gogc_span **spans = rt->spans;
+  uintptr_t nw = (hi - lo) >> 3;
+  w->scan_work += hi - lo;
+  for (uintptr_t i = 0; i < nw;) {
+    uintptr_t b = first_bit + i;
+    uint64_t word = bits[b >> 6] >> (b & 63);
+    uintptr_t take = 64 - (b & 63);
+    if (take > nw - i) take = nw - i;
+    if (take < 64) word &= ((uint64_t)1 << take) - 1;
+    while (word) {
+      uintptr_t k = (uintptr_t)__builtin_ctzll(word);
+      word &= word - 1;
+      shade(w, ((const uintptr_t *)lo)[i + k], base, mapped, spans);
+    }
+    i += take;
+  }
+}
+
+/* Scan [lo, hi) of a large typed object whose layout repeats from obase. */
+static GOGC_NO_SANITIZE void scan_typed_large(gogc_gcwork *w, uintptr_t obase, uintptr_t lo,
+                                              uintptr_t hi, const gogc_type *t) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t base = rt->heap_base, mapped = atomic_load_acquire(&rt->heap_mapped);
+  gogc_span **spans = rt->spans;
+  w->scan_work += hi - lo;
+  size_t nwords = t->nwords;
+  size_t word = ((lo - obase) >> 3) % nwords;
+  for (uintptr_t a = lo; a < hi; a += 8) {
+    if (gogc_bit_get(t->mask, (uint32_t)word)) shade(w, *(const uintptr_t *)a, base, mapped, spans);
+    if (++word == nwords) word = 0;
+  }
+}
+
+/* Scan a grey object (or an oblet of a large one) starting at p. */
+static void scan_object(gogc_gcwork *w, uintptr_t p) {
+  gogc_span *s = gogc_rt->spans[(p - gogc_rt->heap_base) >> PAGE_SHIFT];
+  int kind = spanclass_kind(s->spanclass);
+  if (spanclass_sizeclass(s->spanclass) != 0) {
+    uintptr_t end = p + s->elemsize;
+    if (kind == KIND_TYPED) scan_bits(w, p, end, s->heapbits, (p - s->base) >> 3);
+    else gogc_scan_range(w, p, end);
+    return;
+  }
+  uintptr_t obj_end = s->base + s->elemsize;
+  if (p == s->base && s->elemsize > OBLET_BYTES) {
+    for (uintptr_t o = p + OBLET_BYTES; o < obj_end; o += OBLET_BYTES) gcw_push(w, o);
+  }
+  uintptr_t end = p + OBLET_BYTES < obj_end ? p + OBLET_BYTES : obj_end;
+  if (kind == KIND_TYPED) scan_typed_large(w, s->base, p, end, s->large_type);
+  else gogc_scan_range(w, p, end);
+}
+
+static void scan_root(gogc_gcwork *w, const gogc_root *r) {
+  if (r->nregs) gogc_scan_range(w, (uintptr_t)r->regs, (uintptr_t)(r->regs + r->nregs));
+  gogc_scan_range(w, r->lo, r->hi);
+}
+
+/* Mark until there is no work anywhere. */
+static void drain(gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
+  for (;;) {
+    if (atomic_load_relaxed(&rt->root_next) < rt->nroots) {
+      uint32_t j = __atomic_fetch_add(&rt->root_next, 1, __ATOMIC_RELAXED);
+      if (j < rt->nroots) {
+        scan_root(w, &rt->roots[j]);
+        continue;
+      }
+    }
+    uintptr_t obj = gcw_pop(w);
+    if (obj != 0) {
+      scan_object(w, obj);
+      if (unlikely(atomic_load_relaxed(&rt->nwaiting) > 0)) gcw_balance(w);
+      continue;
+    }
+    if (!gcw_get_full(w)) break;
+  }
+}
+
+static void gcw_init(gogc_gcwork *w) {
+  w->primary = wbuf_get_empty();
+  w->secondary = wbuf_get_empty();
+  w->bytes_marked = w->scan_work = 0;
+}
+
+static void gcw_dispose(gogc_gcwork *w) {
+  gogc_assert(w->primary->n == 0 && w->secondary->n == 0);
+  wbuf_put_empty(w->primary);
+  wbuf_put_empty(w->secondary);
+  w->primary = w->secondary = NULL;
+  gogc_gcwork_flush(w);
+}
+
+/* ---------------------------------------------------------------------------
+ * Marker threads
+ * ------------------------------------------------------------------------- */
+static uint32_t markers_running;
+
+static void *marker_main(void *arg) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t seq;
+    while ((seq = atomic_load_acquire(&rt->marker_seq)) == seen)
+      gogc_os_futex_wait(&rt->marker_seq, seen);
+    seen = seq;
+    uint64_t t0 = gogc_os_thread_cputime();
+    gogc_gcwork w;
+    gcw_init(&w);
+    drain(&w);
+    gcw_dispose(&w);
+    atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - t0);
+    if (__atomic_sub_fetch(&markers_running, 1, __ATOMIC_ACQ_REL) == 0)
+      gogc_os_futex_wake(&markers_running, 1);
+  }
+  return NULL;
+}
+
+void gogc_mark_init(void) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_init(&rt->work_lock, NULL);
+  pthread_cond_init(&rt->work_cond, NULL);
+  rt->nmarkers = rt->opt_procs > 1 ? (uint32_t)rt->opt_procs - 1 : 0;
+  if (rt->nmarkers > 0) {
+    rt->marker_tids = gogc_meta_alloc(rt->nmarkers * sizeof(pthread_t));
+    uint32_t started = 0;
+    for (uint32_t i = 0; rt->marker_tids && i < rt->nmarkers; i++)
+      if (gogc_real_pthread_create(&rt->marker_tids[i], NULL, marker_main, NULL) == 0) started++;
+    rt->nmarkers = started;
+  }
+}
+
+/* Run the mark phase to completion with the world stopped. The roots
+ * must be prepared (gogc_mark_roots_prepare). */
+void gogc_mark_run(void) {
+  gogc_runtime *rt = gogc_rt;
+  rt->nworkers = 1 + rt->nmarkers;
+  rt->nwaiting = 0;
+  rt->mark_done = 0;
+  atomic_store_relaxed(&rt->root_next, 0);
+  atomic_store_relaxed(&rt->bytes_marked, 0);
+  atomic_store_relaxed(&rt->scan_work, 0);
+  atomic_store_release(&markers_running, rt->nmarkers);
+  if (rt->nmarkers) {
+    atomic_add_acq_rel(&rt->marker_seq, 1);
+    gogc_os_futex_wake(&rt->marker_seq, (int)rt->nmarkers);
+  }
+  gogc_gcwork w;
+  gcw_init(&w);
+  drain(&w);
+  gcw_dispose(&w);
+  uint32_t n;
+  while ((n = atomic_load_acquire(&markers_running)) != 0) gogc_os_futex_wait(&markers_running, n);
+  gogc_assert(rt->work_full == NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * Roots
+ * ------------------------------------------------------------------------- */
+static void roots_push(uintptr_t lo, uintptr_t hi, const uintptr_t *regs,
+                       uint32_t nregs, uint32_t kind) {
+  gogc_runtime *rt = gogc_rt;
+  if (rt->nroots == rt->roots_cap) {
+    uint32_t cap = rt->roots_cap ? rt->roots_cap * 2 : 256;
+    gogc_root *nr = gogc_meta_alloc(cap * sizeof(gogc_root));
+    if (nr == NULL) gogc_fatal("out of memory for the root table");
+    if (rt->nroots) memcpy(nr, rt->roots, rt->nroots * sizeof(gogc_root));
+    if (rt->roots) gogc_os_free(rt->roots, rt->roots_cap * sizeof(gogc_root));
+    rt->roots = nr;
+    rt->roots_cap = cap;
+  }
+  rt->roots[rt->nroots++] = (gogc_root){lo, hi, regs, nregs, kind};
+}
+
+/* Add a range as root jobs, in shards so markers can share it. */
+void gogc_roots_push_range(uintptr_t lo, uintptr_t hi, uint32_t kind) {
+  for (uintptr_t a = lo; a < hi; a += ROOT_SHARD)
+    roots_push(a, hi - a > ROOT_SHARD ? a + ROOT_SHARD : hi, NULL, 0, kind);
+}
+
+void gogc_roots_push_stack(uintptr_t lo, uintptr_t hi, const uintptr_t *regs, uint32_t nregs) {
+  roots_push(lo, hi, regs, nregs, ROOT_STACK);
+}

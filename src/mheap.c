@@ -1,0 +1,191 @@
+/* gogc: the page heap (Go's mheap).
+ *
+ * Address space. At start-up the heap reserves HEAP_RESERVE bytes of
+ * address space (PROT_NONE, no memory) aligned to an arena. It commits
+ * that space from the bottom, one 64 MiB arena at a time, as spans need
+ * pages; the committed prefix [heap_base, heap_base + heap_mapped) only
+ * grows. Keeping the heap contiguous makes the pointer test in the
+ * scanner a subtraction and one compare, and the span table a flat array:
+ *
+ *   spans[(p - heap_base) >> PAGE_SHIFT]  is the span holding p, or NULL
+ *
+ * set for every page of an in-use span, so interior pointers into large
+ * objects find their span in O(1). The span table and the page bitmap are
+ * reserved for the whole reservation and committed with each arena.
+ *
+ * Spans. A span struct describes a run of pages; structs and their
+ * bitmaps are metadata (gogc_meta_alloc), recycled through free lists and
+ * never returned to the OS, so a racing reader of a stale spans[] entry
+ * still reads valid memory.
+ *
+ * Zeroing. Pages never handed out before are zero (fresh from the OS);
+ * zeroed_pages is that high-water mark. A span made (even partly) of pages
+ * below it has needzero set, and its objects are cleared on allocation.
+ */
+#include "internal.h"
+
+static int table_commit(uintptr_t table, uintptr_t *committed, uintptr_t need) {
+  size_t ps = gogc_os_page_size();
+  need = (need + ps - 1) & ~(uintptr_t)(ps - 1);
+  if (need <= *committed) return 0;
+  int rc = gogc_os_commit((void *)(table + *committed), need - *committed);
+  if (rc == 0) {
+    atomic_add_relaxed(&gogc_rt->metadata_bytes, need - *committed);
+    *committed = need;
+  }
+  return rc;
+}
+
+static uintptr_t spans_committed, inuse_committed;
+
+int gogc_heap_init(void) {
+  gogc_runtime *rt = gogc_rt;
+  void *heap = gogc_os_reserve(HEAP_RESERVE, ARENA_SIZE);
+  if (heap == NULL) return -1;
+  void *spans = gogc_os_reserve(HEAP_PAGES * sizeof(gogc_span *), gogc_os_page_size());
+  void *inuse = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
+  void *chunks = gogc_meta_alloc(NUM_CHUNKS * sizeof(uint32_t));
+  if (spans == NULL || inuse == NULL || chunks == NULL) {
+    gogc_os_release(heap, HEAP_RESERVE);
+    if (spans) gogc_os_release(spans, HEAP_PAGES * sizeof(gogc_span *));
+    if (inuse) gogc_os_release(inuse, HEAP_PAGES / 8);
+    return -1;
+  }
+  rt->heap_base = (uintptr_t)heap;
+  rt->spans = spans;
+  rt->page_inuse = inuse;
+  rt->chunk_free = chunks;
+  pthread_mutex_init(&rt->heap_lock, NULL);
+  return 0;
+}
+
+/* Commit enough arenas for npages more pages. [heap] */
+static bool heap_grow(uintptr_t npages) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t bytes = (npages * PAGE_SIZE + ARENA_SIZE - 1) & ~(ARENA_SIZE - 1);
+  uintptr_t mapped = rt->heap_mapped;
+  if (bytes > HEAP_RESERVE - mapped) return false;
+  uintptr_t new_pages = (mapped + bytes) >> PAGE_SHIFT;
+  if (table_commit((uintptr_t)rt->spans, &spans_committed,
+                   new_pages * sizeof(gogc_span *)) != 0 ||
+      table_commit((uintptr_t)rt->page_inuse, &inuse_committed, new_pages / 8) != 0)
+    return false;
+  if (gogc_os_commit((void *)(rt->heap_base + mapped), bytes) != 0) return false;
+  gogc_pages_grow(mapped >> PAGE_SHIFT, bytes >> PAGE_SHIFT);
+  /* Publish: markers and gogc_span_of read heap_mapped without the lock. */
+  atomic_store_release(&rt->heap_mapped, mapped + bytes);
+  return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * Metadata free lists: span structs and bitmaps. [heap]
+ * ------------------------------------------------------------------------- */
+static gogc_span *span_struct_alloc(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_span *s = rt->span_free;
+  if (s) {
+    rt->span_free = s->next;
+    uint32_t sg = s->sweepgen; /* keep: a racing reader may compare it */
+    memset(s, 0, sizeof *s);
+    s->sweepgen = sg;
+    return s;
+  }
+  return gogc_meta_alloc(sizeof(gogc_span));
+}
+
+uint64_t *gogc_bits_alloc(uint32_t words) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_assert(words > 0 && words < sizeof rt->bits_free / sizeof rt->bits_free[0]);
+  uint64_t *b = rt->bits_free[words];
+  if (b) {
+    rt->bits_free[words] = (uint64_t *)b[0];
+    memset(b, 0, words * sizeof(uint64_t));
+    return b;
+  }
+  return gogc_meta_alloc(words * sizeof(uint64_t));
+}
+
+void gogc_bits_free(uint64_t *bits, uint32_t words) {
+  gogc_runtime *rt = gogc_rt;
+  bits[0] = (uint64_t)(uintptr_t)rt->bits_free[words];
+  rt->bits_free[words] = bits;
+}
+
+/* ---------------------------------------------------------------------------
+ * Spans
+ * ------------------------------------------------------------------------- */
+gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
+                                uintptr_t elemsize, uint32_t nelems) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->heap_lock);
+  uintptr_t page = gogc_pages_alloc(npages);
+  if (page == UINTPTR_MAX) {
+    if (!heap_grow(npages) || (page = gogc_pages_alloc(npages)) == UINTPTR_MAX) {
+      pthread_mutex_unlock(&rt->heap_lock);
+      return NULL;
+    }
+  }
+  gogc_span *s = span_struct_alloc();
+  uint64_t *a = NULL, *m = NULL, *h = NULL;
+  uint32_t words = (nelems + 63) / 64;
+  if (s) {
+    a = gogc_bits_alloc(words);
+    m = gogc_bits_alloc(words);
+    if (spanclass_kind(spanclass) == KIND_TYPED && spanclass_sizeclass(spanclass) != 0)
+      h = gogc_bits_alloc((uint32_t)(npages * PAGE_SIZE / 512));
+  }
+  if (s == NULL || a == NULL || m == NULL ||
+      (spanclass_kind(spanclass) == KIND_TYPED && spanclass_sizeclass(spanclass) != 0 && h == NULL)) {
+    if (a) gogc_bits_free(a, words);
+    if (m) gogc_bits_free(m, words);
+    if (h) gogc_bits_free(h, (uint32_t)(npages * PAGE_SIZE / 512));
+    if (s) {
+      s->next = rt->span_free;
+      rt->span_free = s;
+    }
+    gogc_pages_free(page, npages);
+    pthread_mutex_unlock(&rt->heap_lock);
+    return NULL;
+  }
+  s->base = rt->heap_base + page * PAGE_SIZE;
+  s->npages = (uint32_t)npages;
+  s->elemsize = elemsize;
+  s->nelems = nelems;
+  s->limit = s->base + (uintptr_t)nelems * elemsize;
+  s->divmagic = spanclass_sizeclass(spanclass) ? gogc_class_divmagic[spanclass_sizeclass(spanclass)] : 0;
+  s->spanclass = spanclass;
+  s->bitwords = (uint8_t)words;
+  s->allocbits = a;
+  s->markbits = m;
+  s->heapbits = h;
+  s->needzero = page < rt->zeroed_pages;
+  if (page + npages > rt->zeroed_pages) rt->zeroed_pages = page + npages;
+  s->freeindex = 0;
+  s->alloc_count = 0;
+  s->alloc_cache = ~(uint64_t)0;
+  s->sweepgen = atomic_load_relaxed(&rt->sweepgen);
+  rt->pages_inuse += npages;
+  for (uintptr_t i = 0; i < npages; i++) atomic_store_relaxed(&rt->spans[page + i], s);
+  atomic_store_release(&s->state, SPAN_INUSE);
+  pthread_mutex_unlock(&rt->heap_lock);
+  return s;
+}
+
+/* Return s's pages to the page allocator. The caller owns s: it is on no
+ * list and cached nowhere. */
+void gogc_heap_free_span(gogc_span *s) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->heap_lock);
+  uintptr_t page = (s->base - rt->heap_base) >> PAGE_SHIFT;
+  atomic_store_relaxed(&s->state, SPAN_FREE);
+  for (uintptr_t i = 0; i < s->npages; i++) atomic_store_relaxed(&rt->spans[page + i], NULL);
+  gogc_pages_free(page, s->npages);
+  rt->pages_inuse -= s->npages;
+  gogc_bits_free(s->allocbits, s->bitwords);
+  gogc_bits_free(s->markbits, s->bitwords);
+  if (s->heapbits) gogc_bits_free(s->heapbits, s->npages * (uint32_t)(PAGE_SIZE / 512));
+  s->allocbits = s->markbits = s->heapbits = NULL;
+  s->next = rt->span_free;
+  rt->span_free = s;
+  pthread_mutex_unlock(&rt->heap_lock);
+}

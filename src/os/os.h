@@ -1,0 +1,67 @@
+/* gogc: the operating-system contract.
+ *
+ * Everything the collector needs from the OS goes through the functions
+ * declared here; one implementation file per OS (os_linux.c today) defines
+ * them. Shared rules:
+ *  - addresses and sizes passed to the memory functions are multiples of
+ *    the OS page size (gogc_os_page_size()), sizes are non-zero;
+ *  - functions returning int return 0 on success and an errno-style
+ *    positive code on failure; they never print and never allocate with
+ *    malloc (they may run while other threads are stopped);
+ *  - every byte moved between the address-space states below is accounted
+ *    in gogc_os_stats so the memory limit and memstats see all of it.
+ *
+ * Address-space states (as in Go's mem.go):
+ *   None     -> reserve  -> Reserved (PROT_NONE, no memory)
+ *   Reserved -> commit   -> Ready    (read/write, zero-filled on first touch)
+ *   Ready    -> decommit -> Reserved (pages returned to the OS)
+ *   any      -> release  -> None
+ */
+#ifndef GOGC_OS_H
+#define GOGC_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gogc_os_stats {
+  uint64_t reserved;  /* bytes in Reserved or Ready state */
+  uint64_t committed; /* bytes in Ready state */
+} gogc_os_stats_t;
+
+size_t gogc_os_page_size(void);
+int gogc_os_ncpu(void);
+
+/* Reserve size bytes aligned to `align` (a power of two >= page size). */
+void *gogc_os_reserve(size_t size, size_t align);
+int gogc_os_commit(void *addr, size_t size);
+int gogc_os_decommit(void *addr, size_t size);
+void gogc_os_release(void *addr, size_t size);
+/* Drop the contents of Ready pages (they read as zero after); they stay
+ * Ready and counted as committed. */
+int gogc_os_purge(void *addr, size_t size);
+/* Reserve and commit in one step: internal metadata. NULL on failure. */
+void *gogc_os_alloc(size_t size);
+void gogc_os_free(void *addr, size_t size);
+void gogc_os_read_stats(gogc_os_stats_t *out);
+
+/* Clocks, in nanoseconds. */
+uint64_t gogc_os_nanotime(void);     /* monotonic */
+uint64_t gogc_os_walltime(void);     /* Unix time */
+uint64_t gogc_os_thread_cputime(void);
+uint64_t gogc_os_process_cputime(void);
+
+/* Futex-style wait/wake on a 32-bit word; async-signal-safe. */
+void gogc_os_futex_wait(volatile uint32_t *addr, uint32_t expect);
+void gogc_os_futex_wake(volatile uint32_t *addr, int n);
+
+/* Stack bounds of the calling thread: [*lo, *hi). 0 on success. */
+int gogc_os_thread_stack(uintptr_t *lo, uintptr_t *hi);
+
+/* Write a string to stderr without stdio (async-signal-safe). */
+void gogc_os_write_err(const char *s, size_t n);
+
+/* Fault injection for tests: the Nth memory request from now fails
+ * (0 disables). Counts reserve, commit and alloc requests. */
+void gogc_os_fail_nth(uint64_t n);
+
+#endif

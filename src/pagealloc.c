@@ -1,0 +1,148 @@
+/* gogc: the page allocator.
+ *
+ * The heap is one contiguous reservation, committed from its low end in
+ * 64 MiB arenas as it grows (mheap.c). This file hands out runs of 8 KiB
+ * pages from the committed part:
+ *
+ *   page_inuse   one bit per page, 1 = part of a span;
+ *   chunk_free   free pages in each 512-page (4 MiB) chunk, so full
+ *                chunks are skipped a chunk at a time;
+ *   search_page  no page below it is free (a hint, Go's searchAddr).
+ *
+ * Allocation is address-ordered first fit: scan up from search_page a
+ * 64-bit word at a time (a zero word is 64 free pages, an all-ones word
+ * none), so low addresses are reused before high ones and free runs
+ * coalesce by construction. Go keeps a radix tree of run summaries to make
+ * the search logarithmic; a linear scan over the chunk counters is enough
+ * for heaps of a few GiB (a 4 GiB heap is 1024 chunks) and is the place to
+ * grow into that tree later.
+ *
+ * Invariants (gogc_pages_is_valid): chunk_free[c] == number of zero bits
+ * of chunk c within the mapped pages; no free page below search_page.
+ * All functions run with mheap.lock held.
+ */
+#include "internal.h"
+
+#define WORD_PAGES 64
+#define CHUNK_WORDS (CHUNK_PAGES / WORD_PAGES)
+
+static uintptr_t mapped_pages(void) {
+  return gogc_rt->pages_mapped;
+}
+
+static void mark_range(uintptr_t page, uintptr_t npages, bool inuse) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t end = page + npages;
+  while (page < end) {
+    uintptr_t w = page / WORD_PAGES, bit = page % WORD_PAGES;
+    uintptr_t n = WORD_PAGES - bit;
+    if (n > end - page) n = end - page;
+    uint64_t m = (n == 64) ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1) << bit;
+    if (inuse) {
+      gogc_assert_internal((rt->page_inuse[w] & m) == 0);
+      rt->page_inuse[w] |= m;
+      rt->chunk_free[page / CHUNK_PAGES] -= (uint32_t)n;
+    } else {
+      gogc_assert_internal((rt->page_inuse[w] & m) == m);
+      rt->page_inuse[w] &= ~m;
+      rt->chunk_free[page / CHUNK_PAGES] += (uint32_t)n;
+    }
+    page += n;
+  }
+}
+
+uintptr_t gogc_pages_alloc(uintptr_t npages) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t limit = mapped_pages();
+  uintptr_t page = rt->search_page;
+  uintptr_t run_start = 0, run_len = 0;
+  bool seen_free = false;
+  while (page < limit) {
+    uintptr_t chunk = page / CHUNK_PAGES;
+    if (page % CHUNK_PAGES == 0 && rt->chunk_free[chunk] == 0) {
+      run_len = 0;
+      page += CHUNK_PAGES;
+      continue;
+    }
+    uint64_t w = rt->page_inuse[page / WORD_PAGES];
+    uintptr_t bit = page % WORD_PAGES;
+    w >>= bit; /* bit 0 is `page` now; bits past the word read as free */
+    uintptr_t avail = WORD_PAGES - bit;
+    if (w == 0) {
+      if (run_len == 0) run_start = page;
+      if (!seen_free) {
+        seen_free = true;
+        rt->search_page = page;
+      }
+      run_len += avail;
+      page += avail;
+    } else {
+      /* Walk the mixed word one run at a time. */
+      uintptr_t done = 0;
+      while (done < avail) {
+        if ((w & 1) == 0) {
+          uintptr_t z = w ? (uintptr_t)__builtin_ctzll(w) : avail - done;
+          if (z > avail - done) z = avail - done;
+          if (run_len == 0) run_start = page + done;
+          if (!seen_free) {
+            seen_free = true;
+            rt->search_page = page + done;
+          }
+          run_len += z;
+          if (run_len >= npages) break;
+          done += z;
+          w = (z >= 64) ? 0 : w >> z;
+        } else {
+          uintptr_t o = (uintptr_t)__builtin_ctzll(~w);
+          if (o > avail - done) o = avail - done;
+          run_len = 0;
+          done += o;
+          w = (o >= 64) ? 0 : w >> o;
+        }
+      }
+      page += avail;
+    }
+    if (run_len >= npages) {
+      if (run_start + npages > limit) return UINTPTR_MAX;
+      mark_range(run_start, npages, true);
+      if (rt->search_page == run_start) rt->search_page = run_start + npages;
+      return run_start;
+    }
+  }
+  if (!seen_free) rt->search_page = limit;
+  return UINTPTR_MAX;
+}
+
+void gogc_pages_free(uintptr_t page, uintptr_t npages) {
+  mark_range(page, npages, false);
+  if (page < gogc_rt->search_page) gogc_rt->search_page = page;
+}
+
+/* Pages [first, first + npages) were just committed: make them free. */
+void gogc_pages_grow(uintptr_t first, uintptr_t npages) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_assert(first == rt->pages_mapped);
+  for (uintptr_t c = first / CHUNK_PAGES; c < (first + npages + CHUNK_PAGES - 1) / CHUNK_PAGES; c++) {
+    uintptr_t lo = c * CHUNK_PAGES, hi = lo + CHUNK_PAGES;
+    if (lo < first) lo = first;
+    if (hi > first + npages) hi = first + npages;
+    rt->chunk_free[c] += (uint32_t)(hi - lo);
+  }
+  rt->pages_mapped = first + npages;
+  if (first < rt->search_page) rt->search_page = first;
+}
+
+bool gogc_pages_is_valid(void) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t limit = mapped_pages();
+  for (uintptr_t c = 0; c * CHUNK_PAGES < limit; c++) {
+    uint32_t free_pages = 0;
+    for (uintptr_t p = c * CHUNK_PAGES; p < (c + 1) * CHUNK_PAGES && p < limit; p++)
+      if (!gogc_bit_get(rt->page_inuse, (uint32_t)p)) {
+        free_pages++;
+        if (p < rt->search_page) return false;
+      }
+    if (free_pages != rt->chunk_free[c]) return false;
+  }
+  return true;
+}

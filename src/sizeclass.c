@@ -1,0 +1,51 @@
+/* gogc: size classes.
+ *
+ * The 67 object sizes and span lengths are Go's (internal/runtime/gc), so
+ * tail waste per span is at most 12.5% and worst-case internal waste is
+ * bounded as in Go's table. Unlike Go we keep no malloc header, so the
+ * largest small object is the full 32768 bytes.
+ *
+ * Lookup tables are derived at start-up from the two columns below:
+ *   size <= 1024: gogc_size_to_class8[(size + 7) >> 3]
+ *   size >  1024: gogc_size_to_class128[(size - 1024 + 127) >> 7]
+ * and each class gets divmagic = 2^32 / size + 1, so that for every offset
+ * within a span, (offset * divmagic) >> 32 == offset / size (checked for
+ * every class and offset by tests/unit_sizeclass.c).
+ */
+#include "internal.h"
+
+uint32_t gogc_class_size[NUM_SIZE_CLASSES] = {
+    0,     8,     16,    24,    32,    48,    64,    80,    96,    112,
+    128,   144,   160,   176,   192,   208,   224,   240,   256,   288,
+    320,   352,   384,   416,   448,   480,   512,   576,   640,   704,
+    768,   896,   1024,  1152,  1280,  1408,  1536,  1792,  2048,  2304,
+    2688,  3072,  3200,  3456,  4096,  4864,  5376,  6144,  6528,  6784,
+    6912,  8192,  9472,  9728,  10240, 10880, 12288, 13568, 14336, 16384,
+    18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768};
+
+uint8_t gogc_class_npages[NUM_SIZE_CLASSES] = {
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3,
+    2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8, 3, 10, 7, 4};
+
+uint32_t gogc_class_divmagic[NUM_SIZE_CLASSES];
+uint8_t gogc_size_to_class8[1024 / 8 + 1];
+uint8_t gogc_size_to_class128[(MAX_SMALL_SIZE - 1024) / 128 + 1];
+
+void gogc_sizeclass_init(void) {
+  for (int c = 1; c < NUM_SIZE_CLASSES; c++)
+    gogc_class_divmagic[c] = (uint32_t)(UINT32_MAX / gogc_class_size[c] + 1);
+  /* Smallest class whose size is >= the rounded-up request. */
+  int c = 1;
+  for (size_t i = 0; i <= 1024 / 8; i++) {
+    size_t size = i * 8;
+    while (gogc_class_size[c] < size) c++;
+    gogc_size_to_class8[i] = (uint8_t)(size == 0 ? 1 : c);
+  }
+  c = 1;
+  for (size_t i = 0; i <= (MAX_SMALL_SIZE - 1024) / 128; i++) {
+    size_t size = 1024 + i * 128;
+    while (gogc_class_size[c] < size) c++;
+    gogc_size_to_class128[i] = (uint8_t)c;
+  }
+}

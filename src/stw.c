@@ -1,0 +1,338 @@
+/* gogc: threads, and stopping the world.
+ *
+ * Registration. Every thread that may hold references to collected
+ * objects is registered: the main thread at start-up, threads created
+ * through pthread_create by an interposed wrapper (GOGC_INTERPOSE), and any
+ * other thread lazily at its first allocation or explicitly with
+ * gogc_register_thread. A pthread key's destructor unregisters a thread
+ * when it exits; its cached spans go back to their mcentrals first.
+ * Between pthread_create and the new thread's registration, the start
+ * argument lives in a pending record that is itself a root, so an object
+ * passed only as the argument cannot be lost in that window.
+ *
+ * Stopping the world (Boehm- and Go-style, with signals):
+ *   1. the collector takes threads_lock and sets world_stopping;
+ *   2. it sends the suspend signal to every RUNNING thread but itself;
+ *   3. a thread's handler saves its registers on its own stack (the
+ *      kernel's signal frame holds the interrupted context, and
+ *      __builtin_unwind_init spills the rest), records its stack pointer,
+ *      acknowledges, and sleeps on the futex stw_seq;
+ *   4. the collector waits for every acknowledgement; then all stacks and
+ *      registers are stable and scannable from the saved stack pointers.
+ * Restarting bumps stw_seq and wakes every sleeper.
+ *
+ * Deferral. A thread inside an allocator critical section (in_critical)
+ * is never stopped there: its handler only sets suspend_pending, and the
+ * thread suspends itself as it leaves the section, so a stopped thread
+ * never holds a heap lock or a half-updated span.
+ *
+ * Blocking. gogc_enter_blocking saves the callee-saved registers and the
+ * stack pointer in the thread struct and marks the thread BLOCKING; the
+ * collector scans such threads without signalling them. Leaving uses a
+ * Dekker handshake with the collector (both sides store, then load, with
+ * sequential consistency): either the collector saw RUNNING and signals
+ * the thread, or the thread sees world_stopping and waits for the restart.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+
+__thread gogc_thread *gogc_self __attribute__((tls_model("initial-exec")));
+
+static gogc_thread *thread_free_list; /* [threads_lock] recycled structs */
+
+typedef struct start_rec {
+  void *(*fn)(void *);
+  void *arg; /* a root until the new thread has registered */
+  struct start_rec *next, *prev;
+} start_rec;
+static start_rec *pending_starts, *start_free; /* [threads_lock] */
+
+
+/* ---------------------------------------------------------------------------
+ * The suspend signal
+ * ------------------------------------------------------------------------- */
+
+/* Spill registers, publish the stack pointer, acknowledge, sleep until the
+ * world restarts. Runs in the signal handler or at the end of a critical
+ * section; async-signal-safe (atomics and futex only). */
+GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  __builtin_unwind_init();
+  volatile uintptr_t marker = 0;
+  t->suspend_pending = 0;
+  t->saved_sp = (uintptr_t)&marker;
+  uint32_t seq = atomic_load_acquire(&rt->stw_seq);
+  atomic_add_acq_rel(&rt->stw_acks, 1);
+  gogc_os_futex_wake(&rt->stw_acks, 1);
+  while (atomic_load_acquire(&rt->stw_seq) == seq) gogc_os_futex_wait(&rt->stw_seq, seq);
+  (void)marker;
+}
+
+static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
+  (void)sig;
+  (void)info;
+  (void)uctx;
+  int saved = errno;
+  gogc_thread *t = gogc_self;
+  if (t != NULL && gogc_rt != NULL && atomic_load_relaxed(&gogc_rt->world_stopping)) {
+    atomic_signal_fence();
+    if (t->in_critical) t->suspend_pending = 1;
+    else gogc_suspend_self(t);
+  }
+  errno = saved;
+}
+
+int gogc_threads_init(void) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_init(&rt->threads_lock, NULL);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = suspend_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(rt->suspend_signal, &sa, NULL) != 0) {
+    gogc_warn("cannot install the suspend signal handler for signal %d", rt->suspend_signal);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Registration
+ * ------------------------------------------------------------------------- */
+static void thread_unregister(gogc_thread *t);
+
+static void key_destructor(void *p) {
+  gogc_thread *t = p;
+  if (t != NULL && t == gogc_self) thread_unregister(t);
+}
+
+int gogc_thread_key_init(void);
+int gogc_thread_key_init(void) {
+  return pthread_key_create(&gogc_rt->thread_key, key_destructor);
+}
+
+gogc_thread *gogc_thread_register_self(void) {
+  gogc_thread *t = gogc_self;
+  if (t != NULL) return t;
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t lo, hi;
+  if (gogc_os_thread_stack(&lo, &hi) != 0) {
+    gogc_warn("cannot find the stack of the calling thread; not registered");
+    return NULL;
+  }
+  pthread_mutex_lock(&rt->threads_lock);
+  t = thread_free_list;
+  if (t) thread_free_list = t->next;
+  pthread_mutex_unlock(&rt->threads_lock);
+  if (t == NULL) t = gogc_meta_alloc(sizeof *t);
+  if (t == NULL) return NULL;
+  memset(t, 0, sizeof *t);
+  gogc_mcache_init(t);
+  t->tid = pthread_self();
+  t->stack_lo = lo;
+  t->stack_hi = hi;
+  t->state = THREAD_RUNNING;
+  gogc_self = t; /* before linking: the handler must find it */
+  pthread_mutex_lock(&rt->threads_lock);
+  t->next = rt->threads;
+  if (rt->threads) rt->threads->prev = t;
+  rt->threads = t;
+  rt->nthreads++;
+  pthread_mutex_unlock(&rt->threads_lock);
+  pthread_setspecific(rt->thread_key, t);
+  return t;
+}
+
+static void thread_unregister(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_critical_enter(t);
+  gogc_mcache_flush(t);
+  gogc_critical_leave(t);
+  pthread_mutex_lock(&rt->threads_lock);
+  if (t->prev) t->prev->next = t->next;
+  else rt->threads = t->next;
+  if (t->next) t->next->prev = t->prev;
+  rt->nthreads--;
+  gogc_self = NULL;
+  t->next = thread_free_list;
+  thread_free_list = t;
+  pthread_mutex_unlock(&rt->threads_lock);
+  pthread_setspecific(rt->thread_key, NULL);
+}
+
+GOGC_API void gogc_register_thread(void) {
+  if (gogc_ensure_init() == 0) gogc_thread_register_self();
+}
+
+GOGC_API void gogc_unregister_thread(void) {
+  if (gogc_self != NULL) thread_unregister(gogc_self);
+}
+
+/* ---------------------------------------------------------------------------
+ * Blocking sections
+ * ------------------------------------------------------------------------- */
+GOGC_API GOGC_NOINLINE void gogc_enter_blocking(void) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL) return;
+  if (t->blocking_depth++ > 0) return;
+  /* Callee-saved registers of the caller, then the stack pointer. */
+#if defined(__x86_64__)
+  __asm__ volatile("movq %%rbx, 0(%0)\n\tmovq %%rbp, 8(%0)\n\tmovq %%r12, 16(%0)\n\t"
+                   "movq %%r13, 24(%0)\n\tmovq %%r14, 32(%0)\n\tmovq %%r15, 40(%0)"
+                   : : "r"(t->regs) : "memory");
+#elif defined(__aarch64__)
+  __asm__ volatile("stp x19, x20, [%0, #0]\n\tstp x21, x22, [%0, #16]\n\t"
+                   "stp x23, x24, [%0, #32]\n\tstp x25, x26, [%0, #48]\n\t"
+                   "stp x27, x28, [%0, #64]\n\tstp x29, x30, [%0, #80]"
+                   : : "r"(t->regs) : "memory");
+#else
+#error "gogc_enter_blocking: save the callee-saved registers of this architecture"
+#endif
+  t->saved_sp = (uintptr_t)__builtin_frame_address(0);
+  atomic_store_seqcst(&t->state, THREAD_BLOCKING);
+}
+
+GOGC_API void gogc_leave_blocking(void) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL || t->blocking_depth == 0) return;
+  if (--t->blocking_depth > 0) return;
+  gogc_runtime *rt = gogc_rt;
+  for (;;) {
+    atomic_store_seqcst(&t->state, THREAD_RUNNING);
+    if (!atomic_load_seqcst(&rt->world_stopping)) break;
+    atomic_store_seqcst(&t->state, THREAD_BLOCKING);
+    uint32_t seq = atomic_load_acquire(&rt->stw_seq);
+    while (atomic_load_seqcst(&rt->world_stopping) && atomic_load_acquire(&rt->stw_seq) == seq)
+      gogc_os_futex_wait(&rt->stw_seq, seq);
+  }
+}
+
+/* ---------------------------------------------------------------------------
+ * Stop and start
+ * ------------------------------------------------------------------------- */
+void gogc_stop_the_world(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *self = gogc_self;
+  pthread_mutex_lock(&rt->threads_lock);
+  atomic_store_relaxed(&rt->stw_acks, 0);
+  atomic_store_seqcst(&rt->world_stopping, 1);
+  uint32_t expected = 0;
+  for (gogc_thread *t = rt->threads; t; t = t->next) {
+    if (t == self) continue;
+    if (atomic_load_seqcst(&t->state) != THREAD_RUNNING) continue;
+    int rc = pthread_kill(t->tid, rt->suspend_signal);
+    if (rc == 0) expected++;
+    else gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
+  }
+  uint32_t a;
+  while ((a = atomic_load_acquire(&rt->stw_acks)) < expected) gogc_os_futex_wait(&rt->stw_acks, a);
+}
+
+void gogc_start_the_world(void) {
+  gogc_runtime *rt = gogc_rt;
+  atomic_store_seqcst(&rt->world_stopping, 0);
+  atomic_add_acq_rel(&rt->stw_seq, 1);
+  gogc_os_futex_wake(&rt->stw_seq, INT_MAX);
+  pthread_mutex_unlock(&rt->threads_lock);
+}
+
+/* World stopped: every thread's stack (and saved registers) as roots, and
+ * the arguments of threads not yet started. self_sp: the collector's own
+ * stack pointer, its registers already spilled below it. */
+void gogc_roots_add_threads(uintptr_t self_sp) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *self = gogc_self;
+  uint64_t stacks = 0;
+  for (gogc_thread *t = rt->threads; t; t = t->next) {
+    uintptr_t sp = t == self ? self_sp : t->saved_sp;
+    bool blocking = t != self && atomic_load_relaxed(&t->state) == THREAD_BLOCKING;
+    if (sp < t->stack_lo || sp > t->stack_hi) {
+      gogc_warn("thread stack pointer %p outside its stack [%p, %p): not scanned", (void *)sp,
+                (void *)t->stack_lo, (void *)t->stack_hi);
+      continue;
+    }
+    gogc_roots_push_stack(sp, t->stack_hi, blocking ? t->regs : NULL, blocking ? 6 : 0);
+    stacks += t->stack_hi - sp;
+  }
+  for (start_rec *r = pending_starts; r; r = r->next)
+    gogc_roots_push_range((uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1), ROOT_DATA);
+  rt->stacks_scan = stacks;
+}
+
+/* ---------------------------------------------------------------------------
+ * pthread_create
+ * ------------------------------------------------------------------------- */
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static pthread_create_fn real_create;
+
+int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
+                             void *(*fn)(void *), void *arg) {
+#if GOGC_INTERPOSE
+  if (real_create == NULL) {
+    pthread_create_fn f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+    if (f == NULL) f = (pthread_create_fn)dlsym(RTLD_DEFAULT, "pthread_create");
+    atomic_store_relaxed(&real_create, f);
+  }
+  if (real_create == NULL) return EAGAIN;
+  return real_create(tid, attr, fn, arg);
+#else
+  return pthread_create(tid, attr, fn, arg);
+#endif
+}
+
+#if GOGC_INTERPOSE
+static void *thread_start(void *p) {
+  start_rec *r = p;
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = gogc_thread_register_self();
+  if (t) t->registered_by_pthread = 1;
+  void *(*fn)(void *) = r->fn;
+  void *arg = r->arg; /* on this (scanned) stack from here on */
+  pthread_mutex_lock(&rt->threads_lock);
+  if (r->prev) r->prev->next = r->next;
+  else pending_starts = r->next;
+  if (r->next) r->next->prev = r->prev;
+  r->arg = NULL;
+  r->next = start_free;
+  start_free = r;
+  pthread_mutex_unlock(&rt->threads_lock);
+  return fn(arg);
+}
+
+__attribute__((visibility("default"))) int pthread_create(pthread_t *tid,
+                                                          const pthread_attr_t *attr,
+                                                          void *(*fn)(void *), void *arg) {
+  if (gogc_ensure_init() != 0) return gogc_real_pthread_create(tid, attr, fn, arg);
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->threads_lock);
+  start_rec *r = start_free;
+  if (r) start_free = r->next;
+  pthread_mutex_unlock(&rt->threads_lock);
+  if (r == NULL && (r = gogc_meta_alloc(sizeof *r)) == NULL) return EAGAIN;
+  r->fn = fn;
+  r->arg = arg;
+  r->prev = NULL;
+  pthread_mutex_lock(&rt->threads_lock);
+  r->next = pending_starts;
+  if (pending_starts) pending_starts->prev = r;
+  pending_starts = r;
+  pthread_mutex_unlock(&rt->threads_lock);
+  int rc = gogc_real_pthread_create(tid, attr, thread_start, r);
+  if (rc != 0) {
+    pthread_mutex_lock(&rt->threads_lock);
+    if (r->prev) r->prev->next = r->next;
+    else pending_starts = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->next = start_free;
+    start_free = r;
+    pthread_mutex_unlock(&rt->threads_lock);
+  }
+  return rc;
+}
+#endif

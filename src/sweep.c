@@ -1,0 +1,187 @@
+/* gogc: sweeping (Go's mgcsweep.go).
+ *
+ * After mark termination every span in use is "unswept" (the collector
+ * added 2 to sweepgen with the world stopped). Sweeping a span turns its
+ * mark bits into its allocation bits: marked objects stay, everything
+ * else becomes a free slot, and a span with no marked object goes back to
+ * the page heap. There is no per-object work: the swap is a pointer
+ * exchange, the count a popcount per 64 slots.
+ *
+ * Four sweepers, all through gogc_sweep_span:
+ *   - the background sweeper thread, started after each cycle;
+ *   - lazy sweeping in mcentral's cache_span, when a thread needs a span
+ *     of one class (it sweeps unswept spans of that class first);
+ *   - gogc_ensure_swept, before an object is looked at or freed;
+ *   - the collector, which finishes the sweep before a new cycle starts
+ *     (and, under GODEBUG=gcstoptheworld=2, sweeps everything with the
+ *     world stopped).
+ *
+ * Ownership: a sweeper takes a span off an unswept list under the
+ * mcentral lock and stores sweepgen = h - 1 there, so exactly one sweeper
+ * owns it; it publishes with a release store of h. sweepers_active counts
+ * sweeps in flight so the collector can wait for the last one.
+ */
+#include "internal.h"
+
+#include <sched.h>
+
+/* Report a marked free slot: a pointer to a free object was followed, or
+ * an allocation bit was lost. Both are collector bugs. */
+static GOGC_COLD void report_zombie(gogc_span *s, uint32_t i) {
+  gogc_fatal("sweep: marked free object %p in span %p (class %u, slot %u of %u)",
+             (void *)(s->base + i * s->elemsize), (void *)s->base,
+             spanclass_sizeclass(s->spanclass), i, s->nelems);
+}
+
+bool gogc_sweep_span(gogc_span *s, bool preserve) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t h = atomic_load_relaxed(&rt->sweepgen);
+  gogc_assert(atomic_load_relaxed(&s->sweepgen) == h - 1);
+  gogc_assert(s->list == LIST_NONE && s->cache_owner == NULL);
+  uint32_t sc = spanclass_sizeclass(s->spanclass);
+  gogc_mcentral *c = &rt->central[s->spanclass];
+
+  if (sc == 0) {
+    bool marked = s->markbits[0] & 1;
+    if (!marked) {
+      atomic_add_relaxed(&rt->large_frees, 1);
+      atomic_add_relaxed(&rt->large_free_bytes, (uint64_t)s->npages * PAGE_SIZE);
+      atomic_store_release(&s->sweepgen, h);
+      gogc_heap_free_span(s);
+      return false;
+    }
+    s->markbits[0] = 0;
+    s->allocbits[0] = 1;
+    atomic_store_release(&s->sweepgen, h);
+    if (!preserve) {
+      pthread_mutex_lock(&c->lock);
+      gogc_central_push(c, s, true);
+      pthread_mutex_unlock(&c->lock);
+    }
+    return true;
+  }
+
+  uint32_t nalloc = 0;
+  for (uint32_t w = 0; w < s->bitwords; w++) nalloc += (uint32_t)__builtin_popcountll(s->markbits[w]);
+  if (rt->opt_gcverify) {
+    for (uint32_t i = 0; i < s->nelems; i++)
+      if (gogc_bit_get(s->markbits, i) && !gogc_span_is_allocated(s, i)) report_zombie(s, i);
+  }
+  gogc_assert(nalloc <= s->alloc_count);
+  uint32_t nfreed = s->alloc_count - nalloc;
+  uint64_t *old = s->allocbits;
+  s->allocbits = s->markbits;
+  s->markbits = old;
+  memset(old, 0, s->bitwords * sizeof(uint64_t));
+  s->freeindex = 0;
+  s->alloc_count = nalloc;
+  gogc_span_refill_cache(s);
+  if (nfreed) {
+    s->needzero = 1;
+    atomic_add_relaxed(&rt->small_nfree[sc], nfreed);
+  }
+  atomic_store_release(&s->sweepgen, h);
+  if (nalloc == 0 && !preserve) {
+    gogc_heap_free_span(s);
+    return false;
+  }
+  if (!preserve) {
+    pthread_mutex_lock(&c->lock);
+    gogc_central_push(c, s, true);
+    pthread_mutex_unlock(&c->lock);
+  }
+  return true;
+}
+
+/* Take one unswept span off a list of c. [central] */
+static gogc_span *take_unswept(gogc_mcentral *c, uint32_t h) {
+  int un = gogc_swept_index(h) ^ 1;
+  gogc_span *s = c->partial[un];
+  if (s == NULL) s = c->full[un];
+  if (s == NULL) return NULL;
+  gogc_central_unlink(c, s);
+  atomic_store_relaxed(&s->sweepgen, h - 1);
+  atomic_add_relaxed(&gogc_rt->sweepers_active, 1);
+  return s;
+}
+
+bool gogc_sweep_one(void) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t h = atomic_load_relaxed(&rt->sweepgen);
+  for (;;) {
+    uint32_t i = atomic_load_relaxed(&rt->sweep_central);
+    if (i >= NUM_SPAN_CLASSES) return false;
+    gogc_mcentral *c = &rt->central[i];
+    pthread_mutex_lock(&c->lock);
+    gogc_span *s = take_unswept(c, h);
+    pthread_mutex_unlock(&c->lock);
+    if (s == NULL) {
+      __atomic_compare_exchange_n(&rt->sweep_central, &i, i + 1, false,
+                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+      continue;
+    }
+    gogc_sweep_span(s, false);
+    atomic_sub_relaxed(&rt->sweepers_active, 1);
+    return true;
+  }
+}
+
+/* Called by lazy sweepers that took a span through cache_span. */
+void gogc_ensure_swept(gogc_span *s) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t h = atomic_load_relaxed(&rt->sweepgen);
+  uint32_t sg = atomic_load_acquire(&s->sweepgen);
+  if (sg == h || sg == h + 3) return;
+  if (atomic_load_relaxed(&s->state) != SPAN_INUSE) return;
+  gogc_mcentral *c = &rt->central[s->spanclass];
+  pthread_mutex_lock(&c->lock);
+  if (atomic_load_relaxed(&s->sweepgen) == h - 2 && s->list != LIST_NONE) {
+    gogc_central_unlink(c, s);
+    atomic_store_relaxed(&s->sweepgen, h - 1);
+    atomic_add_relaxed(&rt->sweepers_active, 1);
+    pthread_mutex_unlock(&c->lock);
+    gogc_sweep_span(s, false);
+    atomic_sub_relaxed(&rt->sweepers_active, 1);
+    return;
+  }
+  pthread_mutex_unlock(&c->lock);
+  while (atomic_load_acquire(&s->sweepgen) == h - 1) sched_yield();
+}
+
+/* Sweep everything left and wait for sweeps in flight. Collector only,
+ * before stopping the world (or with it stopped). */
+void gogc_sweep_finish(void) {
+  gogc_runtime *rt = gogc_rt;
+  while (gogc_sweep_one()) {
+  }
+  while (atomic_load_acquire(&rt->sweepers_active) != 0) sched_yield();
+  atomic_store_relaxed(&rt->sweep_done, 1);
+}
+
+/* ---------------------------------------------------------------------------
+ * Background sweeper
+ * ------------------------------------------------------------------------- */
+static void *sweeper_main(void *arg) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t seq;
+    while ((seq = atomic_load_acquire(&rt->sweeper_seq)) == seen)
+      gogc_os_futex_wait(&rt->sweeper_seq, seen);
+    seen = seq;
+    int n = 0;
+    while (gogc_sweep_one()) {
+      if (++n % 16 == 0) sched_yield();
+    }
+  }
+  return NULL;
+}
+
+void gogc_sweeper_start(void) {
+  gogc_real_pthread_create(&gogc_rt->sweeper_tid, NULL, sweeper_main, NULL);
+}
+
+void gogc_sweeper_wake(void) {
+  atomic_add_relaxed(&gogc_rt->sweeper_seq, 1);
+  gogc_os_futex_wake(&gogc_rt->sweeper_seq, 1);
+}

@@ -1,0 +1,329 @@
+/* gogc: every shared data structure, in one place.
+ *
+ * Glossary (Go's words, used with one meaning each):
+ *   page        8 KiB, the heap's unit of allocation (the OS page is 4 KiB:
+ *               "OS page" when that one is meant).
+ *   span        a run of pages holding objects of one size class (small
+ *               span) or one object (large span).
+ *   size class  one of 67 object sizes from 8 B to 32 KiB; class 0 = large.
+ *   span class  size class and kind: (sizeclass << 2) | kind, where kind
+ *               is noscan (never scanned), conservative (every word may be
+ *               a pointer) or typed (heap bits say which words are).
+ *   mcache      a thread's private cache of one span per span class.
+ *   mcentral    the shared lists of spans of one span class.
+ *   mheap       the page heap: address space, page allocator, span table.
+ *   shade/grey  set an object's mark bit and queue it for scanning.
+ *   sweep       turn mark bits into allocation bits after a cycle.
+ *
+ * Protection, stated at each field:
+ *   [owner]   only the thread that owns the struct touches it;
+ *   [heap]    mheap.lock; [central] the mcentral's lock;
+ *   [gc]      the collector, with the world stopped or under gc.lock;
+ *   [atomic]  atomics with the order named at each use;
+ *   [init]    written once during initialisation, read-only after.
+ *
+ * Nothing here may live in memory the collector scans: all of it is
+ * allocated from the OS (os/os.h) and reached from one pointer, gogc_rt,
+ * so no heap address is ever a root by accident.
+ */
+#ifndef GOGC_TYPES_H
+#define GOGC_TYPES_H
+
+#ifndef GOGC_IMPL
+#error "types.h is internal to the gogc library"
+#endif
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gogc.h"
+
+/* ---------------------------------------------------------------------------
+ * Variants (the only compile-time knobs; see CMakeLists.txt)
+ *   GOGC_DEBUG      0..3 assertion level
+ *   GOGC_INTERPOSE  export pthread_create to register new threads
+ * ------------------------------------------------------------------------- */
+#ifndef GOGC_DEBUG
+#define GOGC_DEBUG 0
+#endif
+#ifndef GOGC_INTERPOSE
+#define GOGC_INTERPOSE 1
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Constants
+ * ------------------------------------------------------------------------- */
+#define PAGE_SHIFT 13
+#define PAGE_SIZE ((uintptr_t)1 << PAGE_SHIFT)
+#define NUM_SIZE_CLASSES 68
+#define MAX_SMALL_SIZE 32768
+#define MAX_OBJS_PER_SPAN 1024
+#define MAX_CLASS_NPAGES 10
+#define BITMAP_WORDS (MAX_OBJS_PER_SPAN / 64)
+
+#define KIND_NOSCAN 0
+#define KIND_CONSERVATIVE 1
+#define KIND_TYPED 2
+#define NUM_KINDS 3
+#define NUM_SPAN_CLASSES (NUM_SIZE_CLASSES << 2)
+#define spanclass_make(sc, kind) ((uint16_t)(((sc) << 2) | (kind)))
+#define spanclass_sizeclass(spc) ((spc) >> 2)
+#define spanclass_kind(spc) ((spc) & 3)
+
+#define ARENA_SIZE ((uintptr_t)64 << 20)          /* heap grows by this */
+#define HEAP_RESERVE ((uintptr_t)128 << 30)       /* address space reserved */
+#define HEAP_PAGES (HEAP_RESERVE >> PAGE_SHIFT)
+#define CHUNK_PAGES 512                           /* page-allocator chunk */
+#define NUM_CHUNKS (HEAP_PAGES / CHUNK_PAGES)
+
+#define OBLET_BYTES ((uintptr_t)128 << 10) /* large objects scanned in pieces */
+#define WBUF_ENTRIES 253                   /* work buffer: 2 KiB */
+#define HEAP_MINIMUM ((uint64_t)4 << 20)   /* x GOGC/100 */
+
+/* ---------------------------------------------------------------------------
+ * Layouts (gogc_type)
+ * ------------------------------------------------------------------------- */
+struct gogc_type {
+  const char *name; /* [init] for messages */
+  size_t size;      /* [init] bytes of one element, a multiple of 8 */
+  size_t nwords;    /* [init] size / 8 */
+  size_t nptrs;     /* [init] pointer words */
+  uint8_t kind;     /* [init] KIND_NOSCAN (no pointers), KIND_CONSERVATIVE
+                       (every word a pointer) or KIND_TYPED */
+  uint64_t mask[];  /* [init] bit i set: word i holds a pointer */
+};
+
+/* ---------------------------------------------------------------------------
+ * Spans
+ *
+ * State of a span, through its life:
+ *   SPAN_FREE    pages belong to the page allocator; the struct is recycled.
+ *   SPAN_INUSE   holds objects; reachable through mheap.spans[].
+ *
+ * sweepgen (Go's protocol), with h = mheap.sweepgen, which the collector
+ * increments by 2 at each mark termination with the world stopped:
+ *   h - 2  needs sweeping            h - 1  being swept by one sweeper
+ *   h      swept, available          h + 3  swept, then cached in an mcache
+ * (Go's "h + 1: cached before the sweep began" never arises here: mark
+ * termination flushes every mcache with the world stopped.) A sweeper
+ * acquires a span by taking it off an unswept list under its mcentral lock
+ * and storing h - 1; it publishes with a release store of h after the
+ * bitmap swap.
+ *
+ * Allocation state (Go's mspan):
+ *   slot i is allocated  <=>  i < freeindex  ||  allocbits[i] == 1
+ *   alloc_cache = ~allocbits shifted so bit 0 is slot freeindex (64 slots)
+ *   alloc_count = number of allocated slots
+ * Mark bits are a separate bitmap; sweeping makes them the new allocation
+ * bits and gives the span a zeroed mark bitmap (the swap).
+ * ------------------------------------------------------------------------- */
+enum { SPAN_FREE = 0, SPAN_INUSE = 1 };
+
+typedef struct gogc_span {
+  uintptr_t base;     /* [heap] first byte; fixed while in use */
+  uintptr_t limit;    /* [heap] base + nelems * elemsize */
+  uint32_t npages;    /* [heap] */
+  uintptr_t elemsize; /* [heap] object size (large: npages * PAGE_SIZE) */
+  uint32_t nelems;    /* [heap] objects in the span (large: 1) */
+  uint32_t divmagic;  /* [heap] (off * divmagic) >> 32 == off / elemsize */
+  uint16_t spanclass; /* [heap] */
+  uint8_t state;      /* [atomic] SPAN_FREE or SPAN_INUSE */
+  uint8_t needzero;   /* [owner/central] slots may hold old data */
+  uint8_t list;       /* [central] which mcentral list holds it (LIST_*) */
+  uint8_t bitwords;   /* [heap] words in each of allocbits / markbits */
+
+  /* Allocation state: owned by the mcache that caches the span, or by the
+   * mcentral lock when uncached, or by the sweeper that acquired it. */
+  uint32_t freeindex;
+  uint32_t alloc_count;
+  uint32_t alloc_count_at_cache; /* alloc_count when cached (stats) */
+  uint64_t alloc_cache;
+  struct gogc_thread *cache_owner; /* [central] thread caching it, or NULL */
+
+  uint64_t *allocbits; /* see above; swapped by the sweeper */
+  uint64_t *markbits;  /* [atomic] OR'ed by markers */
+  uint64_t *heapbits;  /* typed small spans: 1 bit per word of the span */
+  const struct gogc_type *large_type; /* typed large object layout */
+
+  uint32_t sweepgen; /* [atomic] see the table above */
+  struct gogc_span *next, *prev; /* [central] or [heap] list links */
+} gogc_span;
+
+/* ---------------------------------------------------------------------------
+ * mcentral: one per span class. Four intrusive lists: partial (has free
+ * slots) and full, each in a swept and an unswept generation. Index
+ * sweepgen/2 % 2 is the swept one; the roles swap when sweepgen += 2, so
+ * a single increment makes every listed span "unswept".
+ * ------------------------------------------------------------------------- */
+enum { LIST_NONE = 0, LIST_PARTIAL0, LIST_PARTIAL1, LIST_FULL0, LIST_FULL1 };
+
+typedef struct gogc_mcentral {
+  pthread_mutex_t lock;
+  uint16_t spanclass;
+  gogc_span *partial[2]; /* [central] */
+  gogc_span *full[2];    /* [central] */
+  uint64_t nfree;        /* [central] objects freed by sweeps (stats) */
+  char pad[64];
+} gogc_mcentral;
+
+/* ---------------------------------------------------------------------------
+ * Threads and their caches (mcache).
+ *
+ * Thread states:
+ *   THREAD_RUNNING   may touch the heap; stopped with a signal for STW.
+ *   THREAD_BLOCKING  inside gogc_enter_blocking: never signalled, scanned
+ *                    from saved_sp with its registers in regs[].
+ *
+ * in_critical is the allocator's "do not stop me here" counter: the
+ * suspend signal handler, seeing it non-zero, only sets suspend_pending,
+ * and the thread suspends itself when it leaves the section. It is a plain
+ * field shared with the thread's own signal handler, ordered by compiler
+ * signal fences.
+ * ------------------------------------------------------------------------- */
+enum { THREAD_RUNNING = 0, THREAD_BLOCKING = 1 };
+
+typedef struct gogc_thread {
+  gogc_span *alloc[NUM_SPAN_CLASSES]; /* [owner] (flushed by gc in STW) */
+  uint64_t local_large_alloc;         /* [owner] bytes, not yet published */
+  uint32_t in_critical;               /* [owner + own signal handler] */
+  volatile uint32_t suspend_pending;  /* [owner + own signal handler] */
+  uint32_t state;                     /* [atomic] THREAD_* */
+  uint32_t blocking_depth;            /* [owner] */
+  uint32_t registered_by_pthread;     /* [owner] created through our wrapper */
+  pthread_t tid;                      /* [init] */
+  uintptr_t stack_lo, stack_hi;       /* [init] */
+  volatile uintptr_t saved_sp;        /* written before the ack / blocking */
+  uintptr_t regs[32];                 /* callee-saved registers when blocking */
+  uint64_t local_nmalloc[NUM_SIZE_CLASSES]; /* [owner] small objects */
+  struct gogc_thread *next, *prev;    /* [threads_lock] */
+} gogc_thread;
+
+/* ---------------------------------------------------------------------------
+ * Marking: work buffers of object addresses (Go's workbufs), a per-worker
+ * pair of them (Go's gcWork), and a global list of full buffers.
+ * ------------------------------------------------------------------------- */
+typedef struct gogc_wbuf {
+  struct gogc_wbuf *next;
+  uint32_t n;
+  uint32_t pad;
+  uintptr_t obj[WBUF_ENTRIES];
+} gogc_wbuf;
+
+typedef struct gogc_gcwork {
+  gogc_wbuf *primary, *secondary;
+  uint64_t bytes_marked; /* flushed to gc.bytes_marked at the end */
+  uint64_t scan_work;    /* bytes scanned */
+} gogc_gcwork;
+
+/* A root range to scan conservatively: a data segment shard, an added
+ * range, or a thread's stack (with its saved registers). */
+typedef struct gogc_root {
+  uintptr_t lo, hi;
+  const uintptr_t *regs; /* optional extra words (saved registers) */
+  uint32_t nregs;
+  uint32_t kind; /* ROOT_* */
+} gogc_root;
+enum { ROOT_DATA = 0, ROOT_ADDED, ROOT_STACK };
+
+typedef struct gogc_root_range {
+  uintptr_t lo, hi;
+} gogc_root_range;
+
+/* ---------------------------------------------------------------------------
+ * The runtime: one instance, allocated from the OS at initialisation.
+ * ------------------------------------------------------------------------- */
+enum { PHASE_OFF = 0, PHASE_MARK = 1, PHASE_MARKTERM = 2 };
+
+typedef struct gogc_runtime {
+  /* --- heap (mheap) --- */
+  uintptr_t heap_base;           /* [init] start of the reservation */
+  gogc_span **spans;             /* [init] page -> span, for every page */
+  uintptr_t heap_mapped;         /* [atomic] bytes committed from heap_base */
+  pthread_mutex_t heap_lock;
+  uint64_t *page_inuse;          /* [heap] 1 bit per page: allocated */
+  uint32_t *chunk_free;          /* [heap] free pages per 512-page chunk */
+  uintptr_t search_page;         /* [heap] no free page below this one */
+  uintptr_t zeroed_pages;        /* [heap] pages past this were never used */
+  uint64_t pages_inuse;          /* [heap] */
+  uint64_t pages_mapped;         /* [heap] */
+  gogc_span *span_free;          /* [heap] recycled span structs */
+  uint64_t *bits_free[BITMAP_WORDS * 10 + 1]; /* [heap] recycled bitmaps by words */
+  uint32_t sweepgen;             /* [atomic] written with the world stopped */
+  gogc_mcentral central[NUM_SPAN_CLASSES];
+
+  /* --- threads --- */
+  pthread_mutex_t threads_lock;
+  gogc_thread *threads;          /* [threads_lock] */
+  uint32_t nthreads;             /* [threads_lock] */
+  pthread_key_t thread_key;      /* [init] destructor unregisters */
+  int suspend_signal;            /* [init] */
+  volatile uint32_t world_stopping; /* [atomic] STW requested or in force */
+  volatile uint32_t stw_seq;     /* [atomic] futex: bumped to restart */
+  volatile uint32_t stw_acks;    /* [atomic] futex: threads stopped */
+
+  /* --- roots --- */
+  pthread_mutex_t roots_lock;
+  gogc_root_range *added;        /* [roots_lock] */
+  uint32_t nadded, added_cap;    /* [roots_lock] */
+  gogc_root *roots;              /* [gc] snapshot for the current cycle */
+  uint32_t nroots, roots_cap;    /* [gc] */
+  uint32_t root_next;            /* [atomic] next root job */
+
+  /* --- collector --- */
+  pthread_mutex_t gc_lock;       /* one cycle at a time */
+  uint32_t phase;                /* [atomic] PHASE_* */
+  uint32_t cycles;               /* [atomic] completed cycles */
+  uint64_t bytes_marked;         /* [atomic] during mark */
+  uint64_t scan_work;            /* [atomic] during mark */
+  pthread_mutex_t work_lock;
+  pthread_cond_t work_cond;
+  gogc_wbuf *work_full;          /* [work_lock] */
+  gogc_wbuf *work_empty;         /* [work_lock] */
+  uint32_t nworkers;             /* [gc] markers taking part this cycle */
+  uint32_t nwaiting;             /* [work_lock, read atomically] */
+  uint32_t mark_done;            /* [work_lock] */
+  uint32_t nmarkers;             /* [init] helper marker threads */
+  pthread_t *marker_tids;        /* [init] */
+  uint32_t marker_seq;           /* [atomic] futex: start a mark phase */
+  uint32_t marker_exit;          /* [atomic] */
+
+  /* --- sweeper --- */
+  uint32_t sweep_central;        /* [atomic] next mcentral to sweep */
+  uint32_t sweepers_active;      /* [atomic] sweepers running */
+  uint32_t sweep_done;           /* [atomic] nothing left this cycle */
+  uint32_t sweeper_seq;          /* [atomic] futex: wake background sweeper */
+  pthread_t sweeper_tid;
+
+  /* --- pacing and statistics --- */
+  int gc_percent;                /* [atomic] GOGC; negative: off */
+  uint64_t heap_live;            /* [atomic] marked + allocated since */
+  uint64_t heap_marked;          /* [gc] live heap at the last cycle */
+  uint64_t next_gc;              /* [atomic] goal and trigger */
+  uint64_t globals_scan;         /* [gc] bytes of data segments */
+  uint64_t stacks_scan;          /* [gc] stack bytes scanned last cycle */
+  uint64_t total_alloc_bytes;    /* [atomic] bytes (published) */
+  uint64_t large_allocs, large_frees;   /* [atomic] objects */
+  uint64_t large_free_bytes;     /* [atomic] */
+  uint64_t large_alloc_bytes;    /* [atomic] */
+  uint64_t small_nmalloc[NUM_SIZE_CLASSES]; /* [atomic] published */
+  uint64_t small_nfree[NUM_SIZE_CLASSES];   /* [atomic] */
+  uint64_t num_gc, num_forced_gc;           /* [gc] */
+  uint64_t last_gc_unix;                    /* [gc] */
+  uint64_t pause_total_ns;                  /* [gc] */
+  uint64_t pause_ns[GOGC_PAUSE_RING], pause_end[GOGC_PAUSE_RING]; /* [gc] */
+  uint64_t gc_cpu_ns;            /* [gc] CPU spent by the collector */
+  uint64_t start_ns;             /* [init] */
+  uint64_t metadata_bytes;       /* [atomic] */
+  uint32_t ncpu;                 /* [init] */
+
+  /* --- options (src/options.c) --- */
+  int opt_gctrace;
+  int opt_gcstoptheworld;
+  int opt_gcverify;
+  int opt_procs;
+} gogc_runtime;
+
+#endif
