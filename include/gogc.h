@@ -98,10 +98,17 @@ GOGC_API GOGC_MALLOC_ATTR void *gogc_alloc_typed(const gogc_type *type);
 GOGC_API GOGC_MALLOC_ATTR void *gogc_alloc_typed_array(const gogc_type *type,
                                                       size_t count);
 
-/* Resize: like realloc, keeps the object's kind (conservative, noscan or
- * typed; a typed object is resized to a whole number of elements).
- * gogc_realloc(NULL, n) is gogc_alloc(n). `p` must be the base of an
- * object (an interior pointer aborts with a message). */
+/* Resize: like realloc, keeps the object's kind. Conservative and noscan
+ * objects stay so. A typed array keeps its layout when it is resized
+ * within its size class (the layout repeats to the end of the slot) and
+ * when a large typed array is resized to a large size; otherwise it keeps
+ * the layout of the bytes that are copied and bytes past the old size are
+ * scanned conservatively (a small object's layout is not recorded per
+ * object). To grow a typed
+ * array precisely, allocate a new one with gogc_alloc_typed_array and
+ * copy with gogc_memmove. gogc_realloc(NULL, n) is gogc_alloc(n). `p`
+ * must be the base of an object (an interior pointer aborts with a
+ * message). */
 GOGC_API void *gogc_realloc(void *p, size_t size);
 
 /* A noscan copy of a NUL-terminated string. */

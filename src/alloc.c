@@ -37,6 +37,14 @@
  * path needs no NULL test. */
 static gogc_span empty_span;
 
+/* A layout whose every word is a pointer: the heap bits of the part of a
+ * resized typed object that was not copied from the old one. */
+static struct {
+  gogc_type t;
+  uint64_t mask[1];
+} all_pointers_layout = {{"(resized)", 8, 1, 1, KIND_TYPED}, {1}};
+#define all_pointers_type (all_pointers_layout.t)
+
 /* ---------------------------------------------------------------------------
  * Span slot bookkeeping (owner of the span only)
  * ------------------------------------------------------------------------- */
@@ -144,17 +152,19 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
   return s->base + (uintptr_t)idx * s->elemsize;
 }
 
-/* Write the heap bits of a typed small object. */
-static void heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type,
-                           size_t count) {
+/* Write the heap bits of a typed small object: the layout repeats over
+ * the whole slot, past the requested elements too, so that an array grown
+ * in place by gogc_realloc keeps its layout (the tail is zeroed, and
+ * scanning zeros costs little). */
+static void heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type) {
   uint64_t *hb = s->heapbits;
   uint32_t w0 = (uint32_t)((p - s->base) >> 3);
   uint32_t nw = (uint32_t)(s->elemsize >> 3);
-  size_t typed_words = count * type->nwords;
+  uint32_t period = (uint32_t)type->nwords, k = 0;
   for (uint32_t j = 0; j < nw; j++) {
-    bool ptr = j < typed_words && gogc_bit_get(type->mask, (uint32_t)(j % type->nwords));
-    if (ptr) gogc_bit_set(hb, w0 + j);
+    if (gogc_bit_get(type->mask, k)) gogc_bit_set(hb, w0 + j);
     else gogc_bit_clear(hb, w0 + j);
+    if (++k == period) k = 0;
   }
 }
 
@@ -166,8 +176,7 @@ static gogc_thread *thread_slow(void) {
 static void *alloc_large(gogc_thread *t, size_t size, int kind, const gogc_type *type);
 
 /* The allocation entry point for every kind. type/count: typed objects. */
-static inline void *alloc_object(size_t size, int kind, const gogc_type *type,
-                                 size_t count) {
+static inline void *alloc_object(size_t size, int kind, const gogc_type *type) {
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL) && (t = thread_slow()) == NULL) return NULL;
   if (unlikely(size > MAX_SMALL_SIZE)) return alloc_large(t, size, kind, type);
@@ -192,10 +201,13 @@ static inline void *alloc_object(size_t size, int kind, const gogc_type *type,
     }
   }
   if (s->needzero) memset((void *)p, 0, s->elemsize);
-  if (kind == KIND_TYPED) heapbits_write(s, p, type, count);
+  if (kind == KIND_TYPED) heapbits_write(s, p, type);
   if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
   gogc_critical_leave(t);
-  if (unlikely(trigger)) gogc_gc(TRIGGER_HEAP);
+  if (unlikely(trigger)) {
+    gogc_gc(TRIGGER_HEAP);
+    __asm__ volatile("" : : "r"(p) : "memory"); /* keep p live across it */
+  }
   return (void *)p;
 }
 
@@ -234,13 +246,17 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
     errno = ENOMEM;
     return NULL;
   }
+  /* From here p must stay live in this frame: a collection started below
+   * finds the new object only through it. */
+  void *p = (void *)s->base;
   if (s->needzero) {
     size_t bytes = npages * PAGE_SIZE;
-    if (bytes >= ((size_t)1 << 20)) gogc_os_purge((void *)s->base, bytes);
-    else memset((void *)s->base, 0, bytes);
+    if (bytes >= ((size_t)1 << 20)) gogc_os_purge(p, bytes);
+    else memset(p, 0, bytes);
   }
   if (gogc_gc_should_trigger()) gogc_gc(TRIGGER_HEAP);
-  return (void *)s->base;
+  __asm__ volatile("" : : "r"(p) : "memory");
+  return p;
 }
 
 /* ---------------------------------------------------------------------------
@@ -248,11 +264,11 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
  * ------------------------------------------------------------------------- */
 
 GOGC_API void *gogc_alloc(size_t size) {
-  return alloc_object(size, KIND_CONSERVATIVE, NULL, 0);
+  return alloc_object(size, KIND_CONSERVATIVE, NULL);
 }
 
 GOGC_API void *gogc_alloc_noscan(size_t size) {
-  return alloc_object(size, KIND_NOSCAN, NULL, 0);
+  return alloc_object(size, KIND_NOSCAN, NULL);
 }
 
 GOGC_API void *gogc_calloc(size_t count, size_t size) {
@@ -261,7 +277,7 @@ GOGC_API void *gogc_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return alloc_object(total, KIND_CONSERVATIVE, NULL, 0);
+  return alloc_object(total, KIND_CONSERVATIVE, NULL);
 }
 
 GOGC_API void *gogc_alloc_typed_array(const gogc_type *type, size_t count) {
@@ -271,8 +287,8 @@ GOGC_API void *gogc_alloc_typed_array(const gogc_type *type, size_t count) {
     errno = ENOMEM;
     return NULL;
   }
-  if (type->kind != KIND_TYPED) return alloc_object(total, type->kind, NULL, 0);
-  return alloc_object(total, KIND_TYPED, type, count);
+  if (type->kind != KIND_TYPED) return alloc_object(total, type->kind, NULL);
+  return alloc_object(total, KIND_TYPED, type);
 }
 
 GOGC_API void *gogc_alloc_typed(const gogc_type *type) {
@@ -282,7 +298,7 @@ GOGC_API void *gogc_alloc_typed(const gogc_type *type) {
 GOGC_API char *gogc_strdup(const char *str) {
   if (str == NULL) return NULL;
   size_t n = strlen(str) + 1;
-  char *p = alloc_object(n, KIND_NOSCAN, NULL, 0);
+  char *p = alloc_object(n, KIND_NOSCAN, NULL);
   if (p) memcpy(p, str, n);
   return p;
 }
@@ -326,12 +342,26 @@ GOGC_API const gogc_type *gogc_type_new(const char *name, size_t size,
 
 /* The span and slot of p if p points into a live object, else NULL. The
  * span is swept first, so its allocation state is current. */
+static gogc_span *find_object_locked(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out);
+
+/* As a critical section, so that no cycle falls between the sweep and the
+ * reads of the allocation state. */
 static gogc_span *find_object(const void *ptr, uint32_t *idx_out, uintptr_t *base_out) {
   if (gogc_rt == NULL) return NULL;
-  uintptr_t p = (uintptr_t)ptr;
+  gogc_thread *t = gogc_self;
+  if (t == NULL && (t = thread_slow()) == NULL) return NULL;
+  gogc_critical_enter(t);
+  gogc_span *s = find_object_locked((uintptr_t)ptr, idx_out, base_out);
+  gogc_critical_leave(t);
+  return s;
+}
+
+static gogc_span *find_object_locked(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out) {
   gogc_span *s = gogc_span_of(p);
   if (s == NULL || atomic_load_acquire(&s->state) != SPAN_INUSE) return NULL;
   gogc_ensure_swept(s);
+  /* The sweep may have freed the span, or the page may hold another one. */
+  if (gogc_span_of(p) != s || atomic_load_acquire(&s->state) != SPAN_INUSE) return NULL;
   if (p >= s->limit) return NULL;
   uint32_t idx = spanclass_sizeclass(s->spanclass) ? gogc_span_obj_index(s, p) : 0;
   if (!gogc_span_is_allocated(s, idx)) return NULL;
@@ -369,12 +399,25 @@ GOGC_API void *gogc_realloc(void *p, size_t size) {
   void *q;
   if (kind == KIND_TYPED && lt != NULL && size > MAX_SMALL_SIZE) {
     q = alloc_large(gogc_self, size, KIND_TYPED, lt);
+  } else if (kind == KIND_TYPED && size <= MAX_SMALL_SIZE && s->heapbits != NULL) {
+    /* A small object's layout is only in its heap bits (no per-object
+     * type is kept): the copied words keep their bits, words past the old
+     * size are scanned conservatively until written by a typed object. */
+    q = alloc_object(size, KIND_TYPED, &all_pointers_type);
+    if (q != NULL) {
+      gogc_span *qs = gogc_span_of((uintptr_t)q);
+      uint32_t from = (uint32_t)(((uintptr_t)p - s->base) >> 3);
+      uint32_t to = (uint32_t)(((uintptr_t)q - qs->base) >> 3);
+      uint32_t nw = (uint32_t)((size < old ? size : old) >> 3);
+      for (uint32_t i = 0; i < nw; i++) {
+        if (gogc_bit_get(s->heapbits, from + i)) gogc_bit_set(qs->heapbits, to + i);
+        else gogc_bit_clear(qs->heapbits, to + i);
+      }
+    }
   } else if (kind == KIND_TYPED) {
-    /* The layout of a small object is only in its heap bits: the copied
-     * part keeps them, the extension is scanned conservatively. */
-    q = alloc_object(size, KIND_CONSERVATIVE, NULL, 0);
+    q = alloc_object(size, KIND_CONSERVATIVE, NULL);
   } else {
-    q = alloc_object(size, kind, NULL, 0);
+    q = alloc_object(size, kind, NULL);
   }
   if (q == NULL) return NULL;
   gogc_memmove(q, p, size < old ? size : old);
@@ -384,22 +427,27 @@ GOGC_API void *gogc_realloc(void *p, size_t size) {
 GOGC_API void gogc_free(void *p) {
   if (p == NULL) return;
   gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = gogc_self;
+  if (rt == NULL || (t == NULL && (t = thread_slow()) == NULL))
+    gogc_fatal("gogc_free(%p): pointer was not allocated by gogc", p);
   uint32_t idx;
   uintptr_t base;
-  gogc_span *s = find_object(p, &idx, &base);
+  /* One critical section from the lookup to the end: no cycle in between. */
+  gogc_critical_enter(t);
+  gogc_span *s = find_object_locked((uintptr_t)p, &idx, &base);
   if (s == NULL) {
-    gogc_span *any = rt ? gogc_span_of((uintptr_t)p) : NULL;
+    gogc_span *any = gogc_span_of((uintptr_t)p);
     gogc_fatal("gogc_free(%p): %s", p,
                any ? "object is not allocated (double free, or never allocated)"
                    : "pointer was not allocated by gogc");
   }
   if (base != (uintptr_t)p)
     gogc_fatal("gogc_free(%p): interior pointer (object starts at %p)", p, (void *)base);
-  gogc_thread *t = gogc_self;
-  if (t == NULL && (t = thread_slow()) == NULL) return;
   /* Marking may be reading this object; freeing now would be unsafe. */
-  if (atomic_load_relaxed(&rt->phase) != PHASE_OFF) return;
-  gogc_critical_enter(t);
+  if (atomic_load_relaxed(&rt->phase) != PHASE_OFF) {
+    gogc_critical_leave(t);
+    return;
+  }
   gogc_mcentral *c = &rt->central[s->spanclass];
   if (spanclass_sizeclass(s->spanclass) == 0) {
     pthread_mutex_lock(&c->lock);

@@ -105,12 +105,19 @@ static gogc_span *take_unswept(gogc_mcentral *c, uint32_t h) {
   return s;
 }
 
+/* Sweep one span of any class. The caller is a registered thread: the
+ * sweep is a critical section, so a cycle (which changes sweepgen with the
+ * world stopped) can never fall between reading sweepgen and sweeping. */
 bool gogc_sweep_one(void) {
   gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = gogc_self;
+  gogc_assert(t != NULL);
+  gogc_critical_enter(t);
   uint32_t h = atomic_load_relaxed(&rt->sweepgen);
+  bool swept = false;
   for (;;) {
     uint32_t i = atomic_load_relaxed(&rt->sweep_central);
-    if (i >= NUM_SPAN_CLASSES) return false;
+    if (i >= NUM_SPAN_CLASSES) break;
     gogc_mcentral *c = &rt->central[i];
     pthread_mutex_lock(&c->lock);
     gogc_span *s = take_unswept(c, h);
@@ -122,8 +129,11 @@ bool gogc_sweep_one(void) {
     }
     gogc_sweep_span(s, false);
     atomic_sub_relaxed(&rt->sweepers_active, 1);
-    return true;
+    swept = true;
+    break;
   }
+  gogc_critical_leave(t);
+  return swept;
 }
 
 /* Called by lazy sweepers that took a span through cache_span. */
@@ -164,10 +174,14 @@ void gogc_sweep_finish(void) {
 static void *sweeper_main(void *arg) {
   gogc_runtime *rt = gogc_rt;
   uint32_t seen = 0;
+  /* Registered like a mutator, so the world stops around its sweeps. */
+  if (gogc_thread_register_self() == NULL) gogc_fatal("cannot register the background sweeper");
   for (;;) {
     uint32_t seq;
+    gogc_enter_blocking(); /* parked: no need to stop it */
     while ((seq = atomic_load_acquire(&rt->sweeper_seq)) == seen)
       gogc_os_futex_wait(&rt->sweeper_seq, seen);
+    gogc_leave_blocking();
     seen = seq;
     int n = 0;
     while (gogc_sweep_one()) {
