@@ -39,11 +39,15 @@ static gogc_span empty_span;
 
 /* A layout whose every word is a pointer: the heap bits of the part of a
  * resized typed object that was not copied from the old one. */
-static struct {
-  gogc_type t;
-  uint64_t mask[1];
-} all_pointers_layout = {{"(resized)", 8, 1, 1, KIND_TYPED}, {1}};
-#define all_pointers_type (all_pointers_layout.t)
+static const gogc_type *all_pointers_type(void) {
+  static const gogc_type *t;
+  const gogc_type *x = atomic_load_acquire(&t);
+  if (x == NULL) {
+    x = gogc_type_new("(resized)", 8, 1, (const size_t[]){0});
+    atomic_store_release(&t, x);
+  }
+  return x;
+}
 
 /* ---------------------------------------------------------------------------
  * Span slot bookkeeping (owner of the span only)
@@ -403,7 +407,7 @@ GOGC_API void *gogc_realloc(void *p, size_t size) {
     /* A small object's layout is only in its heap bits (no per-object
      * type is kept): the copied words keep their bits, words past the old
      * size are scanned conservatively until written by a typed object. */
-    q = alloc_object(size, KIND_TYPED, &all_pointers_type);
+    q = alloc_object(size, KIND_TYPED, all_pointers_type());
     if (q != NULL) {
       gogc_span *qs = gogc_span_of((uintptr_t)q);
       uint32_t from = (uint32_t)(((uintptr_t)p - s->base) >> 3);

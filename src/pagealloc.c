@@ -93,7 +93,7 @@ uintptr_t gogc_pages_alloc(uintptr_t npages) {
           done += z;
           w = (z >= 64) ? 0 : w >> z;
         } else {
-          uintptr_t o = (uintptr_t)__builtin_ctzll(~w);
+          uintptr_t o = ~w ? (uintptr_t)__builtin_ctzll(~w) : 64; /* ctz(0) is undefined */
           if (o > avail - done) o = avail - done;
           run_len = 0;
           done += o;

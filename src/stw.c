@@ -177,26 +177,36 @@ GOGC_API void gogc_unregister_thread(void) {
 /* ---------------------------------------------------------------------------
  * Blocking sections
  * ------------------------------------------------------------------------- */
-GOGC_API GOGC_NOINLINE void gogc_enter_blocking(void) {
+/* The registers must be the caller's, untouched by any prologue: on x86-64
+ * a naked stub stores rbx, rbp and r12-r15 into its own frame and passes
+ * it on; the caller's stack pointer is just above the return address. */
+void gogc_enter_blocking_regs(uintptr_t *regs);
+void gogc_enter_blocking_regs(uintptr_t *regs) {
   gogc_thread *t = gogc_self;
   if (t == NULL) return;
   if (t->blocking_depth++ > 0) return;
-  /* Callee-saved registers of the caller, then the stack pointer. */
-#if defined(__x86_64__)
-  __asm__ volatile("movq %%rbx, 0(%0)\n\tmovq %%rbp, 8(%0)\n\tmovq %%r12, 16(%0)\n\t"
-                   "movq %%r13, 24(%0)\n\tmovq %%r14, 32(%0)\n\tmovq %%r15, 40(%0)"
-                   : : "r"(t->regs) : "memory");
-#elif defined(__aarch64__)
-  __asm__ volatile("stp x19, x20, [%0, #0]\n\tstp x21, x22, [%0, #16]\n\t"
-                   "stp x23, x24, [%0, #32]\n\tstp x25, x26, [%0, #48]\n\t"
-                   "stp x27, x28, [%0, #64]\n\tstp x29, x30, [%0, #80]"
-                   : : "r"(t->regs) : "memory");
-#else
-#error "gogc_enter_blocking: save the callee-saved registers of this architecture"
-#endif
-  t->saved_sp = (uintptr_t)__builtin_frame_address(0);
+  memcpy(t->regs, regs, 6 * sizeof(uintptr_t));
+  t->saved_sp = (uintptr_t)(regs + 8); /* past the 6 saves, padding, return */
   atomic_store_seqcst(&t->state, THREAD_BLOCKING);
 }
+
+#if defined(__x86_64__)
+GOGC_API __attribute__((naked)) void gogc_enter_blocking(void) {
+  __asm__ volatile("subq $56, %rsp\n\t"
+                   "movq %rbx, 0(%rsp)\n\t"
+                   "movq %rbp, 8(%rsp)\n\t"
+                   "movq %r12, 16(%rsp)\n\t"
+                   "movq %r13, 24(%rsp)\n\t"
+                   "movq %r14, 32(%rsp)\n\t"
+                   "movq %r15, 40(%rsp)\n\t"
+                   "movq %rsp, %rdi\n\t"
+                   "call gogc_enter_blocking_regs\n\t"
+                   "addq $56, %rsp\n\t"
+                   "ret");
+}
+#else
+#error "gogc_enter_blocking: write the register-saving stub for this architecture"
+#endif
 
 GOGC_API void gogc_leave_blocking(void) {
   gogc_thread *t = gogc_self;

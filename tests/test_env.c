@@ -1,0 +1,283 @@
+/* test_env: GOGC / GODEBUG parsing and gogc_set_percent.
+ *
+ * Each environment case runs this executable again with a crafted
+ * environment (see tu_run_child) and inspects its stdout/stderr and exit
+ * status. Child modes:
+ *   percent  print "percent=<gogc_set_percent(100)>" and
+ *            "memstats=<gc_percent>"
+ *   trace    run one gogc_collect() and a little allocation
+ */
+#include <gogc.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "testutil.h"
+
+static int child_main(const char *mode) {
+  if (strcmp(mode, "percent") == 0) {
+    gogc_memstats *ms = malloc(sizeof *ms);
+    if (!ms)
+      return 2;
+    gogc_read_memstats(ms);
+    int old = gogc_set_percent(100);
+    printf("percent=%d\nmemstats=%d\n", old, ms->gc_percent);
+    void *p = gogc_alloc(100); /* the library works */
+    printf("alloc=%s\n", p ? "ok" : "null");
+    free(ms);
+    return 0;
+  }
+  if (strcmp(mode, "trace") == 0) {
+    void *keep = gogc_alloc(1 << 20);
+    gogc_collect();
+    printf("alloc=%s\n", keep ? "ok" : "null");
+    return 0;
+  }
+  return 3;
+}
+
+/* Parsed output of a "percent" child. */
+struct result {
+  int status;
+  int percent;
+  int memstats;
+  int have_percent;
+  char *out;
+  char *err;
+};
+
+static void run(const char *mode, const char *env1, const char *env2, struct result *r) {
+  const char *env[3] = {env1, env2, NULL};
+  memset(r, 0, sizeof *r);
+  r->status = tu_run_child(mode, env, &r->out, &r->err);
+  if (r->out == NULL)
+    r->out = strdup("");
+  if (r->err == NULL)
+    r->err = strdup("");
+  const char *p = strstr(r->out, "percent=");
+  if (p && sscanf(p, "percent=%d", &r->percent) == 1)
+    r->have_percent = 1;
+  p = strstr(r->out, "memstats=");
+  if (p)
+    sscanf(p, "memstats=%d", &r->memstats);
+}
+
+static void release(struct result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+static int exited_ok(const struct result *r) {
+  return r->status != -1 && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0 &&
+         strstr(r->out, "alloc=ok") != NULL;
+}
+
+/* Find a line of `text` starting with `prefix` that contains all of the
+ * given strings (NULL-terminated list). */
+static int has_line(const char *text, const char *prefix, const char *const *needles) {
+  const char *line = text;
+  while (line && *line) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    char *buf = malloc(len + 1);
+    if (!buf)
+      return 0;
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+    int ok = strncmp(buf, prefix, strlen(prefix)) == 0;
+    for (int i = 0; ok && needles && needles[i]; i++)
+      if (strstr(buf, needles[i]) == NULL)
+        ok = 0;
+    free(buf);
+    if (ok)
+      return 1;
+    line = nl ? nl + 1 : NULL;
+  }
+  return 0;
+}
+
+#define DESCRIBE(r)                                                                  \
+  "status %s, stdout:\n%s--- stderr:\n%s---", tu_status_str((r)->status, sbuf, sizeof sbuf), \
+      (r)->out, (r)->err
+
+static void test_gogc_values(void) {
+  struct result r;
+  char sbuf[64];
+
+  run("percent", "GOGC=50", NULL, &r);
+  CHECKF(exited_ok(&r), DESCRIBE(&r));
+  CHECKF(r.have_percent && r.percent == 50, "GOGC=50: " DESCRIBE(&r));
+  CHECKF(r.memstats == 50, "GOGC=50: memstats gc_percent %d", r.memstats);
+  CHECKF(strstr(r.err, "gogc: ") == NULL, "GOGC=50 printed a message: %s", r.err);
+  release(&r);
+
+  run("percent", "GOGC=off", NULL, &r);
+  CHECKF(exited_ok(&r), DESCRIBE(&r));
+  CHECKF(r.have_percent && r.percent < 0, "GOGC=off: " DESCRIBE(&r));
+  CHECKF(r.memstats < 0, "GOGC=off: memstats gc_percent %d", r.memstats);
+  CHECKF(strstr(r.err, "gogc: ") == NULL, "GOGC=off printed a message: %s", r.err);
+  release(&r);
+
+  run("percent", "GOGC=100", NULL, &r);
+  CHECKF(exited_ok(&r) && r.have_percent && r.percent == 100, "GOGC=100: " DESCRIBE(&r));
+  release(&r);
+
+  run("percent", "GOGC=250", NULL, &r);
+  CHECKF(exited_ok(&r) && r.have_percent && r.percent == 250, "GOGC=250: " DESCRIBE(&r));
+  release(&r);
+
+  /* No GOGC at all: default. */
+  run("percent", NULL, NULL, &r);
+  CHECKF(exited_ok(&r) && r.have_percent && r.percent == 100, "no GOGC: " DESCRIBE(&r));
+  CHECKF(strstr(r.err, "gogc: ") == NULL, "no GOGC printed a message: %s", r.err);
+  release(&r);
+
+  /* Empty: default. */
+  run("percent", "GOGC=", NULL, &r);
+  CHECKF(exited_ok(&r), DESCRIBE(&r));
+  CHECKF(r.have_percent && r.percent == 100, "GOGC= (empty): " DESCRIBE(&r));
+  release(&r);
+
+  /* Invalid values: a message naming GOGC and the value, default used. */
+  const char *bad[] = {"garbage", "12abc", "99999999999999999999", "1.5", "0x10"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char var[128];
+    snprintf(var, sizeof var, "GOGC=%s", bad[i]);
+    run("percent", var, NULL, &r);
+    CHECKF(exited_ok(&r), "%s: " DESCRIBE(&r), var);
+    CHECKF(r.have_percent && r.percent == 100, "%s: " DESCRIBE(&r), var);
+    const char *needles[] = {"GOGC", bad[i], NULL};
+    CHECKF(has_line(r.err, "gogc: ", needles),
+           "%s: no stderr line starting with \"gogc: \" naming GOGC and the value: " DESCRIBE(&r),
+           var);
+    release(&r);
+  }
+}
+
+static void test_godebug(void) {
+  struct result r;
+  char sbuf[64];
+
+  /* gctrace=1: a Go-style trace line for the forced cycle. */
+  run("trace", "GODEBUG=gctrace=1", NULL, &r);
+  CHECKF(exited_ok(&r), "gctrace=1: " DESCRIBE(&r));
+  {
+    const char *needles[] = {" MB goal", "(forced)", NULL};
+    CHECKF(has_line(r.err, "gc 1 @", needles),
+           "gctrace=1: no line \"gc 1 @... MB goal ... (forced)\": " DESCRIBE(&r));
+  }
+  release(&r);
+
+  /* Without gctrace: no trace line. */
+  run("trace", NULL, NULL, &r);
+  CHECKF(exited_ok(&r), DESCRIBE(&r));
+  CHECKF(!has_line(r.err, "gc 1 @", NULL), "trace printed without gctrace: %s", r.err);
+  release(&r);
+
+  /* gctrace in a comma-separated list (Go's GODEBUG syntax). */
+  run("trace", "GODEBUG=gcverify=1,gctrace=1", NULL, &r);
+  CHECKF(exited_ok(&r), "gcverify=1,gctrace=1: " DESCRIBE(&r));
+  {
+    const char *needles[] = {" MB goal", "(forced)", NULL};
+    CHECKF(has_line(r.err, "gc 1 @", needles),
+           "GODEBUG=gcverify=1,gctrace=1: no trace line: " DESCRIBE(&r));
+  }
+  release(&r);
+
+  /* Bad value for a known option. */
+  run("percent", "GODEBUG=gctrace=bogus", NULL, &r);
+  CHECKF(exited_ok(&r), "gctrace=bogus: " DESCRIBE(&r));
+  {
+    const char *needles[] = {"GODEBUG", "gctrace", "bogus", NULL};
+    CHECKF(has_line(r.err, "gogc: ", needles),
+           "gctrace=bogus: no message naming GODEBUG, gctrace and the value: " DESCRIBE(&r));
+  }
+  release(&r);
+
+  run("percent", "GODEBUG=gctrace=x", NULL, &r);
+  CHECKF(exited_ok(&r), "gctrace=x: " DESCRIBE(&r));
+  {
+    const char *needles[] = {"GODEBUG", "gctrace", NULL};
+    CHECKF(has_line(r.err, "gogc: ", needles),
+           "gctrace=x: no message naming GODEBUG and gctrace: " DESCRIBE(&r));
+  }
+  release(&r);
+
+  /* Unknown option: a warning, nothing else changes. */
+  run("percent", "GODEBUG=nosuchoption=1", NULL, &r);
+  CHECKF(exited_ok(&r), "nosuchoption=1: " DESCRIBE(&r));
+  CHECKF(r.have_percent && r.percent == 100, "nosuchoption=1: " DESCRIBE(&r));
+  {
+    const char *needles[] = {"nosuchoption", NULL};
+    CHECKF(has_line(r.err, "gogc: ", needles), "nosuchoption=1: no warning: " DESCRIBE(&r));
+  }
+  release(&r);
+
+  /* Both variables at once, and junk that must not crash. */
+  run("percent", "GOGC=75", "GODEBUG=gctrace=0", &r);
+  CHECKF(exited_ok(&r) && r.have_percent && r.percent == 75, "GOGC=75 GODEBUG=gctrace=0: " DESCRIBE(&r));
+  release(&r);
+  const char *junk[] = {"GODEBUG=", "GODEBUG=,,,", "GODEBUG==", "GODEBUG=gctrace",
+                        "GODEBUG=gctrace=99999999999999999999999", "GODEBUG=a=b=c,=,x"};
+  for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+    run("trace", junk[i], NULL, &r);
+    CHECKF(exited_ok(&r), "%s: " DESCRIBE(&r), junk[i]);
+    release(&r);
+  }
+}
+
+/* gogc_set_percent in this process. */
+static void test_set_percent(void) {
+  gogc_memstats *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+  if (!a || !b)
+    return;
+  int initial = gogc_set_percent(100);
+  if (getenv("GOGC") == NULL)
+    CHECKF(initial == 100, "initial GOGC %d", initial);
+  CHECK(gogc_set_percent(50) == 100);
+  gogc_read_memstats(a);
+  CHECK(a->gc_percent == 50);
+  CHECK(gogc_set_percent(-1) == 50);
+  gogc_read_memstats(a);
+  CHECK(a->gc_percent < 0);
+
+  /* Off: 64 MiB of garbage runs no automatic collection. */
+  gogc_collect();
+  gogc_read_memstats(a);
+  tu_garbage((size_t)64 << 20, 16, 4096, 2, 5);
+  gogc_read_memstats(b);
+  CHECKF(b->num_gc == a->num_gc, "GOGC off: %u collections ran", b->num_gc - a->num_gc);
+  CHECK(b->heap_alloc >= a->heap_alloc + ((uint64_t)60 << 20));
+  /* gogc_collect still works. */
+  tu_clobber_stack();
+  gogc_collect();
+  gogc_read_memstats(b);
+  CHECK(b->num_gc == a->num_gc + 1);
+  CHECK(b->num_forced_gc == a->num_forced_gc + 1);
+  CHECKF(b->heap_alloc < ((uint64_t)16 << 20), "heap_alloc %llu after collect",
+         (unsigned long long)b->heap_alloc);
+
+  /* Back on: automatic collections again. */
+  int old = gogc_set_percent(100);
+  CHECKF(old < 0, "gogc_set_percent returned %d, want the negative 'off' value", old);
+  gogc_read_memstats(a);
+  tu_garbage((size_t)64 << 20, 16, 4096, 2, 6);
+  gogc_read_memstats(b);
+  CHECKF(b->num_gc > a->num_gc, "GOGC=100 again: no automatic collection");
+  CHECK(b->num_forced_gc == a->num_forced_gc);
+  CHECK(gogc_set_percent(100) == 100);
+  free(a);
+  free(b);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1)
+    return child_main(argv[1]);
+  test_gogc_values();
+  test_godebug();
+  test_set_percent();
+  return check_done();
+}

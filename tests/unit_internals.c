@@ -1,0 +1,89 @@
+/* unit_internals: white-box tests of the allocator's parts, against the
+ * internal headers: size classes and their magic division, the page
+ * allocator's first fit and coalescing, span slot bookkeeping
+ * (freeindex / alloc_cache), and the span verifier. */
+#include "internal.h"
+
+#include <stdio.h>
+
+#include "check.h"
+
+static void test_size_classes(void) {
+  /* Every size maps to the smallest class that holds it. */
+  for (size_t size = 0; size <= MAX_SMALL_SIZE; size++) {
+    uint32_t c = gogc_size_to_class(size);
+    CHECK(c >= 1 && c < NUM_SIZE_CLASSES);
+    CHECK(gogc_class_size[c] >= size);
+    CHECK(c == 1 || gogc_class_size[c - 1] < size || size == 0);
+  }
+  /* Tail waste per span is at most 1/8 of the span, and magic division is
+   * exact for every offset inside a span. */
+  for (int c = 1; c < NUM_SIZE_CLASSES; c++) {
+    uint64_t span = (uint64_t)gogc_class_npages[c] * PAGE_SIZE;
+    uint32_t size = gogc_class_size[c];
+    CHECK(span % size <= span / 8);
+    CHECK(span / size <= MAX_OBJS_PER_SPAN);
+    int bad = 0;
+    for (uint64_t off = 0; off < span; off++)
+      if ((uint32_t)((off * gogc_class_divmagic[c]) >> 32) != off / size) bad++;
+    CHECK(bad == 0);
+    CHECK(size % 8 == 0 && (size < 32 || size % 16 == 0));
+  }
+}
+
+static void test_pages(void) {
+  gogc_runtime *rt = gogc_rt;
+  void *keep = gogc_alloc(1); /* makes sure an arena is mapped */
+  CHECK(keep != NULL);
+  pthread_mutex_lock(&rt->heap_lock);
+  /* First fit: two runs, free the first, the next fitting request reuses
+   * the lowest address; freeing neighbours coalesces. */
+  uintptr_t a = gogc_pages_alloc(3), b = gogc_pages_alloc(5), c = gogc_pages_alloc(2);
+  CHECK(a != UINTPTR_MAX && b != UINTPTR_MAX && c != UINTPTR_MAX);
+  CHECK(gogc_pages_is_valid());
+  gogc_pages_free(a, 3);
+  uintptr_t d = gogc_pages_alloc(2);
+  CHECK(d == a);
+  gogc_pages_free(d, 2);
+  gogc_pages_free(b, 5);
+  uintptr_t e = gogc_pages_alloc(8); /* a's 3 + b's 5, coalesced */
+  CHECK(e == a);
+  CHECK(gogc_pages_is_valid());
+  gogc_pages_free(e, 8);
+  gogc_pages_free(c, 2);
+  CHECK(gogc_pages_is_valid());
+  pthread_mutex_unlock(&rt->heap_lock);
+}
+
+static void test_span_slots(void) {
+  /* A span of the 48-byte class: take every slot, free some through the
+   * bitmap as a sweep would, and check freeindex/alloc_cache hand out
+   * exactly the free slots. */
+  uint16_t spc = spanclass_make(5, KIND_NOSCAN);
+  uint32_t size = gogc_class_size[5], n = (uint32_t)(PAGE_SIZE / size);
+  gogc_span *s = gogc_heap_alloc_span(1, spc, size, n);
+  CHECK(s != NULL);
+  if (!s) return;
+  gogc_span_refill_cache(s);
+  uint32_t got = 0;
+  while (gogc_span_next_free(s) < n) got++;
+  CHECK(got == n && s->alloc_count == n);
+  for (uint32_t i = 0; i < s->bitwords; i++) s->allocbits[i] = ~(uint64_t)0;
+  uint32_t freed[] = {0, 5, 63, 64, 100, n - 1};
+  for (size_t i = 0; i < sizeof freed / sizeof freed[0]; i++) gogc_bit_clear(s->allocbits, freed[i]);
+  s->freeindex = 0;
+  s->alloc_count = n - 6;
+  gogc_span_refill_cache(s);
+  for (size_t i = 0; i < sizeof freed / sizeof freed[0]; i++) CHECK(gogc_span_next_free(s) == freed[i]);
+  CHECK(gogc_span_next_free(s) == n);
+  CHECK(gogc_span_is_valid(s));
+  gogc_heap_free_span(s);
+}
+
+int main(void) {
+  CHECK(gogc_init() == 0);
+  test_size_classes();
+  test_pages();
+  test_span_slots();
+  return check_done();
+}
