@@ -1,0 +1,234 @@
+/* latency: a large live heap with steady churn; measures mutator stalls.
+ *
+ *   latency [LIVE_MIB [CHURN [THREADS]]]    defaults 1024, 16, 2
+ *
+ * The live set is LIVE_MIB MiB of 64-byte nodes (a next pointer and 56
+ * bytes of payload), organised as chains of 64 nodes hanging off one root
+ * array. Each thread owns an equal slice of the root array. After the live
+ * set is built, every thread loops: build a fresh 64-node chain, swap it
+ * into the next slot of its slice (round robin, so the oldest chain dies),
+ * and record a CLOCK_MONOTONIC timestamp. The live size stays constant and
+ * garbage is produced at a steady rate. In total CHURN x LIVE_MIB MiB are
+ * replaced. The gaps between consecutive iterations of a thread show every
+ * stall (collector pauses, assists, page faults); max, p99.9 and p99 over
+ * all threads are reported. At the end every chain is verified. */
+#include "common.h"
+
+#define CHAIN 64
+
+struct lnode {
+  struct lnode *next;
+  uint64_t stamp; /* same for every node of a chain */
+  uint64_t pos;   /* 0..CHAIN-1 along the chain */
+  uint64_t pad[5];
+};
+_Static_assert(sizeof(struct lnode) == 64, "node must be 64 bytes");
+
+/* The root array: a global, so every collector sees it. */
+static struct lnode **roots;
+static size_t nchains;
+static int nthreads;
+static double churn;
+static pthread_barrier_t start_barrier;
+
+#if defined(IMPL_GOGC)
+static const gogc_type *lnode_type;
+static inline struct lnode *new_lnode(void) {
+  struct lnode *n = gogc_alloc_typed(lnode_type);
+  if (!n) bench_out_of_memory();
+  return n;
+}
+static struct lnode **new_roots(size_t n) {
+  return gogc_alloc(n * sizeof(struct lnode *)); /* conservative, zeroed */
+}
+#elif defined(IMPL_BOEHM)
+static inline struct lnode *new_lnode(void) {
+  struct lnode *n = GC_MALLOC(sizeof(struct lnode));
+  if (!n) bench_out_of_memory();
+  return n;
+}
+static struct lnode **new_roots(size_t n) {
+  return GC_MALLOC(n * sizeof(struct lnode *));
+}
+#else
+static inline struct lnode *new_lnode(void) {
+  struct lnode *n = malloc(sizeof(struct lnode));
+  if (!n) bench_out_of_memory();
+  return n;
+}
+static struct lnode **new_roots(size_t n) {
+  return calloc(n, sizeof(struct lnode *));
+}
+#endif
+
+static struct lnode *make_chain(uint64_t stamp) {
+  struct lnode *head = NULL;
+  for (int pos = CHAIN - 1; pos >= 0; pos--) {
+    struct lnode *n = new_lnode();
+    n->stamp = stamp;
+    n->pos = (uint64_t)pos;
+    STORE(&n->next, head);
+    head = n;
+  }
+  return head;
+}
+
+static void drop_chain(struct lnode *n) {
+#if defined(IMPL_MALLOC)
+  while (n) {
+    struct lnode *next = n->next;
+    free(n);
+    n = next;
+  }
+#else
+  (void)n;
+#endif
+}
+
+static void barrier_wait(void) {
+#if defined(IMPL_GOGC)
+  gogc_enter_blocking();
+  pthread_barrier_wait(&start_barrier);
+  gogc_leave_blocking();
+#else
+  pthread_barrier_wait(&start_barrier);
+#endif
+}
+
+struct worker {
+  pthread_t thread;
+  int id;
+  size_t lo, hi;  /* slice of the root array owned by this thread */
+  uint64_t *gaps; /* ns between consecutive iterations (malloc'd) */
+  size_t ngaps;
+  uint64_t steady_ns;
+};
+
+static void *worker_main(void *arg) {
+  struct worker *w = arg;
+  uint64_t tag = (uint64_t)w->id << 56;
+  uint64_t gen = 0;
+
+  /* Build this thread's part of the live set. */
+  for (size_t c = w->lo; c < w->hi; c++)
+    STORE(&roots[c], make_chain(tag | ++gen));
+  barrier_wait();
+
+  /* Steady state: replace the oldest chain, one per iteration. */
+  size_t cur = w->lo;
+  uint64_t start = bench_now_ns(), prev = start;
+  for (size_t it = 0; it < w->ngaps; it++) {
+    struct lnode *fresh = make_chain(tag | ++gen);
+    struct lnode *old = roots[cur];
+    STORE(&roots[cur], fresh);
+    drop_chain(old);
+    if (++cur == w->hi) cur = w->lo;
+    uint64_t now = bench_now_ns();
+    w->gaps[it] = now - prev;
+    prev = now;
+  }
+  w->steady_ns = prev - start;
+  return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static uint64_t percentile(const uint64_t *v, size_t n, double p) {
+  size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return v[rank - 1];
+}
+
+static int verify(void) {
+  for (size_t c = 0; c < nchains; c++) {
+    const struct lnode *n = roots[c];
+    if (!n) return 0;
+    uint64_t stamp = n->stamp;
+    for (uint64_t pos = 0; pos < CHAIN; pos++, n = n->next)
+      if (!n || n->pos != pos || n->stamp != stamp) return 0;
+    if (n) return 0;
+  }
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  uint64_t t0 = bench_now_ns();
+  long live_mib = argc > 1 ? atol(argv[1]) : 1024;
+  churn = argc > 2 ? atof(argv[2]) : 16.0;
+  nthreads = argc > 3 ? atoi(argv[3]) : 2;
+  if (live_mib < 1 || churn <= 0 || nthreads < 1 || nthreads > 64) {
+    fprintf(stderr, "usage: latency [LIVE_MIB [CHURN [THREADS]]]\n");
+    return 2;
+  }
+  bench_init();
+#if defined(IMPL_GOGC)
+  lnode_type = GOGC_TYPE(struct lnode, offsetof(struct lnode, next));
+  if (!lnode_type) return 2;
+#endif
+  nchains = (size_t)live_mib * 1024 * 1024 / (sizeof(struct lnode) * CHAIN);
+  if (nchains < (size_t)nthreads) nchains = (size_t)nthreads;
+  struct lnode **r = new_roots(nchains);
+  if (!r) bench_out_of_memory();
+  STORE(&roots, r);
+  size_t total_iters = (size_t)(churn * (double)nchains);
+
+  pthread_barrier_init(&start_barrier, NULL, (unsigned)nthreads);
+  static struct worker workers[64];
+  for (int t = 0; t < nthreads; t++) {
+    struct worker *w = &workers[t];
+    w->id = t;
+    w->lo = nchains * (size_t)t / (size_t)nthreads;
+    w->hi = nchains * (size_t)(t + 1) / (size_t)nthreads;
+    w->ngaps = total_iters * (w->hi - w->lo) / nchains;
+    if (w->ngaps < 1) w->ngaps = 1;
+    w->gaps = malloc(w->ngaps * sizeof(uint64_t));
+    if (!w->gaps) bench_out_of_memory();
+    /* Touch the buffer now, so its page faults are not in the gaps. */
+    memset(w->gaps, 0, w->ngaps * sizeof(uint64_t));
+  }
+  for (int t = 0; t < nthreads; t++)
+    if (pthread_create(&workers[t].thread, NULL, worker_main, &workers[t])) {
+      fprintf(stderr, "pthread_create failed\n");
+      return 1;
+    }
+  for (int t = 0; t < nthreads; t++) bench_join(workers[t].thread);
+
+  double wall = (bench_now_ns() - t0) / 1e9;
+  double cpu = bench_cpu_s();
+
+  size_t n = 0;
+  uint64_t steady_ns = 0;
+  for (int t = 0; t < nthreads; t++) {
+    n += workers[t].ngaps;
+    if (workers[t].steady_ns > steady_ns) steady_ns = workers[t].steady_ns;
+  }
+  uint64_t *all = malloc(n * sizeof(uint64_t));
+  if (!all) bench_out_of_memory();
+  size_t k = 0;
+  for (int t = 0; t < nthreads; t++) {
+    memcpy(all + k, workers[t].gaps, workers[t].ngaps * sizeof(uint64_t));
+    k += workers[t].ngaps;
+  }
+  qsort(all, n, sizeof(uint64_t), cmp_u64);
+
+  if (!verify()) {
+    fprintf(stderr, "latency: FAILED: live set damaged\n");
+    return 1;
+  }
+  printf("live set: %zu chains of %d nodes (%ld MiB), %zu replacements\n",
+         nchains, CHAIN, live_mib, n);
+
+  char extra[256];
+  snprintf(extra, sizeof extra,
+           " live_mib=%ld iters=%zu steady_s=%.3f gap_max_ms=%.3f "
+           "gap_p999_us=%.1f gap_p99_us=%.1f",
+           live_mib, n, steady_ns / 1e9, all[n - 1] / 1e6,
+           percentile(all, n, 99.9) / 1e3, percentile(all, n, 99.0) / 1e3);
+  bench_result("latency", nthreads, wall, cpu, extra);
+  return 0;
+}
