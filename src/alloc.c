@@ -106,7 +106,6 @@ static void mcache_uncache(gogc_thread *t, gogc_span *s) {
   uint32_t sc = spanclass_sizeclass(s->spanclass);
   uint32_t used = s->alloc_count - s->alloc_count_at_cache;
   t->local_nmalloc[sc] += used;
-  atomic_add_relaxed(&rt->total_alloc_bytes, (uint64_t)used * s->elemsize);
   /* The span's free space was counted as live when it was cached. */
   atomic_sub_relaxed(&rt->heap_live, (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
   gogc_central_uncache_span(&rt->central[s->spanclass], s);
@@ -238,7 +237,6 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
       gogc_central_push(c, s, true);
       pthread_mutex_unlock(&c->lock);
       atomic_add_relaxed(&rt->heap_live, npages * PAGE_SIZE);
-      atomic_add_relaxed(&rt->total_alloc_bytes, npages * PAGE_SIZE);
       atomic_add_relaxed(&rt->large_allocs, 1);
       atomic_add_relaxed(&rt->large_alloc_bytes, npages * PAGE_SIZE);
       if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
@@ -499,7 +497,7 @@ GOGC_API void gogc_free(void *p) {
     /* The slot was counted in heap_live at refill and is free again; it
      * stays counted until the span is uncached, like any free slot. */
     if (s->alloc_count < s->alloc_count_at_cache) s->alloc_count_at_cache--;
-    else t->local_nmalloc[sc]++, atomic_add_relaxed(&rt->total_alloc_bytes, s->elemsize);
+    else t->local_nmalloc[sc]++;
   } else {
     atomic_sub_relaxed(&rt->heap_live, s->elemsize);
     if (s->list == LIST_FULL0 || s->list == LIST_FULL1) {

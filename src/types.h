@@ -304,7 +304,6 @@ typedef struct gogc_runtime {
   uint64_t next_gc;              /* [atomic] goal and trigger */
   uint64_t globals_scan;         /* [gc] bytes of data segments */
   uint64_t stacks_scan;          /* [gc] stack bytes scanned last cycle */
-  uint64_t total_alloc_bytes;    /* [atomic] bytes (published) */
   uint64_t large_allocs, large_frees;   /* [atomic] objects */
   uint64_t large_free_bytes;     /* [atomic] */
   uint64_t large_alloc_bytes;    /* [atomic] */
