@@ -223,10 +223,15 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
   }
   uintptr_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
   uint16_t spc = spanclass_make(0, kind);
-  gogc_span *s = NULL;
-  for (int attempt = 0; attempt < 2 && s == NULL; attempt++) {
+  /* The object's address is taken inside the critical section and kept
+   * live in this frame from then on: a stop deferred to the end of the
+   * section, or a collection started below, finds the new object only
+   * through p (the span pointer s is metadata, not a root). */
+  void *p = NULL;
+  bool needzero = false;
+  for (int attempt = 0; attempt < 2 && p == NULL; attempt++) {
     gogc_critical_enter(t);
-    s = gogc_heap_alloc_span(npages, spc, npages * PAGE_SIZE, 1);
+    gogc_span *s = gogc_heap_alloc_span(npages, spc, npages * PAGE_SIZE, 1);
     if (s != NULL) {
       s->freeindex = 1;
       s->alloc_count = 1;
@@ -240,18 +245,18 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
       atomic_add_relaxed(&rt->large_allocs, 1);
       atomic_add_relaxed(&rt->large_alloc_bytes, npages * PAGE_SIZE);
       if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
+      p = (void *)s->base;
+      needzero = s->needzero;
     }
     gogc_critical_leave(t);
-    if (s == NULL && attempt == 0) gogc_gc(TRIGGER_FORCED); /* free what we can */
+    __asm__ volatile("" : : "r"(p) : "memory");
+    if (p == NULL && attempt == 0) gogc_gc(TRIGGER_FORCED); /* free what we can */
   }
-  if (s == NULL) {
+  if (p == NULL) {
     errno = ENOMEM;
     return NULL;
   }
-  /* From here p must stay live in this frame: a collection started below
-   * finds the new object only through it. */
-  void *p = (void *)s->base;
-  if (s->needzero) {
+  if (needzero) {
     size_t bytes = npages * PAGE_SIZE;
     if (bytes >= ((size_t)1 << 20)) gogc_os_purge(p, bytes);
     else memset(p, 0, bytes);
