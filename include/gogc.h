@@ -13,8 +13,9 @@
  *  - Every store of a pointer into a collected object or into a global goes
  *    through gogc_store(&slot, value); bulk copies of memory that may hold
  *    pointers go through gogc_memmove. Stores to a thread's own locals need
- *    no barrier. (Today the barrier only stores; the concurrent collector
- *    switches it on, and programs written to this rule keep working.)
+ *    no barrier. The collector marks while the program runs, and relies on
+ *    this rule; a program that cannot follow it sets
+ *    GODEBUG=gcstoptheworld=1.
  *  - Roots are found without help: the data and bss of the executable and
  *    of every loaded shared library, and the stacks and registers of every
  *    thread that uses the collector. Memory the collector cannot see
@@ -131,8 +132,14 @@ GOGC_API void *gogc_base(const void *p);
 GOGC_API void gogc_free(void *p);
 
 /* ---------------------------------------------------------------------------
- * Write barrier. Use for every pointer store into a collected object or a
- * global (stores into a thread's own locals need none).
+ * Write barrier (docs/api.md, "The write barrier"). While the collector
+ * marks, concurrently with the program, it must see every pointer the
+ * program writes into the heap or a global and every pointer it
+ * overwrites there (Go's hybrid barrier). So every store of a pointer
+ * into a collected object, a global, or a range added with gogc_add_roots
+ * goes through one of these; stores to a thread's own locals need none.
+ * A program that cannot follow the rule runs with
+ * GODEBUG=gcstoptheworld=1 (marking with the world stopped).
  * ------------------------------------------------------------------------- */
 
 /* Exported only for the inline fast path below; not API. */
@@ -140,17 +147,43 @@ GOGC_API extern volatile uint32_t gogc__wb_enabled;
 GOGC_API void gogc__store_slow(void **slot, void *value);
 
 /* *slot = value, with the write barrier. `slot` is the address of a
- * pointer-sized, pointer-aligned field. */
+ * pointer-sized, pointer-aligned field. The fast path is one test of a
+ * global flag. On x86-64 the test and the store form a restartable
+ * sequence between two marker instructions: a thread stopped inside it by
+ * the collector resumes at its start, so the test and the store always
+ * see the same collector phase (see src/barrier.c). */
 static inline void gogc_store(void *slot, const void *value) {
-  if (__builtin_expect(gogc__wb_enabled != 0, 0)) {
-    gogc__store_slow((void **)slot, (void *)value);
-    return;
-  }
-  __atomic_store_n((void **)slot, (void *)value, __ATOMIC_RELAXED);
+#if defined(__x86_64__) && !defined(GOGC_NO_INLINE_BARRIER)
+  __asm__ goto(".byte 0x0f,0x1f,0x84,0x00,0x67,0x6f,0x67,0x63\n\t" /* start marker */
+               "cmpl $0, %0\n\t"
+               "jne %l[slow]\n\t"
+               "movq %1, (%2)\n\t"
+               ".byte 0x0f,0x1f,0x84,0x00,0x47,0x4f,0x47,0x43" /* end marker */
+               :
+               : "m"(gogc__wb_enabled), "r"(value), "r"(slot)
+               : "memory", "cc"
+               : slow);
+  return;
+slow:
+#endif
+  gogc__store_slow((void **)slot, (void *)value);
 }
 
-/* memmove for memory that may hold pointers to collected objects. */
+/* memmove for memory that may hold pointers to collected objects: the
+ * barrier for every pointer-aligned word overwritten and copied. */
 GOGC_API void *gogc_memmove(void *dst, const void *src, size_t n);
+
+/* memset(dst, 0, n) for memory that may hold pointers: the barrier for
+ * every pointer-aligned word cleared. */
+GOGC_API void gogc_memclr(void *dst, size_t n);
+
+/* Atomic pointer operations with the barrier (sequentially consistent),
+ * for lock-free structures whose slots are in the heap or in globals. */
+GOGC_API void gogc_atomic_store(void *slot, const void *value);
+/* Stores value and returns the previous contents. */
+GOGC_API void *gogc_atomic_swap(void *slot, const void *value);
+/* If *slot == expected, stores desired and returns 1; otherwise returns 0. */
+GOGC_API int gogc_atomic_cas(void *slot, const void *expected, const void *desired);
 
 /* ---------------------------------------------------------------------------
  * Collection control

@@ -146,8 +146,14 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
     s = gogc_central_cache_span(&rt->central[spc], t);
     if (s == NULL) return 0;
     t->alloc[spc] = s;
-    atomic_add_relaxed(&rt->heap_live, (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
-    *trigger = gogc_gc_should_trigger();
+    uint64_t bytes = (uint64_t)(s->nelems - s->alloc_count) * s->elemsize;
+    atomic_add_relaxed(&rt->heap_live, bytes);
+    if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
+      t->assist_credit -= (int64_t)bytes; /* paid for by a mark assist */
+      *trigger = t->assist_credit < 0;
+    } else {
+      *trigger = gogc_gc_should_trigger();
+    }
     idx = gogc_span_next_free(s);
     gogc_assert(idx < s->nelems);
   }
@@ -208,10 +214,15 @@ static inline void *alloc_object(size_t size, int kind, const gogc_type *type) {
   if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
   gogc_critical_leave(t);
   if (unlikely(trigger)) {
-    gogc_gc(TRIGGER_HEAP);
+    gogc_alloc_gc_work(t); /* a mark assist, or the start of a cycle */
     __asm__ volatile("" : : "r"(p) : "memory"); /* keep p live across it */
   }
   return (void *)p;
+}
+
+static void zero_pages(void *p, size_t bytes) {
+  if (bytes >= ((size_t)1 << 20)) gogc_os_purge(p, bytes); /* fresh zero pages */
+  else memset(p, 0, bytes);
 }
 
 static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
@@ -233,6 +244,14 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
     gogc_critical_enter(t);
     gogc_span *s = gogc_heap_alloc_span(npages, spc, npages * PAGE_SIZE, 1);
     if (s != NULL) {
+      /* An object that will be scanned is zeroed before anyone can see
+       * it: allocated black while marking, it is never scanned, and the
+       * verifiers would read its old contents. Noscan objects are zeroed
+       * after the section (Go's delayed zeroing). */
+      if (s->needzero && kind != KIND_NOSCAN) {
+        zero_pages((void *)s->base, npages * PAGE_SIZE);
+        s->needzero = 0;
+      }
       s->freeindex = 1;
       s->alloc_count = 1;
       s->alloc_cache = 0;
@@ -256,12 +275,9 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
     errno = ENOMEM;
     return NULL;
   }
-  if (needzero) {
-    size_t bytes = npages * PAGE_SIZE;
-    if (bytes >= ((size_t)1 << 20)) gogc_os_purge(p, bytes);
-    else memset(p, 0, bytes);
-  }
-  if (gogc_gc_should_trigger()) gogc_gc(TRIGGER_HEAP);
+  if (needzero) zero_pages(p, npages * PAGE_SIZE);
+  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) t->assist_credit -= (int64_t)(npages * PAGE_SIZE);
+  gogc_alloc_gc_work(t);
   __asm__ volatile("" : : "r"(p) : "memory");
   return p;
 }

@@ -127,6 +127,7 @@ static int init_once(void) {
   rt->sweepgen = 4; /* so that h - 2 never wraps */
   rt->sweep_done = 1;
   if (gogc_threads_init() != 0 || gogc_thread_key_init() != 0) return -1;
+  gogc_rt->trigger_ratio = 0.7;
   gogc_pacer_commit();
   return 0;
 }

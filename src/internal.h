@@ -155,6 +155,24 @@ void gogc_mark_init(void);
 void gogc_mark_run(void); /* world stopped: parallel mark to completion */
 GOGC_NO_SANITIZE void gogc_scan_range(gogc_gcwork *w, uintptr_t lo, uintptr_t hi);
 void gogc_gcwork_flush(gogc_gcwork *w);
+void gogc_gcwork_init(gogc_gcwork *w);
+void gogc_gcwork_publish(gogc_gcwork *w);  /* local work to the global list */
+void gogc_gcwork_release(gogc_gcwork *w);  /* publish and give the buffers back */
+bool gogc_gcwork_empty(const gogc_gcwork *w);
+gogc_gcwork *gogc_thread_gcw(gogc_thread *t);
+void gogc_roots_push_thread(gogc_thread *t);
+/* Concurrent mark: drain until no work (false) or budget/deadline (true). */
+bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadline);
+bool gogc_mark_work_available(void);
+void gogc_mark_shade_range(gogc_thread *t, uintptr_t lo, uintptr_t hi);
+void gogc_wb_drain(gogc_thread *t, gogc_gcwork *w); /* t stopped or the caller */
+void gogc_wb_flush(gogc_thread *t);                 /* owner, in a critical section */
+void gogc_idle_workers_start(void);
+
+/* ---------------------------------------------------------------------------
+ * barrier.c
+ * ------------------------------------------------------------------------- */
+void gogc_barrier_restart(void *uctx); /* signal handler: restart an inline barrier */
 
 /* ---------------------------------------------------------------------------
  * stw.c (threads, signals, stopping the world)
@@ -164,6 +182,12 @@ gogc_thread *gogc_thread_register_self(void);
 void gogc_stop_the_world(void);
 void gogc_start_the_world(void);
 GOGC_COLD void gogc_suspend_self(gogc_thread *t);
+/* Stop one thread (threads_lock held, never the caller), read where its
+ * stack starts, let it go. */
+bool gogc_thread_suspend(gogc_thread *t);
+void gogc_thread_stopped_stack(gogc_thread *t, uintptr_t *sp, const uintptr_t **regs,
+                               uint32_t *nregs);
+void gogc_thread_resume(gogc_thread *t);
 /* Leave an allocator critical section, suspending if a stop was requested. */
 static inline void gogc_critical_enter(gogc_thread *t) {
   t->in_critical++;
@@ -183,6 +207,8 @@ int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
  * ------------------------------------------------------------------------- */
 void gogc_roots_snapshot_data(void); /* before the world stops */
 void gogc_roots_add_threads(uintptr_t self_sp); /* world stopped */
+void gogc_roots_add_threads_concurrent(void);  /* world stopped: one job per thread */
+void gogc_roots_add_threads_checkmark(void);   /* world stopped: checkable stack parts */
 void gogc_roots_prepare_static(void);         /* world stopped */
 void gogc_roots_push_range(uintptr_t lo, uintptr_t hi, uint32_t kind);
 void gogc_roots_push_stack(uintptr_t lo, uintptr_t hi, const uintptr_t *regs, uint32_t nregs);
@@ -193,11 +219,18 @@ void gogc_roots_push_stack(uintptr_t lo, uintptr_t hi, const uintptr_t *regs, ui
 enum { TRIGGER_HEAP = 0, TRIGGER_FORCED = 1 };
 void gogc_gc(int trigger);
 void gogc_pacer_commit(void);
+void gogc_assist(gogc_thread *t);
+void gogc_alloc_gc_work(gogc_thread *t); /* after an allocation's critical section */
 static inline bool gogc_gc_should_trigger(void) {
   return atomic_load_relaxed(&gogc_rt->heap_live) >=
-             atomic_load_relaxed(&gogc_rt->next_gc) &&
+             atomic_load_relaxed(&gogc_rt->trigger) &&
          atomic_load_relaxed(&gogc_rt->gc_percent) >= 0;
 }
+
+/* ---------------------------------------------------------------------------
+ * checkmark.c
+ * ------------------------------------------------------------------------- */
+void gogc_checkmark(void); /* world stopped, mark complete: abort on a miss */
 
 /* ---------------------------------------------------------------------------
  * options.c

@@ -40,13 +40,29 @@
 
 /* ---------------------------------------------------------------------------
  * Work buffers
+ *
+ * work_lock is taken inside a critical section when the caller is a
+ * registered thread (an assist, a barrier flush): a thread stopped while
+ * holding it would block every marker that scans its stack.
  * ------------------------------------------------------------------------- */
+static inline gogc_thread *work_lock(void) {
+  gogc_thread *t = gogc_self;
+  if (t) gogc_critical_enter(t);
+  pthread_mutex_lock(&gogc_rt->work_lock);
+  return t;
+}
+
+static inline void work_unlock(gogc_thread *t) {
+  pthread_mutex_unlock(&gogc_rt->work_lock);
+  if (t) gogc_critical_leave(t);
+}
+
 static gogc_wbuf *wbuf_get_empty(void) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->work_lock);
+  gogc_thread *t = work_lock();
   gogc_wbuf *b = rt->work_empty;
   if (b) rt->work_empty = b->next;
-  pthread_mutex_unlock(&rt->work_lock);
+  work_unlock(t);
   if (b == NULL) {
     b = gogc_meta_alloc(sizeof(gogc_wbuf));
     if (b == NULL) gogc_fatal("out of memory for mark work buffers");
@@ -58,19 +74,23 @@ static gogc_wbuf *wbuf_get_empty(void) {
 
 static void wbuf_put_full(gogc_wbuf *b) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->work_lock);
+  gogc_thread *t = work_lock();
   b->next = rt->work_full;
   rt->work_full = b;
   if (rt->nwaiting > 0) pthread_cond_signal(&rt->work_cond);
-  pthread_mutex_unlock(&rt->work_lock);
+  work_unlock(t);
+  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
+    atomic_add_relaxed(&rt->work_seq, 1);
+    if (atomic_load_relaxed(&rt->nsleeping) > 0) gogc_os_futex_wake(&rt->work_seq, 1);
+  }
 }
 
 static void wbuf_put_empty(gogc_wbuf *b) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->work_lock);
+  gogc_thread *t = work_lock();
   b->next = rt->work_empty;
   rt->work_empty = b;
-  pthread_mutex_unlock(&rt->work_lock);
+  work_unlock(t);
 }
 
 static inline void gcw_push(gogc_gcwork *w, uintptr_t obj) {
@@ -243,7 +263,18 @@ static void scan_object(gogc_gcwork *w, uintptr_t p) {
   else gogc_scan_range(w, p, end);
 }
 
+static void scan_thread(gogc_gcwork *w, gogc_thread *t);
+static void scan_added(gogc_gcwork *w, const gogc_root *r);
+
 static void scan_root(gogc_gcwork *w, const gogc_root *r) {
+  if (r->kind == ROOT_THREAD) {
+    scan_thread(w, (gogc_thread *)r->lo);
+    return;
+  }
+  if (r->kind == ROOT_ADDED && atomic_load_relaxed(&gogc_rt->phase) == PHASE_MARK) {
+    scan_added(w, r);
+    return;
+  }
   if (r->nregs) gogc_scan_range(w, (uintptr_t)r->regs, (uintptr_t)(r->regs + r->nregs));
   gogc_scan_range(w, r->lo, r->hi);
 }
@@ -273,6 +304,7 @@ static void gcw_init(gogc_gcwork *w) {
   w->primary = wbuf_get_empty();
   w->secondary = wbuf_get_empty();
   w->bytes_marked = w->scan_work = 0;
+  w->active = w->idle = 0;
 }
 
 static void gcw_dispose(gogc_gcwork *w) {
@@ -372,4 +404,312 @@ void gogc_roots_push_range(uintptr_t lo, uintptr_t hi, uint32_t kind) {
 
 void gogc_roots_push_stack(uintptr_t lo, uintptr_t hi, const uintptr_t *regs, uint32_t nregs) {
   roots_push(lo, hi, regs, nregs, ROOT_STACK);
+}
+
+void gogc_roots_push_thread(gogc_thread *t) {
+  roots_push((uintptr_t)t, 0, NULL, 0, ROOT_THREAD);
+}
+
+/* ---------------------------------------------------------------------------
+ * Concurrent mark
+ *
+ * The world runs. Grey objects live in gcworks: the background worker's,
+ * the idle workers', those of threads running an assist or flushing their
+ * barrier buffer, and the global list. A gcwork that may hold grey
+ * objects (it took a root job or a global buffer) is counted in nactive,
+ * under work_lock, before it takes anything, and leaves the count only
+ * when it is empty. Barrier flushes shade inside a critical section and
+ * publish before leaving it, so a thread stopped outside one holds grey
+ * objects only in its barrier buffer (wb), never elsewhere. Hence:
+ *
+ *   no root job left, work_full empty, nactive == 0, and (world stopped)
+ *   every thread's wb shades nothing new   =>   no grey object exists.
+ *
+ * The first three are checked under work_lock by the background worker
+ * before it stops the world (gogc_mark_work_available), the last with the
+ * world stopped (mgc.c). If shading finds new grey objects there, the
+ * world restarts and marking goes on: Go's gcMarkDone loop.
+ *
+ * Thread stacks are root jobs (ROOT_THREAD): the thread is stopped alone
+ * (gogc_thread_suspend), its stack and registers scanned, and it runs
+ * again. Each stack is scanned once per cycle (need_scan); the barrier
+ * makes a rescan unnecessary (see barrier.c). A thread registered during
+ * the cycle starts with need_scan == 0: it can only hold what the barrier
+ * has already shaded or what it allocates (black).
+ * ------------------------------------------------------------------------- */
+static void gcw_activate(gogc_gcwork *w) {
+  if (w->active) return;
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = work_lock();
+  rt->nactive++;
+  w->active = 1;
+  work_unlock(t);
+}
+
+static void gcw_deactivate(gogc_gcwork *w) {
+  gogc_gcwork_flush(w); /* counted before the cycle can see it idle */
+  if (!w->active) return;
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = work_lock();
+  rt->nactive--;
+  w->active = 0;
+  work_unlock(t);
+}
+
+/* Move whatever w holds to the global list, leave the active count, and
+ * add its counters to the cycle's. */
+void gogc_gcwork_publish(gogc_gcwork *w) {
+  if (w->primary && w->primary->n > 0) {
+    wbuf_put_full(w->primary);
+    w->primary = wbuf_get_empty();
+  }
+  if (w->secondary && w->secondary->n > 0) {
+    wbuf_put_full(w->secondary);
+    w->secondary = wbuf_get_empty();
+  }
+  gcw_deactivate(w);
+  gogc_gcwork_flush(w);
+}
+
+void gogc_gcwork_init(gogc_gcwork *w) {
+  gcw_init(w);
+}
+
+void gogc_gcwork_release(gogc_gcwork *w) {
+  gogc_gcwork_publish(w);
+  wbuf_put_empty(w->primary);
+  wbuf_put_empty(w->secondary);
+  w->primary = w->secondary = NULL;
+}
+
+bool gogc_gcwork_empty(const gogc_gcwork *w) {
+  return (w->primary == NULL || w->primary->n == 0) && (w->secondary == NULL || w->secondary->n == 0);
+}
+
+/* A registered thread's own gcwork (assists, barrier flushes). */
+gogc_gcwork *gogc_thread_gcw(gogc_thread *t) {
+  if (t->gcw == NULL) {
+    gogc_gcwork *w = gogc_meta_alloc(sizeof *w);
+    if (w == NULL) gogc_fatal("out of memory for a thread's mark state");
+    gogc_gcwork_init(w);
+    t->gcw = w;
+  }
+  return t->gcw;
+}
+
+/* Claim a root job, counting w as active first (see above). */
+static bool take_root(gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
+  if (atomic_load_relaxed(&rt->root_next) >= rt->nroots) return false;
+  gcw_activate(w);
+  uint32_t j = __atomic_fetch_add(&rt->root_next, 1, __ATOMIC_RELAXED);
+  if (j >= rt->nroots) return false;
+  scan_root(w, &rt->roots[j]);
+  return true;
+}
+
+static bool gcw_try_get_full(gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
+  if (atomic_load_relaxed(&rt->work_full) == NULL) return false;
+  gogc_thread *t = work_lock();
+  gogc_wbuf *b = rt->work_full;
+  if (b != NULL) {
+    rt->work_full = b->next;
+    if (!w->active) {
+      rt->nactive++;
+      w->active = 1;
+    }
+  }
+  work_unlock(t);
+  if (b == NULL) return false;
+  if (w->primary->n == 0) {
+    wbuf_put_empty(w->primary);
+    w->primary = b;
+  } else if (w->secondary->n == 0) {
+    wbuf_put_empty(w->secondary);
+    w->secondary = w->primary;
+    w->primary = b;
+  } else {
+    wbuf_put_full(b); /* cannot happen: called with w empty */
+  }
+  return true;
+}
+
+/* Mark while the world runs, until no work is left for this worker
+ * (returns false; w is then empty and inactive) or until budget bytes of
+ * scan work were done or the clock passed deadline (returns true; w may
+ * still hold work: the caller publishes it). budget/deadline 0: none. */
+bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadline) {
+  gogc_runtime *rt = gogc_rt;
+  uint64_t start = w->scan_work;
+  uint32_t n = 0;
+  for (;;) {
+    if ((++n & 31) == 0) {
+      if (budget && w->scan_work - start >= budget) return true;
+      if (deadline && gogc_os_nanotime() >= deadline) return true;
+      /* Go's gcDrain: keep the global list stocked, so assists and idle
+       * workers always find work while there is some. */
+      if (atomic_load_relaxed(&rt->work_full) == NULL) gcw_balance(w);
+    }
+    uintptr_t obj = gcw_pop(w);
+    if (obj != 0) {
+      scan_object(w, obj);
+      continue;
+    }
+    if (!w->idle && take_root(w)) continue;
+    if (gcw_try_get_full(w)) continue;
+    gcw_deactivate(w);
+    return false;
+  }
+}
+
+/* Is there any grey object or root job left, as far as the workers can
+ * see? (Barrier buffers are checked with the world stopped.) */
+bool gogc_mark_work_available(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = work_lock();
+  bool avail = rt->work_full != NULL || rt->nactive > 0 ||
+               atomic_load_relaxed(&rt->root_next) < rt->nroots;
+  work_unlock(t);
+  return avail;
+}
+
+/* Scan the stack of the calling thread (an assist that claimed its own
+ * stack job). Not inlined: the registers are spilled in this frame. */
+static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
+  __builtin_unwind_init();
+  volatile uintptr_t marker = 0;
+  t->scan_sp = (uintptr_t)&marker;
+  gogc_scan_range(w, (uintptr_t)&marker, t->stack_hi);
+  (void)marker;
+}
+
+static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->threads_lock);
+  if (!t->need_scan) { /* exited, or scanned with the world stopped */
+    pthread_mutex_unlock(&rt->threads_lock);
+    return;
+  }
+  t->need_scan = 0;
+  if (t == gogc_self) {
+    scan_own_stack(w, t);
+    pthread_mutex_unlock(&rt->threads_lock);
+    return;
+  }
+  if (gogc_thread_suspend(t)) {
+    uint64_t t0 = gogc_os_nanotime(); /* the thread's pause starts now */
+    uintptr_t sp;
+    const uintptr_t *regs;
+    uint32_t nregs;
+    gogc_thread_stopped_stack(t, &sp, &regs, &nregs);
+    if (sp < t->stack_lo || sp > t->stack_hi) {
+      gogc_warn("thread stack pointer %p outside its stack [%p, %p): not scanned", (void *)sp,
+                (void *)t->stack_lo, (void *)t->stack_hi);
+    } else {
+      if (nregs) gogc_scan_range(w, (uintptr_t)regs, (uintptr_t)(regs + nregs));
+      gogc_scan_range(w, sp, t->stack_hi);
+      atomic_add_relaxed(&rt->stacks_scan, t->stack_hi - sp);
+      t->scan_sp = sp;
+    }
+    gogc_thread_resume(t);
+    uint64_t d = gogc_os_nanotime() - t0;
+    if (d > rt->max_stack_pause_ns) rt->max_stack_pause_ns = d;
+    if (d > rt->cycle_stack_pause_ns) rt->cycle_stack_pause_ns = d;
+  }
+  pthread_mutex_unlock(&rt->threads_lock);
+}
+
+/* A range added with gogc_add_roots, scanned while the world runs: only
+ * while it is still registered (gogc_remove_roots waits for the scan). */
+static void scan_added(gogc_gcwork *w, const gogc_root *r) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = gogc_self;
+  if (t) gogc_critical_enter(t);
+  pthread_mutex_lock(&rt->roots_lock);
+  for (uint32_t i = 0; i < rt->nadded; i++) {
+    if (rt->added[i].lo <= r->lo && r->hi <= rt->added[i].hi) {
+      gogc_scan_range(w, r->lo, r->hi);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&rt->roots_lock);
+  if (t) gogc_critical_leave(t);
+}
+
+/* Shade every word of [lo, hi) now, from a registered thread while
+ * marking (a range that becomes a root during the cycle, the argument of
+ * a thread being created). */
+void gogc_mark_shade_range(gogc_thread *t, uintptr_t lo, uintptr_t hi) {
+  gogc_gcwork *w = gogc_thread_gcw(t);
+  gogc_critical_enter(t);
+  if (atomic_load_relaxed(&gogc__wb_enabled)) {
+    gogc_scan_range(w, lo, hi);
+    gogc_gcwork_publish(w);
+  }
+  gogc_critical_leave(t);
+}
+
+/* Shade the barrier buffer of t into w: t is the caller, inside a
+ * critical section, or t is stopped. */
+void gogc_wb_drain(gogc_thread *t, gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t base = rt->heap_base, mapped = atomic_load_acquire(&rt->heap_mapped);
+  gogc_span **spans = rt->spans;
+  for (uint32_t i = 0; i < t->wb_n; i++) shade(w, t->wb[i], base, mapped, spans);
+  t->wb_n = 0;
+}
+
+/* The barrier buffer is full: shade it and publish what turned grey. The
+ * owner calls this inside a critical section. */
+void gogc_wb_flush(gogc_thread *t) {
+  gogc_gcwork *w = gogc_thread_gcw(t);
+  gogc_wb_drain(t, w);
+  if (!gogc_gcwork_empty(w)) gogc_gcwork_publish(w);
+  else gogc_gcwork_flush(w);
+}
+
+/* ---------------------------------------------------------------------------
+ * Idle-priority workers: mark on cores nothing else wants (SCHED_IDLE),
+ * like Go's idle mark workers.
+ * ------------------------------------------------------------------------- */
+static void *idle_main(void *arg) {
+  (void)arg;
+  gogc_runtime *rt = gogc_rt;
+  gogc_os_thread_lowest_priority();
+  gogc_gcwork w;
+  gogc_gcwork_init(&w);
+  w.idle = 1; /* stack scans stop a thread: never at idle priority */
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t seq;
+    while ((seq = atomic_load_acquire(&rt->bg_seq)) == seen) gogc_os_futex_wait(&rt->bg_seq, seen);
+    seen = seq;
+    uint64_t cpu0 = gogc_os_thread_cputime();
+    while (atomic_load_acquire(&rt->phase) == PHASE_MARK && atomic_load_relaxed(&rt->bg_seq) == seen) {
+      uint32_t ws = atomic_load_acquire(&rt->work_seq);
+      if (gogc_mark_drain_concurrent(&w, 0, gogc_os_nanotime() + 1000000)) {
+        gogc_gcwork_publish(&w);
+        continue;
+      }
+      gogc_gcwork_flush(&w);
+      atomic_add_relaxed(&rt->nsleeping, 1);
+      gogc_os_futex_wait_ns(&rt->work_seq, ws, 1000000);
+      atomic_sub_relaxed(&rt->nsleeping, 1);
+    }
+    gogc_gcwork_publish(&w);
+    atomic_add_relaxed(&rt->idle_cpu_ns, gogc_os_thread_cputime() - cpu0);
+  }
+  return NULL;
+}
+
+void gogc_idle_workers_start(void) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t n = rt->opt_procs > 0 ? (uint32_t)rt->opt_procs : 1;
+  uint32_t started = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    pthread_t tid;
+    if (gogc_real_pthread_create(&tid, NULL, idle_main, NULL) == 0) started++;
+  }
+  rt->nidle = started;
 }

@@ -33,6 +33,8 @@
  */
 #include "internal.h"
 
+#include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 
 GOGC_API volatile uint32_t gogc__wb_enabled;
@@ -44,16 +46,50 @@ GOGC_API volatile uint32_t gogc__wb_enabled;
 void gogc_pacer_commit(void) {
   gogc_runtime *rt = gogc_rt;
   int pct = atomic_load_relaxed(&rt->gc_percent);
-  uint64_t goal;
+  uint64_t goal, trigger;
   if (pct < 0) {
-    goal = UINT64_MAX;
+    goal = trigger = UINT64_MAX;
   } else {
     uint64_t roots = rt->stacks_scan + rt->globals_scan;
     goal = rt->heap_marked + (rt->heap_marked + roots) * (uint64_t)pct / 100;
     uint64_t min = HEAP_MINIMUM * (uint64_t)pct / 100;
     if (goal < min) goal = min;
+    trigger = goal;
+    if (rt->opt_gcstoptheworld == 0) {
+      /* Start early enough that marking ends near the goal: the trigger
+       * sits trigger_ratio of the way from the live heap to the goal. */
+      uint64_t base = rt->heap_marked < goal ? rt->heap_marked : goal;
+      trigger = base + (uint64_t)((double)(goal - base) * rt->trigger_ratio);
+    }
   }
   atomic_store_relaxed(&rt->next_gc, goal);
+  atomic_store_relaxed(&rt->trigger, trigger);
+}
+
+/* After a concurrent cycle: move the trigger so that the heap at the end
+ * of the next mark lands just under the goal (a simple feedback loop;
+ * the full pacer is Go's 1.18 design, still to come). */
+static void pacer_feedback(uint64_t heap_at_end, uint64_t goal) {
+  gogc_runtime *rt = gogc_rt;
+  double r = rt->trigger_ratio;
+  if (heap_at_end > goal) r -= 0.1;
+  else if (heap_at_end < goal - (goal >> 4)) r += 0.05;
+  if (r < 0.4) r = 0.4;
+  if (r > 0.95) r = 0.95;
+  rt->trigger_ratio = r;
+}
+
+/* Scan work per byte of allocation an assist must do now, so that the
+ * expected scan work is done when the heap reaches the goal. */
+static double assist_ratio(void) {
+  gogc_runtime *rt = gogc_rt;
+  uint64_t done = atomic_load_relaxed(&rt->scan_work);
+  uint64_t expected = rt->scan_expected;
+  uint64_t left = expected > done ? expected - done : expected / 10 + (64 << 10);
+  uint64_t live = atomic_load_relaxed(&rt->heap_live);
+  uint64_t goal = atomic_load_relaxed(&rt->next_gc);
+  uint64_t runway = goal > live + (1 << 20) ? goal - live : (1 << 20);
+  return (double)left / (double)runway;
 }
 
 /* ---------------------------------------------------------------------------
@@ -86,9 +122,13 @@ static void fmt_ms(char *buf, size_t n, uint64_t ns) {
 typedef struct cycle_trace {
   uint64_t start_ns, t_mark, t_markterm, t_end;
   uint64_t heap0, heap1, heap2, goal;
-  uint64_t mark_cpu;
-  int forced;
+  uint64_t mark_cpu;                        /* stop-the-world mode */
+  uint64_t assist_cpu, bg_cpu, idle_cpu;    /* concurrent mode */
+  uint64_t stack_pause_max;
+  int forced, concurrent, restarts;
 } cycle_trace;
+
+static cycle_trace cur; /* [gc] the cycle in progress */
 
 static void print_trace(const cycle_trace *c) {
   gogc_runtime *rt = gogc_rt;
@@ -98,9 +138,9 @@ static void print_trace(const cycle_trace *c) {
   fmt_ms(b, sizeof b, c->t_markterm - c->t_mark);
   fmt_ms(cc, sizeof cc, c->t_end - c->t_markterm);
   fmt_ms(d, sizeof d, (c->t_mark - c->start_ns) * procs);
-  fmt_ms(e, sizeof e, 0);
-  fmt_ms(f, sizeof f, c->mark_cpu);
-  fmt_ms(g, sizeof g, 0);
+  fmt_ms(e, sizeof e, c->assist_cpu);
+  fmt_ms(f, sizeof f, c->concurrent ? c->bg_cpu : c->mark_cpu);
+  fmt_ms(g, sizeof g, c->idle_cpu);
   fmt_ms(h, sizeof h, (c->t_end - c->t_markterm) * procs);
   uint64_t elapsed = gogc_os_nanotime() - rt->start_ns;
   double frac = elapsed ? (double)rt->gc_cpu_ns / ((double)elapsed * rt->ncpu) : 0;
@@ -116,22 +156,74 @@ static void print_trace(const cycle_trace *c) {
                    (unsigned long long)(rt->globals_scan >> 20), rt->opt_procs,
                    c->forced ? " (forced)" : "");
   if (n > 0) gogc_os_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  if (rt->opt_gctrace >= 2 && c->concurrent) {
+    char sp[16];
+    fmt_ms(sp, sizeof sp, c->stack_pause_max);
+    n = snprintf(line, sizeof line, "gc %llu: longest single-thread stop %s ms, %d mark restarts\n",
+                 (unsigned long long)rt->num_gc, sp, c->restarts);
+    if (n > 0) gogc_os_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  }
 }
 
 /* ---------------------------------------------------------------------------
  * The cycle
  * ------------------------------------------------------------------------- */
+static void *bg_worker_main(void *arg);
+
 static void start_threads_once(void) {
   static bool started;
   if (started) return;
   started = true;
   gogc_mark_init();
   gogc_sweeper_start();
+  pthread_t tid;
+  if (gogc_real_pthread_create(&tid, NULL, bg_worker_main, NULL) != 0)
+    gogc_fatal("cannot start the background mark worker");
+  gogc_idle_workers_start();
 }
 
-/* Everything inside the pause. Not inlined: __builtin_unwind_init spills
- * the collector's own callee-saved registers into this frame, above the
- * stack pointer from which its stack is scanned. */
+/* Mark termination, shared by both modes: the world is stopped, marking
+ * is complete. Flush caches, verify, flip sweepgen, pace, count. */
+static void mark_termination(cycle_trace *c) {
+  gogc_runtime *rt = gogc_rt;
+  atomic_store_relaxed(&rt->phase, PHASE_MARKTERM);
+  atomic_store_relaxed(&gogc__wb_enabled, 0);
+  c->heap1 = atomic_load_relaxed(&rt->heap_live);
+  for (gogc_thread *t = rt->threads; t; t = t->next) {
+    gogc_assert(t->wb_n == 0);
+    gogc_mcache_flush(t);
+  }
+  uint64_t marked = atomic_load_relaxed(&rt->bytes_marked);
+  c->heap2 = marked;
+  if (rt->opt_gcverify) gogc_heap_verify("after mark");
+  rt->heap_marked = marked;
+  if (c->concurrent) pacer_feedback(c->heap1, atomic_load_relaxed(&rt->next_gc));
+  atomic_store_relaxed(&rt->heap_live, marked);
+  atomic_store_relaxed(&rt->sweep_central, 0);
+  atomic_store_relaxed(&rt->sweep_done, 0);
+  atomic_store_release(&rt->sweepgen, rt->sweepgen + 2);
+  atomic_store_relaxed(&rt->phase, PHASE_OFF);
+  if (rt->opt_gcstoptheworld >= 2) gogc_sweep_finish();
+  gogc_pacer_commit();
+  c->goal = atomic_load_relaxed(&rt->next_gc);
+  c->t_end = gogc_os_nanotime();
+}
+
+static void record_cycle(cycle_trace *c, uint64_t pause) {
+  gogc_runtime *rt = gogc_rt;
+  uint64_t now_unix = gogc_os_walltime();
+  rt->pause_ns[rt->num_gc % GOGC_PAUSE_RING] = pause;
+  rt->pause_end[rt->num_gc % GOGC_PAUSE_RING] = now_unix;
+  rt->pause_total_ns += pause;
+  rt->last_gc_unix = now_unix;
+  rt->num_gc++;
+  if (c->forced) rt->num_forced_gc++;
+}
+
+/* Everything inside the pause (GODEBUG=gcstoptheworld=1 or 2). Not
+ * inlined: __builtin_unwind_init spills the collector's own callee-saved
+ * registers into this frame, above the stack pointer from which its stack
+ * is scanned. */
 static GOGC_NOINLINE void stw_cycle(cycle_trace *c) {
   gogc_runtime *rt = gogc_rt;
   __builtin_unwind_init();
@@ -147,44 +239,21 @@ static GOGC_NOINLINE void stw_cycle(cycle_trace *c) {
   c->mark_cpu = gogc_os_thread_cputime() - cpu0;
   atomic_add_relaxed(&rt->gc_cpu_ns, c->mark_cpu);
   c->t_markterm = gogc_os_nanotime();
-
-  /* Mark termination. */
-  atomic_store_relaxed(&rt->phase, PHASE_MARKTERM);
-  c->heap1 = atomic_load_relaxed(&rt->heap_live);
-  for (gogc_thread *t = rt->threads; t; t = t->next) gogc_mcache_flush(t);
-  uint64_t marked = atomic_load_relaxed(&rt->bytes_marked);
-  c->heap2 = marked;
-  if (rt->opt_gcverify) gogc_heap_verify("after mark");
-  rt->heap_marked = marked;
-  atomic_store_relaxed(&rt->heap_live, marked);
-  atomic_store_relaxed(&rt->sweep_central, 0);
-  atomic_store_relaxed(&rt->sweep_done, 0);
-  atomic_store_release(&rt->sweepgen, rt->sweepgen + 2);
-  atomic_store_relaxed(&rt->phase, PHASE_OFF);
-  if (rt->opt_gcstoptheworld >= 2) gogc_sweep_finish();
-  gogc_pacer_commit();
-  c->goal = atomic_load_relaxed(&rt->next_gc);
-
-  c->t_end = gogc_os_nanotime();
+  mark_termination(c);
   uint64_t pause = c->t_end - c->start_ns;
-  uint64_t now_unix = gogc_os_walltime();
-  rt->pause_ns[rt->num_gc % GOGC_PAUSE_RING] = pause;
-  rt->pause_end[rt->num_gc % GOGC_PAUSE_RING] = now_unix;
-  rt->pause_total_ns += pause;
-  rt->last_gc_unix = now_unix;
-  rt->num_gc++;
-  if (c->forced) rt->num_forced_gc++;
-  atomic_add_relaxed(&rt->cycles, 1);
+  if (pause > rt->max_stw_pause_ns) rt->max_stw_pause_ns = pause;
+  record_cycle(c, pause);
+  atomic_add_acq_rel(&rt->cycles, 1);
   gogc_start_the_world();
+  gogc_os_futex_wake(&rt->cycles, INT_MAX);
   (void)marker;
 }
 
-static void run_cycle(int trigger) {
+static void run_stw_cycle(int trigger) {
   gogc_runtime *rt = gogc_rt;
   cycle_trace c;
   memset(&c, 0, sizeof c);
   c.forced = trigger == TRIGGER_FORCED;
-  start_threads_once();
   uint64_t cpu0 = gogc_os_thread_cputime();
   gogc_sweep_finish();
   gogc_roots_snapshot_data();
@@ -196,16 +265,256 @@ static void run_cycle(int trigger) {
   if (rt->opt_gctrace) print_trace(&c);
 }
 
+/* Concurrent mode, step 1 (sweep termination), by the thread that
+ * triggers the cycle, gc_lock held: finish the sweep, stop the world,
+ * make the root jobs, turn the barrier and allocate-black on, restart.
+ * O(threads): no stack or heap is scanned here. */
+static void start_concurrent_cycle(int trigger) {
+  gogc_runtime *rt = gogc_rt;
+  cycle_trace *c = &cur;
+  memset(c, 0, sizeof *c);
+  c->forced = trigger == TRIGGER_FORCED;
+  c->concurrent = 1;
+  uint64_t cpu0 = gogc_os_thread_cputime();
+  gogc_sweep_finish();
+  gogc_roots_snapshot_data();
+  c->heap0 = atomic_load_relaxed(&rt->heap_live);
+  c->start_ns = gogc_os_nanotime();
+  gogc_stop_the_world();
+  rt->nroots = 0;
+  gogc_roots_prepare_static();
+  gogc_roots_add_threads_concurrent();
+  atomic_store_relaxed(&rt->root_next, 0);
+  atomic_store_relaxed(&rt->bytes_marked, 0);
+  atomic_store_relaxed(&rt->scan_work, 0);
+  atomic_store_relaxed(&rt->assist_cpu_ns, 0);
+  atomic_store_relaxed(&rt->bg_cpu_ns, 0);
+  atomic_store_relaxed(&rt->idle_cpu_ns, 0);
+  atomic_store_relaxed(&rt->bg_credit, 0);
+  rt->cycle_stack_pause_ns = 0;
+  rt->stacks_scan = 0;
+  gogc_assert(rt->nactive == 0 && rt->work_full == NULL);
+  rt->scan_expected = rt->heap_marked + rt->globals_scan + (64 << 10);
+  for (gogc_thread *t = rt->threads; t; t = t->next) t->assist_credit = 0;
+  atomic_store_relaxed(&rt->phase, PHASE_MARK);
+  atomic_store_relaxed(&gogc__wb_enabled, 1);
+  c->t_mark = gogc_os_nanotime();
+  gogc_start_the_world();
+  uint64_t pause = c->t_mark - c->start_ns;
+  if (pause > rt->max_stw_pause_ns) rt->max_stw_pause_ns = pause;
+  rt->cycle_pause_ns = pause;
+  atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - cpu0);
+  atomic_add_acq_rel(&rt->bg_seq, 1);
+  gogc_os_futex_wake(&rt->bg_seq, INT_MAX);
+}
+
+/* Concurrent mode, step 3 (mark termination), by the background worker
+ * when no worker sees any work: stop the world, shade every thread's
+ * barrier buffer; if that found grey objects (or a thread is in the middle
+ * of an assist), restart the world and keep marking (Go's gcMarkDone
+ * loop); after two such restarts, finish the few objects left with the
+ * world stopped. Returns true when the cycle ended. */
+static bool try_mark_termination(gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
+  cycle_trace *c = &cur;
+  pthread_mutex_lock(&rt->gc_lock);
+  uint64_t t0 = gogc_os_nanotime();
+  gogc_stop_the_world();
+  if (gogc_mark_work_available()) { /* an assist holds work: let it finish */
+    gogc_start_the_world();
+    pthread_mutex_unlock(&rt->gc_lock);
+    return false;
+  }
+  for (gogc_thread *t = rt->threads; t; t = t->next) gogc_wb_drain(t, w);
+  if (!gogc_gcwork_empty(w)) {
+    if (c->restarts < 2) {
+      c->restarts++;
+      gogc_gcwork_publish(w);
+      gogc_start_the_world();
+      uint64_t p = gogc_os_nanotime() - t0;
+      rt->cycle_pause_ns += p;
+      if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
+      pthread_mutex_unlock(&rt->gc_lock);
+      return false;
+    }
+    /* Finish with the world stopped (the idle workers may help). */
+    while (gogc_mark_drain_concurrent(w, 0, 0) || gogc_mark_work_available()) sched_yield();
+  }
+  gogc_gcwork_flush(w);
+  c->t_markterm = t0;
+  c->assist_cpu = atomic_load_relaxed(&rt->assist_cpu_ns);
+  c->idle_cpu = atomic_load_relaxed(&rt->idle_cpu_ns);
+  c->bg_cpu = atomic_load_relaxed(&rt->bg_cpu_ns);
+  c->stack_pause_max = rt->cycle_stack_pause_ns;
+  if (rt->opt_gccheckmark) gogc_checkmark();
+  mark_termination(c);
+  uint64_t p = c->t_end - t0;
+  if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
+  record_cycle(c, rt->cycle_pause_ns + p);
+  atomic_add_acq_rel(&rt->cycles, 1);
+  gogc_start_the_world();
+  gogc_os_futex_wake(&rt->cycles, INT_MAX);
+  cycle_trace done = *c; /* cur belongs to the next cycle once unlocked */
+  pthread_mutex_unlock(&rt->gc_lock);
+  gogc_sweeper_wake();
+  if (rt->opt_gctrace) print_trace(&done);
+  return true;
+}
+
+/* The background mark worker (Go's fractional worker, and the cycle's
+ * driver): marks with a duty cycle of 25% of GOMAXPROCS (at most one
+ * core), the idle workers take what the other cores leave, and when no
+ * work is left it runs mark termination. */
+static void *bg_worker_main(void *arg) {
+  (void)arg;
+  gogc_runtime *rt = gogc_rt;
+  gogc_gcwork w;
+  gogc_gcwork_init(&w);
+  uint32_t seen = 0;
+  const uint64_t slice = 1000000; /* 1 ms of marking at a time */
+  for (;;) {
+    uint32_t seq;
+    while ((seq = atomic_load_acquire(&rt->bg_seq)) == seen) gogc_os_futex_wait(&rt->bg_seq, seen);
+    seen = seq;
+    if (atomic_load_acquire(&rt->phase) != PHASE_MARK) continue;
+    double goal = 0.25 * rt->opt_procs;
+    if (goal > 1) goal = 1;
+    uint64_t start = gogc_os_nanotime(), cpu_start = gogc_os_thread_cputime();
+    for (;;) {
+      uint64_t cpu0 = gogc_os_thread_cputime();
+      uint64_t sw0 = w.scan_work;
+      bool more = gogc_mark_drain_concurrent(&w, 0, gogc_os_nanotime() + slice);
+      /* What the background did is credit that assists may use. */
+      atomic_add_relaxed(&rt->bg_credit, (int64_t)(w.scan_work - sw0));
+      if (more) gogc_gcwork_publish(&w);
+      uint64_t used = gogc_os_thread_cputime() - cpu0;
+      atomic_add_relaxed(&rt->bg_cpu_ns, used);
+      atomic_add_relaxed(&rt->gc_cpu_ns, used);
+      if (!more) {
+        if (gogc_mark_work_available()) {
+          uint32_t ws = atomic_load_acquire(&rt->work_seq);
+          gogc_os_futex_wait_ns(&rt->work_seq, ws, 100000);
+          continue;
+        }
+        uint64_t c0 = gogc_os_thread_cputime();
+        bool done = try_mark_termination(&w);
+        atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - c0);
+        if (done) break;
+        continue;
+      }
+      /* Keep to the duty cycle. */
+      uint64_t elapsed = gogc_os_nanotime() - start;
+      uint64_t mine = gogc_os_thread_cputime() - cpu_start;
+      if ((double)mine > goal * (double)elapsed) {
+        uint64_t sleep = (uint64_t)((double)mine / goal) - elapsed;
+        if (sleep > 10 * slice) sleep = 10 * slice;
+        uint32_t ph = PHASE_MARK;
+        gogc_os_futex_wait_ns(&rt->phase, ph, sleep);
+      }
+    }
+  }
+  return NULL;
+}
+
+/* Mark assist: the calling thread allocated past its credit while
+ * marking runs; it does scan work in proportion (at most 0.5 ms at a
+ * time, so one assist never stalls its thread for long). */
+void gogc_assist(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  if (atomic_load_relaxed(&rt->phase) != PHASE_MARK || t->in_critical) return;
+  double ratio = assist_ratio();
+  int64_t debt = -t->assist_credit;
+  if (debt <= 0) return;
+  uint64_t work = (uint64_t)((double)debt * ratio);
+  if (work < (64 << 10)) work = 64 << 10;
+  /* Use background credit first (Go's bgScanCredit). */
+  int64_t avail = atomic_load_relaxed(&rt->bg_credit);
+  if (avail > 0) {
+    int64_t take = avail < (int64_t)work ? avail : (int64_t)work;
+    atomic_sub_relaxed(&rt->bg_credit, take);
+    work -= (uint64_t)take;
+    t->assist_credit += (int64_t)((double)take / (ratio > 0 ? ratio : 1));
+    if (work == 0 || t->assist_credit >= 0) {
+      if (t->assist_credit < 0) t->assist_credit = 0;
+      return;
+    }
+  }
+  uint64_t cpu0 = gogc_os_thread_cputime();
+  gogc_gcwork *w = gogc_thread_gcw(t);
+  uint64_t before = w->scan_work;
+  bool more = gogc_mark_drain_concurrent(w, work, gogc_os_nanotime() + 500000);
+  uint64_t done = w->scan_work - before;
+  gogc_gcwork_publish(w);
+  if (!more) t->assist_credit = 0; /* nothing left to do: no debt to carry */
+  else t->assist_credit += (int64_t)((double)done / (ratio > 0 ? ratio : 1)) + 1;
+  if (t->assist_credit > 0) t->assist_credit = 0;
+  uint64_t used = gogc_os_thread_cputime() - cpu0;
+  atomic_add_relaxed(&rt->assist_cpu_ns, used);
+  atomic_add_relaxed(&rt->gc_cpu_ns, used);
+  atomic_add_relaxed(&rt->assists, 1);
+}
+
+/* Work an allocation owes after leaving its critical section: an assist
+ * while marking, or starting a cycle at the trigger. */
+void gogc_alloc_gc_work(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
+    if (t->assist_credit < 0) gogc_assist(t);
+    return;
+  }
+  if (gogc_gc_should_trigger()) gogc_gc(TRIGGER_HEAP);
+}
+
+/* Wait until the cycle count passes n, marking meanwhile (the waiting
+ * thread is a registered thread, outside any critical section). */
+static void wait_cycle(gogc_thread *self, uint32_t n) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t c;
+  while ((c = atomic_load_acquire(&rt->cycles)) == n) {
+    if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
+      uint64_t cpu0 = gogc_os_thread_cputime();
+      gogc_gcwork *w = gogc_thread_gcw(self);
+      if (gogc_mark_drain_concurrent(w, 0, gogc_os_nanotime() + 1000000)) {
+        gogc_gcwork_publish(w);
+      }
+      uint64_t used = gogc_os_thread_cputime() - cpu0;
+      atomic_add_relaxed(&rt->assist_cpu_ns, used);
+      atomic_add_relaxed(&rt->gc_cpu_ns, used);
+    }
+    gogc_os_futex_wait_ns(&rt->cycles, c, 1000000);
+  }
+}
+
 void gogc_gc(int trigger) {
   gogc_runtime *rt = gogc_rt;
-  if (gogc_self == NULL) return;
+  gogc_thread *self = gogc_self;
+  if (self == NULL) return;
   pthread_mutex_lock(&rt->gc_lock);
-  if (trigger == TRIGGER_HEAP && !gogc_gc_should_trigger()) {
+  start_threads_once();
+  if (rt->opt_gcstoptheworld) {
+    if (trigger == TRIGGER_FORCED || gogc_gc_should_trigger()) run_stw_cycle(trigger);
     pthread_mutex_unlock(&rt->gc_lock);
     return;
   }
-  run_cycle(trigger);
+  if (trigger == TRIGGER_HEAP) {
+    if (atomic_load_relaxed(&rt->phase) == PHASE_OFF && gogc_gc_should_trigger())
+      start_concurrent_cycle(trigger);
+    pthread_mutex_unlock(&rt->gc_lock);
+    return;
+  }
+  /* Forced (Go's runtime.GC): let a cycle in progress finish, run a whole
+   * new one, and help it mark while waiting. */
+  for (;;) {
+    uint32_t n = atomic_load_acquire(&rt->cycles);
+    if (atomic_load_relaxed(&rt->phase) == PHASE_OFF) break;
+    pthread_mutex_unlock(&rt->gc_lock);
+    wait_cycle(self, n);
+    pthread_mutex_lock(&rt->gc_lock);
+  }
+  uint32_t n = atomic_load_acquire(&rt->cycles);
+  start_concurrent_cycle(trigger);
   pthread_mutex_unlock(&rt->gc_lock);
+  wait_cycle(self, n);
 }
 
 GOGC_API void gogc_collect(void) {
@@ -224,20 +533,6 @@ GOGC_API int gogc_set_percent(int percent) {
   gogc_pacer_commit();
   pthread_mutex_unlock(&rt->gc_lock);
   return old;
-}
-
-/* ---------------------------------------------------------------------------
- * Write barrier. In this version marking happens with the world stopped,
- * so gogc__wb_enabled is never set and the barrier only stores; the
- * concurrent collector turns it on (and this slow path shades the old and
- * the new value into the thread's write-barrier buffer).
- * ------------------------------------------------------------------------- */
-GOGC_API void gogc__store_slow(void **slot, void *value) {
-  atomic_store_relaxed(slot, value);
-}
-
-GOGC_API void *gogc_memmove(void *dst, const void *src, size_t n) {
-  return memmove(dst, src, n);
 }
 
 /* ---------------------------------------------------------------------------

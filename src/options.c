@@ -23,7 +23,10 @@
   X("gcstoptheworld", opt_gcstoptheworld, 0, 0, 2,                            \
     "1: mark with the world stopped; 2: sweep with it stopped too")           \
   X("gcverify", opt_gcverify, GOGC_DEBUG >= 2, 0, 1,                          \
-    "verify the heap after every cycle (abort on a violation)")
+    "verify the heap after every cycle (abort on a violation)")                \
+  X("gccheckmark", opt_gccheckmark, 0, 0, 1,                                   \
+    "re-mark with the world stopped after each concurrent mark and abort "     \
+    "if an object reachable then was not marked")
 
 static bool parse_long(const char *s, size_t n, long lo, long hi, long *out) {
   if (n == 0 || n > 30) return false;

@@ -90,6 +90,11 @@ GOGC_API int gogc_add_roots(void *lo, void *hi) {
   }
   rt->added[rt->nadded++] = (gogc_root_range){l, h};
   pthread_mutex_unlock(&rt->roots_lock);
+  /* Marking now: the range was not a root when the cycle started, and
+   * what it holds was stored without the barrier's knowledge. */
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = gogc_thread_register_self();
+  if (t != NULL && atomic_load_relaxed(&gogc__wb_enabled)) gogc_mark_shade_range(t, l, h);
   return 0;
 }
 

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <ucontext.h>
 
 __thread gogc_thread *gogc_self __attribute__((tls_model("initial-exec")));
 
@@ -66,6 +67,19 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
   volatile uintptr_t marker = 0;
   t->suspend_pending = 0;
   t->saved_sp = (uintptr_t)&marker;
+  /* Checkmark checks the stack from the code's own frames up: registers
+   * (general and vector) spilled here or in a signal frame may hold
+   * values long dead. */
+  if (!t->check_sp_from_signal) t->check_sp = (uintptr_t)__builtin_frame_address(0);
+  t->check_sp_from_signal = 0;
+  if (atomic_load_seqcst(&t->suspend_req) && !atomic_load_seqcst(&rt->world_stopping)) {
+    /* A single-thread stop (a stack scan or a barrier-buffer flush). */
+    atomic_store_release(&t->suspended, 1);
+    gogc_os_futex_wake(&t->suspended, 1);
+    while (atomic_load_acquire(&t->suspend_req)) gogc_os_futex_wait(&t->suspend_req, 1);
+    (void)marker;
+    return;
+  }
   uint32_t seq = atomic_load_acquire(&rt->stw_seq);
   atomic_add_acq_rel(&rt->stw_acks, 1);
   gogc_os_futex_wake(&rt->stw_acks, 1);
@@ -76,13 +90,23 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
 static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   (void)sig;
   (void)info;
-  (void)uctx;
   int saved = errno;
   gogc_thread *t = gogc_self;
-  if (t != NULL && gogc_rt != NULL && atomic_load_relaxed(&gogc_rt->world_stopping)) {
+  if (t != NULL && gogc_rt != NULL &&
+      (atomic_load_relaxed(&gogc_rt->world_stopping) || atomic_load_relaxed(&t->suspend_req))) {
     atomic_signal_fence();
-    if (t->in_critical) t->suspend_pending = 1;
-    else gogc_suspend_self(t);
+    if (t->in_critical) {
+      t->suspend_pending = 1;
+    } else {
+      /* Stopped between an inline barrier's test and its store: run the
+       * test again after the stop (barrier.c). */
+      gogc_barrier_restart(uctx);
+#if defined(__x86_64__)
+      t->check_sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
+      t->check_sp_from_signal = 1;
+#endif
+      gogc_suspend_self(t);
+    }
   }
   errno = saved;
 }
@@ -132,11 +156,14 @@ gogc_thread *gogc_thread_register_self(void) {
   pthread_mutex_unlock(&rt->threads_lock);
   if (t == NULL) t = gogc_meta_alloc(sizeof *t);
   if (t == NULL) return NULL;
+  struct gogc_gcwork *gcw = t->gcw; /* kept by a recycled struct */
   memset(t, 0, sizeof *t);
+  t->gcw = gcw;
   gogc_mcache_init(t);
   t->tid = pthread_self();
   t->stack_lo = lo;
   t->stack_hi = hi;
+  t->scan_sp = hi; /* registered after the cycle's stack scans: unverified */
   t->state = THREAD_RUNNING;
   gogc_self = t; /* before linking: the handler must find it */
   pthread_mutex_lock(&rt->threads_lock);
@@ -152,9 +179,11 @@ gogc_thread *gogc_thread_register_self(void) {
 static void thread_unregister(gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   gogc_critical_enter(t);
+  if (t->wb_n > 0) gogc_wb_flush(t); /* its barrier records must not be lost */
   gogc_mcache_flush(t);
   gogc_critical_leave(t);
   pthread_mutex_lock(&rt->threads_lock);
+  t->need_scan = 0;
   if (t->prev) t->prev->next = t->next;
   else rt->threads = t->next;
   if (t->next) t->next->prev = t->prev;
@@ -215,12 +244,58 @@ GOGC_API void gogc_leave_blocking(void) {
   gogc_runtime *rt = gogc_rt;
   for (;;) {
     atomic_store_seqcst(&t->state, THREAD_RUNNING);
-    if (!atomic_load_seqcst(&rt->world_stopping)) break;
+    if (!atomic_load_seqcst(&rt->world_stopping) && !atomic_load_seqcst(&t->suspend_req)) break;
     atomic_store_seqcst(&t->state, THREAD_BLOCKING);
     uint32_t seq = atomic_load_acquire(&rt->stw_seq);
     while (atomic_load_seqcst(&rt->world_stopping) && atomic_load_acquire(&rt->stw_seq) == seq)
       gogc_os_futex_wait(&rt->stw_seq, seq);
+    while (atomic_load_seqcst(&t->suspend_req)) gogc_os_futex_wait(&t->suspend_req, 1);
   }
+}
+
+/* ---------------------------------------------------------------------------
+ * Stopping one thread (concurrent mark: stack scans, barrier flushes)
+ *
+ * With threads_lock held, the collector stops one registered thread t
+ * (never itself): it sets t->suspend_req, and either finds t BLOCKING
+ * (then t cannot leave gogc_leave_blocking while the request stands: the
+ * same Dekker handshake as above) or signals it; the handler (deferred to
+ * the end of a critical section, as for a full stop) saves registers and
+ * the stack pointer, sets t->suspended and waits for the request to be
+ * withdrawn. Returns true when t is stopped; false if it could not be
+ * signalled.
+ * ------------------------------------------------------------------------- */
+bool gogc_thread_suspend(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_assert(t != gogc_self);
+  atomic_store_relaxed(&t->suspended, 0);
+  atomic_store_seqcst(&t->suspend_req, 1);
+  if (atomic_load_seqcst(&t->state) == THREAD_BLOCKING) return true;
+  int rc = pthread_kill(t->tid, rt->suspend_signal);
+  if (rc != 0) {
+    atomic_store_seqcst(&t->suspend_req, 0);
+    gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
+    return false;
+  }
+  while (!atomic_load_acquire(&t->suspended)) gogc_os_futex_wait(&t->suspended, 0);
+  return true;
+}
+
+/* t's registers and stack pointer while it is stopped: regs is NULL when
+ * they are spilled on its stack (stopped by the signal). */
+void gogc_thread_stopped_stack(gogc_thread *t, uintptr_t *sp, const uintptr_t **regs,
+                               uint32_t *nregs) {
+  bool blocking = !atomic_load_acquire(&t->suspended) &&
+                  atomic_load_relaxed(&t->state) == THREAD_BLOCKING;
+  *sp = t->saved_sp;
+  *regs = blocking ? t->regs : NULL;
+  *nregs = blocking ? 6 : 0;
+}
+
+void gogc_thread_resume(gogc_thread *t) {
+  atomic_store_release(&t->suspended, 0);
+  atomic_store_seqcst(&t->suspend_req, 0);
+  gogc_os_futex_wake(&t->suspend_req, INT_MAX);
 }
 
 /* ---------------------------------------------------------------------------
@@ -273,6 +348,38 @@ void gogc_roots_add_threads(uintptr_t self_sp) {
   for (start_rec *r = pending_starts; r; r = r->next)
     gogc_roots_push_range((uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1), ROOT_DATA);
   rt->stacks_scan = stacks;
+}
+
+/* World stopped, concurrent mode: one root job per thread (its stack is
+ * scanned later, the thread stopped alone), and the arguments of threads
+ * not yet started. */
+void gogc_roots_add_threads_concurrent(void) {
+  for (gogc_thread *t = gogc_rt->threads; t; t = t->next) {
+    t->need_scan = 1;
+    t->scan_sp = t->stack_hi; /* not scanned yet */
+    gogc_roots_push_thread(t);
+  }
+  for (start_rec *r = pending_starts; r; r = r->next)
+    gogc_roots_push_range((uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1), ROOT_DATA);
+}
+
+/* World stopped, checkmark: each thread's stack from where its concurrent
+ * scan started (scan_sp) or from its stack pointer now, whichever is
+ * higher. Below scan_sp a conservative scan cannot tell a value written
+ * since the scan (which must be marked) from a stale one the scan never
+ * saw (which need not be), so that part is not checked. */
+void gogc_roots_add_threads_checkmark(void) {
+  gogc_thread *self = gogc_self;
+  for (gogc_thread *t = gogc_rt->threads; t; t = t->next) {
+    if (t == self) continue;
+    bool blocking = atomic_load_relaxed(&t->state) == THREAD_BLOCKING;
+    uintptr_t sp = blocking ? t->saved_sp : t->check_sp;
+    uintptr_t lo = sp > t->scan_sp ? sp : t->scan_sp;
+    if (lo < t->stack_lo || lo >= t->stack_hi) continue;
+    gogc_roots_push_stack(lo, t->stack_hi, NULL, 0);
+  }
+  for (start_rec *r = pending_starts; r; r = r->next)
+    gogc_roots_push_range((uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1), ROOT_DATA);
 }
 
 /* ---------------------------------------------------------------------------
@@ -328,6 +435,11 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *tid,
   r->fn = fn;
   r->arg = arg;
   r->prev = NULL;
+  /* The argument moves from this stack to one the collector will not
+   * scan this cycle (the new thread's): the barrier for that store. */
+  gogc_thread *self = gogc_self;
+  if (self != NULL && atomic_load_relaxed(&gogc__wb_enabled))
+    gogc_mark_shade_range(self, (uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1));
   pthread_mutex_lock(&rt->threads_lock);
   r->next = pending_starts;
   if (pending_starts) pending_starts->prev = r;

@@ -81,6 +81,7 @@
 
 #define OBLET_BYTES ((uintptr_t)128 << 10) /* large objects scanned in pieces */
 #define WBUF_ENTRIES 253                   /* work buffer: 2 KiB */
+#define WB_ENTRIES 512                     /* write-barrier buffer (Go's wbBuf) */
 #define HEAP_MINIMUM ((uint64_t)4 << 20)   /* x GOGC/100 */
 
 /* ---------------------------------------------------------------------------
@@ -199,6 +200,20 @@ typedef struct gogc_thread {
   uintptr_t regs[32];                 /* callee-saved registers when blocking */
   uint64_t local_nmalloc[NUM_SIZE_CLASSES]; /* [owner] small objects */
   struct gogc_thread *next, *prev;    /* [threads_lock] */
+
+  /* --- concurrent marking (mark.c, barrier.c) --- */
+  uint32_t need_scan;                 /* [threads_lock] stack not yet scanned this cycle */
+  uintptr_t scan_sp;                  /* [threads_lock] where it was scanned (checkmark) */
+  uintptr_t check_sp;                 /* written before the ack: lowest frame of the
+                                         stopped code, above spilled registers */
+  uint32_t check_sp_from_signal;      /* [owner + own signal handler] */
+  volatile uint32_t suspend_req;      /* [atomic] futex: stop this thread alone */
+  volatile uint32_t suspended;        /* [atomic] futex: it stopped (single stop) */
+  uint32_t wb_n;                      /* [owner, in critical; collector when stopped] */
+  int64_t assist_credit;              /* [owner] allocation bytes paid for by marking */
+  struct gogc_gcwork *gcw;            /* [owner] assists and barrier flushes */
+  uintptr_t wb[WB_ENTRIES];           /* [owner, in critical; collector when stopped]
+                                         write-barrier buffer: shaded at flush */
 } gogc_thread;
 
 /* ---------------------------------------------------------------------------
@@ -216,6 +231,8 @@ typedef struct gogc_gcwork {
   gogc_wbuf *primary, *secondary;
   uint64_t bytes_marked; /* flushed to gc.bytes_marked at the end */
   uint64_t scan_work;    /* bytes scanned */
+  uint32_t active;       /* counted in gc.nactive: may hold grey objects */
+  uint32_t idle;         /* an idle-priority worker: takes no root jobs */
 } gogc_gcwork;
 
 /* A root range to scan conservatively: a data segment shard, an added
@@ -226,7 +243,7 @@ typedef struct gogc_root {
   uint32_t nregs;
   uint32_t kind; /* ROOT_* */
 } gogc_root;
-enum { ROOT_DATA = 0, ROOT_ADDED, ROOT_STACK };
+enum { ROOT_DATA = 0, ROOT_ADDED, ROOT_STACK, ROOT_THREAD /* lo: the gogc_thread */ };
 
 typedef struct gogc_root_range {
   uintptr_t lo, hi;
@@ -290,6 +307,26 @@ typedef struct gogc_runtime {
   uint32_t marker_seq;           /* [atomic] futex: start a mark phase */
   uint32_t marker_exit;          /* [atomic] */
 
+  /* --- concurrent mark (mgc.c, mark.c) --- */
+  uint32_t nactive;              /* [work_lock] gcworks that may hold grey objects */
+  uint32_t work_seq;             /* [atomic] futex: work was published */
+  uint32_t bg_seq;               /* [atomic] futex: a concurrent mark started */
+  uint32_t nsleeping;            /* [atomic] idle mark workers waiting for work */
+  uint32_t nidle;                /* [init] idle-priority mark workers */
+  uint64_t mark_start_ns;        /* [gc] */
+  uint64_t assist_cpu_ns;        /* [atomic] this cycle */
+  uint64_t bg_cpu_ns;            /* [atomic] this cycle, fractional worker */
+  uint64_t idle_cpu_ns;          /* [atomic] this cycle, idle workers */
+  int64_t bg_credit;             /* [atomic] background scan work not yet used by assists */
+  uint64_t scan_expected;        /* [gc] scan work expected this cycle */
+  uint64_t trigger;              /* [atomic] heap_live that starts a concurrent cycle */
+  double trigger_ratio;          /* [gc] trigger's fraction of the runway to the goal */
+  uint64_t max_stack_pause_ns;   /* [threads_lock] longest single-thread stop */
+  uint64_t cycle_stack_pause_ns; /* [threads_lock] longest one this cycle */
+  uint64_t max_stw_pause_ns;     /* [gc] longest stop-the-world pause */
+  uint64_t cycle_pause_ns;       /* [gc] stop-the-world time of this cycle so far */
+  uint64_t assists;              /* [atomic] mark assists run */
+
   /* --- sweeper --- */
   uint32_t sweep_central;        /* [atomic] next mcentral to sweep */
   uint32_t sweepers_active;      /* [atomic] sweepers running */
@@ -322,6 +359,7 @@ typedef struct gogc_runtime {
   int opt_gctrace;
   int opt_gcstoptheworld;
   int opt_gcverify;
+  int opt_gccheckmark;
   int opt_procs;
 } gogc_runtime;
 

@@ -297,10 +297,8 @@ static void mutate(struct hdr *h, uint64_t *rng) {
 /* Put a graph into an empty slot; drop it if none is found quickly. */
 static void put_back(struct hdr *h, uint64_t *rng) {
   for (int tries = 0; tries < 4; tries++) {
-    void *expected = NULL;
     size_t j = tu_rand(rng) % NSLOTS;
-    if (__atomic_compare_exchange_n(&g_slots[j], &expected, h, 0, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST))
+    if (gogc_atomic_cas(&g_slots[j], NULL, h))
       return;
   }
 }
@@ -345,10 +343,10 @@ static void *worker_main(void *arg) {
     size_t slot = tu_rand(&rng) % NSLOTS;
     if (r < 2500) { /* publish a new graph */
       struct hdr *h = build(&rng);
-      struct hdr *old = __atomic_exchange_n((struct hdr **)&g_slots[slot], h, __ATOMIC_SEQ_CST);
+      struct hdr *old = gogc_atomic_swap(&g_slots[slot], h);
       bad += verify(old);
     } else if (r < 6000) { /* take, check, mutate, pass on */
-      struct hdr *h = __atomic_exchange_n((struct hdr **)&g_slots[slot], NULL, __ATOMIC_SEQ_CST);
+      struct hdr *h = gogc_atomic_swap(&g_slots[slot], NULL);
       if (h) {
         bad += verify(h);
         mutate(h, &rng);
@@ -361,7 +359,7 @@ static void *worker_main(void *arg) {
       bad += verify(mine);
       if (mine)
         mutate(mine, &rng);
-      struct hdr *h = __atomic_exchange_n((struct hdr **)&g_slots[slot], mine, __ATOMIC_SEQ_CST);
+      struct hdr *h = gogc_atomic_swap(&g_slots[slot], mine);
       if (h == NULL)
         h = build(&rng);
       bad += verify(h);
@@ -398,8 +396,7 @@ static void *blocking_main(void *arg) {
     gogc_leave_blocking();
     bad += verify(h);
     if (iters % 8 == 0) {
-      struct hdr *old = __atomic_exchange_n((struct hdr **)&g_slots[tu_rand(&rng) % NSLOTS], h,
-                                            __ATOMIC_SEQ_CST);
+      struct hdr *old = gogc_atomic_swap(&g_slots[tu_rand(&rng) % NSLOTS], h);
       bad += verify(old);
     }
     iters++;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -117,6 +118,16 @@ uint64_t gogc_os_process_cputime(void) { return ts_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 void gogc_os_futex_wait(volatile uint32_t *addr, uint32_t expect) {
   syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expect, NULL, NULL, 0);
+}
+
+void gogc_os_futex_wait_ns(volatile uint32_t *addr, uint32_t expect, uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expect, &ts, NULL, 0);
+}
+
+void gogc_os_thread_lowest_priority(void) {
+  struct sched_param sp = {0};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 }
 
 void gogc_os_futex_wake(volatile uint32_t *addr, int n) {

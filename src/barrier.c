@@ -1,0 +1,228 @@
+/* gogc: the write barrier (Go's mbarrier.go and mwbbuf.go).
+ *
+ * While the collector marks concurrently (phase MARK, gogc__wb_enabled
+ * set), every pointer store into the heap, a global or an added root range
+ * goes through gogc_store, gogc_memmove, gogc_memclr or the atomic forms
+ * here. The barrier is Go's hybrid one:
+ *
+ *     shade(*slot)      the value overwritten  (Yuasa, deletion)
+ *     shade(value)      the value written      (Dijkstra, insertion)
+ *     *slot = value
+ *
+ * "Shade" here is cheap: both words go into the thread's barrier buffer
+ * (wb, 512 words) and are shaded in a batch when it fills (gogc_wb_flush)
+ * or, at mark termination, by the collector with the world stopped.
+ *
+ * Why stacks are scanned once and never again. The collector keeps the
+ * weak tri-colour invariant: a white object referenced from a black one
+ * is reachable from a grey one through white objects. Stacks (and
+ * registers) have no barrier; each is scanned once, its thread stopped
+ * alone. Objects allocated during the mark are black.
+ *  1. A thread cannot hide an object by loading the only heap reference
+ *     onto its stack and then overwriting the heap slot: the overwrite
+ *     shades the old value, whether or not that stack was scanned.
+ *  2. A thread whose stack is not yet scanned cannot hide an object by
+ *     storing it into a black object and then dropping it from its stack:
+ *     the store shades the new value.
+ *  3. After a thread's stack is scanned, everything it can get is black
+ *     (new objects), or loaded from a heap slot or global (protected by
+ *     the deletion half while the slot holds it), so a scanned stack is
+ *     never the only path to a white object.
+ * Globals are scanned concurrently too, hence barriers on global stores.
+ *
+ * What needs no barrier:
+ *   - stores to the thread's own locals, and of non-pointer data;
+ *   - the initialising stores into an object allocated since the mark
+ *     started may skip the deletion half (the old value is zero) but not
+ *     the insertion half: the value may be white and held only by this
+ *     thread's unscanned stack (case 2). Writing NULL, or a pointer to an
+ *     object allocated during this mark, needs nothing. gogc_store is
+ *     always correct; these exceptions are for code that counts cycles.
+ *   - any store while the collector is off (the fast path tests a flag).
+ *
+ * The phase must not change between the flag test and the store: a
+ * thread that saw the barrier off, then stopped for the mark to start,
+ * would store without it. Go forbids preemption there. gogc_store's fast
+ * path on x86-64 is an inline sequence bracketed by two marker
+ * instructions (gogc.h); when the collector stops a thread whose program
+ * counter is inside it, before the store, the signal handler moves the
+ * program counter back to the start (gogc_barrier_restart), so the test
+ * runs again after the stop. The slow paths below run the test and the
+ * store inside an allocator critical section, where no stop happens.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <sys/uio.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+/* Append v to t's barrier buffer if it may point into the heap. Inside a
+ * critical section. */
+static inline void wb_put(gogc_thread *t, uintptr_t v) {
+  gogc_runtime *rt = gogc_rt;
+  if (v - rt->heap_base >= atomic_load_relaxed(&rt->heap_mapped)) return;
+  if (unlikely(t->wb_n == WB_ENTRIES)) gogc_wb_flush(t);
+  t->wb[t->wb_n++] = v;
+}
+
+static GOGC_NOINLINE gogc_thread *barrier_thread(void) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL && (gogc_ensure_init() != 0 || (t = gogc_thread_register_self()) == NULL))
+    gogc_fatal("a pointer store from a thread that cannot be registered");
+  return t;
+}
+
+GOGC_API void gogc__store_slow(void **slot, void *value) {
+  gogc_thread *t = gogc_self;
+  if (unlikely(t == NULL)) t = barrier_thread();
+  gogc_critical_enter(t);
+  if (atomic_load_relaxed(&gogc__wb_enabled)) {
+    wb_put(t, (uintptr_t)atomic_load_relaxed(slot));
+    wb_put(t, (uintptr_t)value);
+  }
+  atomic_store_relaxed(slot, value);
+  gogc_critical_leave(t);
+}
+
+/* Shade every aligned word that [dst, dst+n) holds now and that
+ * [src, src+n) holds (src may be NULL: a clear). */
+static void wb_put_range(gogc_thread *t, uintptr_t dst, uintptr_t src, size_t n) {
+  uintptr_t first = (dst + 7) & ~(uintptr_t)7;
+  for (uintptr_t a = first; a + 8 <= dst + n; a += 8) {
+    wb_put(t, *(const uintptr_t *)a);
+    if (src) {
+      uintptr_t s = src + (a - dst);
+      uintptr_t v;
+      memcpy(&v, (const void *)s, sizeof v); /* src may be misaligned */
+      wb_put(t, v);
+    }
+  }
+}
+
+/* Copies and clears go in pieces, each with its barrier in one critical
+ * section, so a stop is never held off for long. */
+#define BULK_PIECE 4096
+
+GOGC_API void *gogc_memmove(void *dst, const void *src, size_t n) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = barrier_thread();
+  uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+  bool forward = d <= s || d >= s + n;
+  size_t done = 0;
+  while (done < n) {
+    size_t piece = n - done < BULK_PIECE ? n - done : BULK_PIECE;
+    size_t off = forward ? done : n - done - piece;
+    gogc_critical_enter(t);
+    if (atomic_load_relaxed(&gogc__wb_enabled)) wb_put_range(t, d + off, s + off, piece);
+    memmove((void *)(d + off), (const void *)(s + off), piece);
+    gogc_critical_leave(t);
+    done += piece;
+  }
+  return dst;
+}
+
+GOGC_API void gogc_memclr(void *dst, size_t n) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = barrier_thread();
+  uintptr_t d = (uintptr_t)dst;
+  for (size_t done = 0; done < n;) {
+    size_t piece = n - done < BULK_PIECE ? n - done : BULK_PIECE;
+    gogc_critical_enter(t);
+    if (atomic_load_relaxed(&gogc__wb_enabled)) wb_put_range(t, d + done, 0, piece);
+    memset((void *)(d + done), 0, piece);
+    gogc_critical_leave(t);
+    done += piece;
+  }
+}
+
+GOGC_API void gogc_atomic_store(void *slot, const void *value) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = barrier_thread();
+  gogc_critical_enter(t);
+  if (atomic_load_relaxed(&gogc__wb_enabled)) {
+    wb_put(t, (uintptr_t)atomic_load_relaxed((void **)slot));
+    wb_put(t, (uintptr_t)value);
+  }
+  atomic_store_seqcst((void **)slot, (void *)value);
+  gogc_critical_leave(t);
+}
+
+GOGC_API void *gogc_atomic_swap(void *slot, const void *value) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = barrier_thread();
+  gogc_critical_enter(t);
+  bool on = atomic_load_relaxed(&gogc__wb_enabled);
+  if (on) wb_put(t, (uintptr_t)value);
+  void *old = __atomic_exchange_n((void **)slot, (void *)value, __ATOMIC_SEQ_CST);
+  if (on) wb_put(t, (uintptr_t)old); /* exactly the value overwritten */
+  gogc_critical_leave(t);
+  return old;
+}
+
+GOGC_API int gogc_atomic_cas(void *slot, const void *expected, const void *desired) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = barrier_thread();
+  gogc_critical_enter(t);
+  bool on = atomic_load_relaxed(&gogc__wb_enabled);
+  if (on) wb_put(t, (uintptr_t)desired);
+  void *exp = (void *)expected;
+  int ok = __atomic_compare_exchange_n((void **)slot, &exp, (void *)desired, false,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  if (on && ok) wb_put(t, (uintptr_t)expected); /* the value overwritten */
+  gogc_critical_leave(t);
+  return ok;
+}
+
+/* ---------------------------------------------------------------------------
+ * Restarting an interrupted inline barrier (signal handler)
+ *
+ * gogc.h's sequence: START (8 bytes), cmpl $0,<flag>; jne slow; movq v,(s);
+ * END (8 bytes); at most 40 bytes from START to the end of END. If the
+ * interrupted pc lies after START and before END (the store not done),
+ * it goes back to START.
+ * ------------------------------------------------------------------------- */
+#if defined(__x86_64__)
+static const unsigned char seq_start[8] = {0x0f, 0x1f, 0x84, 0x00, 0x67, 0x6f, 0x67, 0x63};
+static const unsigned char seq_end[8] = {0x0f, 0x1f, 0x84, 0x00, 0x47, 0x4f, 0x47, 0x43};
+#define SEQ_MAX 40
+
+/* Read n bytes of our own code at a; false if not all are mapped. */
+static bool read_code(uintptr_t a, unsigned char *buf, size_t n) {
+  if ((a >> 12) == ((a + n - 1) >> 12)) {
+    memcpy(buf, (const void *)a, n); /* within the page holding pc */
+    return true;
+  }
+  struct iovec local = {buf, n}, remote = {(void *)a, n};
+  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+}
+
+void gogc_barrier_restart(void *uctx) {
+  ucontext_t *uc = uctx;
+  uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+  unsigned char win[2 * SEQ_MAX];
+  uintptr_t lo = pc - SEQ_MAX;
+  if (!read_code(lo, win, sizeof win)) return;
+  size_t at = SEQ_MAX; /* pc's index in win */
+  /* The last START at or below pc - 8 (pc is past it). */
+  size_t s = (size_t)-1;
+  for (size_t i = at - 8 + 1; i-- > 0;) {
+    if (memcmp(win + i, seq_start, 8) == 0) {
+      s = i;
+      break;
+    }
+  }
+  if (s == (size_t)-1) return;
+  /* The first END after START: pc must be before it. */
+  for (size_t e = s + 8; e + 8 <= sizeof win && e <= s + SEQ_MAX; e++) {
+    if (memcmp(win + e, seq_end, 8) == 0) {
+      if (at < e) uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(lo + s);
+      return;
+    }
+  }
+}
+#else
+void gogc_barrier_restart(void *uctx) {
+  (void)uctx;
+}
+#endif
