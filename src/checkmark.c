@@ -8,9 +8,12 @@
  * lost object (a missing barrier, a race in the collector). It aborts
  * with the object, an object or root that points to it, and the slot.
  *
- * Stacks are checked from where each was scanned up (see
- * gogc_roots_add_threads_checkmark): below that point a conservative
- * scan sees stale values the concurrent scan never had to see.
+ * The re-mark starts from the globals and added ranges as they are now
+ * and from each thread's stack as its concurrent scan saw it (a copy kept
+ * in this mode; see gogc_roots_add_threads_checkmark for why not the
+ * stacks as they are now). So it checks everything the barrier must
+ * guarantee about the heap and the globals; a pointer a thread acquired
+ * after its stack was scanned is covered only through where it came from.
  *
  * The concurrent mark's bits are saved aside and put back afterwards
  * (they also hold objects allocated black during the mark, which may be
@@ -74,20 +77,6 @@ static bool was_marked(uintptr_t obj) {
   return res;
 }
 
-/* The thread whose stack holds address a, and where it was scanned. */
-static const char *stack_note(uintptr_t a) {
-  static char buf[200];
-  for (gogc_thread *t = gogc_rt->threads; t; t = t->next) {
-    if (a >= t->stack_lo && a < t->stack_hi) {
-      snprintf(buf, sizeof buf, " (thread stack [%p, %p), scanned from %p, now at %p%s)",
-               (void *)t->stack_lo, (void *)t->stack_hi, (void *)t->scan_sp, (void *)t->saved_sp,
-               atomic_load_relaxed(&t->state) == THREAD_BLOCKING ? ", blocking" : "");
-      return buf;
-    }
-  }
-  return "";
-}
-
 static GOGC_COLD void report_lost(gogc_span *ls, uintptr_t lo) {
   uintptr_t hi = lo + ls->elemsize;
   char who[320];
@@ -117,7 +106,7 @@ static GOGC_COLD void report_lost(gogc_span *ls, uintptr_t lo) {
       if (word_points(NULL, 0, a, lo, hi)) {
         snprintf(who, sizeof who, "a %s root word at %p points to it%s",
                  root->kind == ROOT_STACK ? "stack" : root->kind == ROOT_ADDED ? "added-range" : "data",
-                 (void *)a, root->kind == ROOT_STACK ? stack_note(a) : "");
+                 (void *)a, "");
         found = true;
         break;
       }

@@ -168,6 +168,7 @@ void gogc_mark_shade_range(gogc_thread *t, uintptr_t lo, uintptr_t hi);
 void gogc_wb_drain(gogc_thread *t, gogc_gcwork *w); /* t stopped or the caller */
 void gogc_wb_flush(gogc_thread *t);                 /* owner, in a critical section */
 void gogc_idle_workers_start(void);
+void gogc_gcwork_scan_thread(gogc_gcwork *w, gogc_thread *t); /* scan t's stack now */
 
 /* ---------------------------------------------------------------------------
  * barrier.c
@@ -221,6 +222,10 @@ void gogc_gc(int trigger);
 void gogc_pacer_commit(void);
 void gogc_assist(gogc_thread *t);
 void gogc_alloc_gc_work(gogc_thread *t); /* after an allocation's critical section */
+/* Phase stepping for tests: a cycle whose marking waits for finish. */
+void gogc_test_start_held_cycle(void);
+void gogc_test_scan_thread(gogc_thread *t);
+void gogc_test_finish_held_cycle(void);
 static inline bool gogc_gc_should_trigger(void) {
   return atomic_load_relaxed(&gogc_rt->heap_live) >=
              atomic_load_relaxed(&gogc_rt->trigger) &&

@@ -576,10 +576,31 @@ bool gogc_mark_work_available(void) {
 
 /* Scan the stack of the calling thread (an assist that claimed its own
  * stack job). Not inlined: the registers are spilled in this frame. */
+/* GODEBUG=gccheckmark=1: keep a copy of the words a stack scan saw
+ * (threads_lock held), the roots the checkmark re-mark starts from. */
+static void checkmark_snapshot(gogc_thread *t, const uintptr_t *regs, uint32_t nregs,
+                               uintptr_t lo, uintptr_t hi) {
+  size_t n = nregs + (hi - lo) / 8;
+  if (n > t->cm_cap) {
+    if (t->cm_snap) gogc_os_free(t->cm_snap, t->cm_cap * 8);
+    size_t cap = (n * 8 + 65535) & ~(size_t)65535;
+    t->cm_snap = gogc_os_alloc(cap);
+    t->cm_cap = t->cm_snap ? cap / 8 : 0;
+    if (t->cm_snap == NULL) {
+      t->cm_words = 0;
+      return;
+    }
+  }
+  memcpy(t->cm_snap, regs, nregs * 8);
+  memcpy(t->cm_snap + nregs, (const void *)lo, (hi - lo) & ~(uintptr_t)7);
+  t->cm_words = n;
+}
+
 static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;
   t->scan_sp = (uintptr_t)&marker;
+  if (gogc_rt->opt_gccheckmark) checkmark_snapshot(t, NULL, 0, (uintptr_t)&marker, t->stack_hi);
   gogc_scan_range(w, (uintptr_t)&marker, t->stack_hi);
   (void)marker;
 }
@@ -607,6 +628,7 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
       gogc_warn("thread stack pointer %p outside its stack [%p, %p): not scanned", (void *)sp,
                 (void *)t->stack_lo, (void *)t->stack_hi);
     } else {
+      if (rt->opt_gccheckmark) checkmark_snapshot(t, regs, nregs, sp, t->stack_hi);
       if (nregs) gogc_scan_range(w, (uintptr_t)regs, (uintptr_t)(regs + nregs));
       gogc_scan_range(w, sp, t->stack_hi);
       atomic_add_relaxed(&rt->stacks_scan, t->stack_hi - sp);
@@ -618,6 +640,13 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
     if (d > rt->cycle_stack_pause_ns) rt->cycle_stack_pause_ns = d;
   }
   pthread_mutex_unlock(&rt->threads_lock);
+}
+
+void gogc_gcwork_scan_thread(gogc_gcwork *w, gogc_thread *t) {
+  pthread_mutex_lock(&gogc_rt->threads_lock);
+  t->need_scan = 1;
+  pthread_mutex_unlock(&gogc_rt->threads_lock);
+  scan_thread(w, t);
 }
 
 /* A range added with gogc_add_roots, scanned while the world runs: only
@@ -687,6 +716,10 @@ static void *idle_main(void *arg) {
     seen = seq;
     uint64_t cpu0 = gogc_os_thread_cputime();
     while (atomic_load_acquire(&rt->phase) == PHASE_MARK && atomic_load_relaxed(&rt->bg_seq) == seen) {
+      if (atomic_load_acquire(&rt->test_hold)) {
+        gogc_os_futex_wait_ns(&rt->test_hold, 1, 1000000);
+        continue;
+      }
       uint32_t ws = atomic_load_acquire(&rt->work_seq);
       if (gogc_mark_drain_concurrent(&w, 0, gogc_os_nanotime() + 1000000)) {
         gogc_gcwork_publish(&w);

@@ -381,6 +381,7 @@ static void *bg_worker_main(void *arg) {
     if (goal > 1) goal = 1;
     uint64_t start = gogc_os_nanotime(), cpu_start = gogc_os_thread_cputime();
     for (;;) {
+      while (atomic_load_acquire(&rt->test_hold)) gogc_os_futex_wait_ns(&rt->test_hold, 1, 1000000);
       uint64_t cpu0 = gogc_os_thread_cputime();
       uint64_t sw0 = w.scan_work;
       bool more = gogc_mark_drain_concurrent(&w, 0, gogc_os_nanotime() + slice);
@@ -422,6 +423,7 @@ static void *bg_worker_main(void *arg) {
 void gogc_assist(gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->phase) != PHASE_MARK || t->in_critical) return;
+  if (atomic_load_relaxed(&rt->test_hold)) return;
   double ratio = assist_ratio();
   int64_t debt = -t->assist_credit;
   if (debt <= 0) return;
@@ -471,7 +473,7 @@ static void wait_cycle(gogc_thread *self, uint32_t n) {
   gogc_runtime *rt = gogc_rt;
   uint32_t c;
   while ((c = atomic_load_acquire(&rt->cycles)) == n) {
-    if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
+    if (atomic_load_relaxed(&rt->phase) == PHASE_MARK && !atomic_load_relaxed(&rt->test_hold)) {
       uint64_t cpu0 = gogc_os_thread_cputime();
       gogc_gcwork *w = gogc_thread_gcw(self);
       if (gogc_mark_drain_concurrent(w, 0, gogc_os_nanotime() + 1000000)) {
@@ -515,6 +517,39 @@ void gogc_gc(int trigger) {
   start_concurrent_cycle(trigger);
   pthread_mutex_unlock(&rt->gc_lock);
   wait_cycle(self, n);
+}
+
+/* ---------------------------------------------------------------------------
+ * Phase stepping, for tests (tests/unit_concurrent.c): hold the workers,
+ * start a cycle, scan one thread's stack, then let the cycle finish.
+ * ------------------------------------------------------------------------- */
+void gogc_test_start_held_cycle(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *self = gogc_thread_register_self();
+  gogc_gc(TRIGGER_FORCED); /* make sure a previous cycle is over */
+  gogc_sweep_finish();
+  atomic_store_release(&rt->test_hold, 1);
+  pthread_mutex_lock(&rt->gc_lock);
+  start_threads_once();
+  start_concurrent_cycle(TRIGGER_FORCED);
+  pthread_mutex_unlock(&rt->gc_lock);
+  (void)self;
+}
+
+void gogc_test_scan_thread(gogc_thread *t) {
+  gogc_gcwork w;
+  gogc_gcwork_init(&w);
+  gogc_gcwork_scan_thread(&w, t);
+  gogc_gcwork_release(&w);
+}
+
+void gogc_test_finish_held_cycle(void) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t n = atomic_load_acquire(&rt->cycles);
+  atomic_store_release(&rt->test_hold, 0);
+  gogc_os_futex_wake(&rt->test_hold, INT_MAX);
+  while (atomic_load_acquire(&rt->cycles) == n) gogc_os_futex_wait_ns(&rt->cycles, n, 1000000);
+  gogc_sweep_finish();
 }
 
 GOGC_API void gogc_collect(void) {

@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
-#include <ucontext.h>
 
 __thread gogc_thread *gogc_self __attribute__((tls_model("initial-exec")));
 
@@ -67,11 +66,7 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
   volatile uintptr_t marker = 0;
   t->suspend_pending = 0;
   t->saved_sp = (uintptr_t)&marker;
-  /* Checkmark checks the stack from the code's own frames up: registers
-   * (general and vector) spilled here or in a signal frame may hold
-   * values long dead. */
-  if (!t->check_sp_from_signal) t->check_sp = (uintptr_t)__builtin_frame_address(0);
-  t->check_sp_from_signal = 0;
+
   if (atomic_load_seqcst(&t->suspend_req) && !atomic_load_seqcst(&rt->world_stopping)) {
     /* A single-thread stop (a stack scan or a barrier-buffer flush). */
     atomic_store_release(&t->suspended, 1);
@@ -101,10 +96,6 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
       /* Stopped between an inline barrier's test and its store: run the
        * test again after the stop (barrier.c). */
       gogc_barrier_restart(uctx);
-#if defined(__x86_64__)
-      t->check_sp = (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
-      t->check_sp_from_signal = 1;
-#endif
       gogc_suspend_self(t);
     }
   }
@@ -363,20 +354,16 @@ void gogc_roots_add_threads_concurrent(void) {
     gogc_roots_push_range((uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1), ROOT_DATA);
 }
 
-/* World stopped, checkmark: each thread's stack from where its concurrent
- * scan started (scan_sp) or from its stack pointer now, whichever is
- * higher. Below scan_sp a conservative scan cannot tell a value written
- * since the scan (which must be marked) from a stale one the scan never
- * saw (which need not be), so that part is not checked. */
+/* World stopped, checkmark: the roots the concurrent scans saw. A
+ * conservative scan of a stack now would also see values that became
+ * stale after the scan (a dead register spilled by a callee, an
+ * uninitialised slot), which the concurrent mark need not have marked;
+ * so the re-mark starts from the words each stack held when it was
+ * scanned, plus what is in the heap and the globals now. */
 void gogc_roots_add_threads_checkmark(void) {
-  gogc_thread *self = gogc_self;
   for (gogc_thread *t = gogc_rt->threads; t; t = t->next) {
-    if (t == self) continue;
-    bool blocking = atomic_load_relaxed(&t->state) == THREAD_BLOCKING;
-    uintptr_t sp = blocking ? t->saved_sp : t->check_sp;
-    uintptr_t lo = sp > t->scan_sp ? sp : t->scan_sp;
-    if (lo < t->stack_lo || lo >= t->stack_hi) continue;
-    gogc_roots_push_stack(lo, t->stack_hi, NULL, 0);
+    if (t->cm_snap && t->cm_words)
+      gogc_roots_push_range((uintptr_t)t->cm_snap, (uintptr_t)(t->cm_snap + t->cm_words), ROOT_DATA);
   }
   for (start_rec *r = pending_starts; r; r = r->next)
     gogc_roots_push_range((uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1), ROOT_DATA);

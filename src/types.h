@@ -204,9 +204,9 @@ typedef struct gogc_thread {
   /* --- concurrent marking (mark.c, barrier.c) --- */
   uint32_t need_scan;                 /* [threads_lock] stack not yet scanned this cycle */
   uintptr_t scan_sp;                  /* [threads_lock] where it was scanned (checkmark) */
-  uintptr_t check_sp;                 /* written before the ack: lowest frame of the
-                                         stopped code, above spilled registers */
-  uint32_t check_sp_from_signal;      /* [owner + own signal handler] */
+  uintptr_t *cm_snap;                 /* [threads_lock] checkmark: the words the
+                                         concurrent stack scan saw */
+  size_t cm_words, cm_cap;            /* [threads_lock] */
   volatile uint32_t suspend_req;      /* [atomic] futex: stop this thread alone */
   volatile uint32_t suspended;        /* [atomic] futex: it stopped (single stop) */
   uint32_t wb_n;                      /* [owner, in critical; collector when stopped] */
@@ -326,6 +326,7 @@ typedef struct gogc_runtime {
   uint64_t max_stw_pause_ns;     /* [gc] longest stop-the-world pause */
   uint64_t cycle_pause_ns;       /* [gc] stop-the-world time of this cycle so far */
   uint64_t assists;              /* [atomic] mark assists run */
+  uint32_t test_hold;            /* [atomic] tests: no marking until cleared */
 
   /* --- sweeper --- */
   uint32_t sweep_central;        /* [atomic] next mcentral to sweep */
