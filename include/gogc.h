@@ -250,6 +250,10 @@ typedef struct gogc_memstats {
   uint32_t num_forced_gc;
   double gc_cpu_fraction; /* GC CPU / available CPU since start */
   int gc_percent;         /* current GOGC (negative: off) */
+  int concurrent;         /* 1: marking runs beside the program; 0: GODEBUG=gcstoptheworld */
+  uint64_t pause_max_ns;  /* longest stop-the-world pause so far */
+  uint64_t stack_pause_max_ns; /* longest stop of one thread for its stack scan */
+  uint64_t mark_assists;  /* mark assists run by allocating threads */
   struct {
     uint32_t size; /* largest object size in the class (0 for class 0) */
     uint64_t mallocs;

@@ -243,9 +243,7 @@ static GOGC_NOINLINE void stw_cycle(cycle_trace *c) {
   uint64_t pause = c->t_end - c->start_ns;
   if (pause > rt->max_stw_pause_ns) rt->max_stw_pause_ns = pause;
   record_cycle(c, pause);
-  atomic_add_acq_rel(&rt->cycles, 1);
   gogc_start_the_world();
-  gogc_os_futex_wake(&rt->cycles, INT_MAX);
   (void)marker;
 }
 
@@ -263,6 +261,8 @@ static void run_stw_cycle(int trigger) {
   gogc_sweeper_wake();
   atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - cpu0 - c.mark_cpu);
   if (rt->opt_gctrace) print_trace(&c);
+  atomic_add_acq_rel(&rt->cycles, 1);
+  gogc_os_futex_wake(&rt->cycles, INT_MAX);
 }
 
 /* Concurrent mode, step 1 (sweep termination), by the thread that
@@ -351,13 +351,13 @@ static bool try_mark_termination(gogc_gcwork *w) {
   uint64_t p = c->t_end - t0;
   if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
   record_cycle(c, rt->cycle_pause_ns + p);
-  atomic_add_acq_rel(&rt->cycles, 1);
   gogc_start_the_world();
+  /* The trace line is out before anyone waiting for the cycle returns. */
+  if (rt->opt_gctrace) print_trace(c);
+  atomic_add_acq_rel(&rt->cycles, 1);
   gogc_os_futex_wake(&rt->cycles, INT_MAX);
-  cycle_trace done = *c; /* cur belongs to the next cycle once unlocked */
   pthread_mutex_unlock(&rt->gc_lock);
   gogc_sweeper_wake();
-  if (rt->opt_gctrace) print_trace(&done);
   return true;
 }
 
@@ -631,6 +631,10 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   uint64_t elapsed = gogc_os_nanotime() - rt->start_ns;
   ms->gc_cpu_fraction = elapsed ? (double)rt->gc_cpu_ns / ((double)elapsed * rt->ncpu) : 0;
   ms->gc_percent = rt->gc_percent;
+  ms->concurrent = rt->opt_gcstoptheworld == 0;
+  ms->pause_max_ns = rt->max_stw_pause_ns;
+  ms->stack_pause_max_ns = rt->max_stack_pause_ns;
+  ms->mark_assists = atomic_load_relaxed(&rt->assists);
   gogc_start_the_world();
   pthread_mutex_unlock(&rt->gc_lock);
 }
