@@ -21,7 +21,10 @@ import subprocess
 import sys
 import time
 
-IMPLS = ["gogc", "boehm", "malloc", "go"]
+IMPLS = ["gogc", "gogc-stw", "boehm", "malloc", "go"]
+# gogc-stw: the gogc programs with marking done with the world stopped.
+BIN_OF = {"gogc-stw": "gogc"}
+ENV_OF = {"gogc-stw": {"GODEBUG": "gcstoptheworld=1"}}
 BASELINE = "boehm"
 
 
@@ -153,12 +156,15 @@ def machine_lines(cfg):
     ]
 
 
-def run_once(path, args, timeout):
+def run_once(path, args, timeout, extra_env=None):
     """Run one program; return (rc, stdout, stderr, note)."""
     t0 = time.time()
+    env = dict(os.environ)
+    for k, v in (extra_env or {}).items():
+        env[k] = (env[k] + "," + v) if k == "GODEBUG" and env.get(k) else v
     proc = subprocess.Popen([path] + args, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
         note = ""
@@ -279,7 +285,7 @@ def main():
     # Which programs exist. run.sh may leave bin/SKIP-<impl> with a reason.
     available = {}
     for impl in cfg.impl_list:
-        skip = os.path.join(bin_dir, "SKIP-" + impl)
+        skip = os.path.join(bin_dir, "SKIP-" + BIN_OF.get(impl, impl))
         if os.path.exists(skip):
             with open(skip) as f:
                 available[impl + "!"] = f.read().strip()
@@ -301,7 +307,8 @@ def main():
     for name in cfg.benches:
         prog, args, desc = benches[name]
         impls = [i for i in cfg.impl_list if i in available and
-                 os.access(os.path.join(bin_dir, "%s-%s" % (prog, i)), os.X_OK)]
+                 os.access(os.path.join(bin_dir, "%s-%s" % (prog, BIN_OF.get(i, i))),
+                           os.X_OK)]
         for i in cfg.impl_list:
             if i in available and i not in impls:
                 missing.add((name, i))
@@ -321,8 +328,9 @@ def main():
                         print("  %-6s failed twice, skipping its remaining "
                               "runs" % impl, flush=True)
                     continue
-                path = os.path.join(bin_dir, "%s-%s" % (prog, impl))
-                rc, out, err, note, el = run_once(path, args, cfg.timeout)
+                path = os.path.join(bin_dir, "%s-%s" % (prog, BIN_OF.get(impl, impl)))
+                rc, out, err, note, el = run_once(path, args, cfg.timeout,
+                                                  ENV_OF.get(impl))
                 res = parse_result(out)
                 lines = [l for l in out.splitlines()
                          if not l.startswith("RESULT ")]

@@ -164,6 +164,7 @@ void gogc_roots_push_thread(gogc_thread *t);
 /* Concurrent mark: drain until no work (false) or budget/deadline (true). */
 bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadline);
 bool gogc_mark_work_available(void);
+void gogc_mark_close(void); /* world stopped, mark complete: no more concurrent draining */
 void gogc_mark_shade_range(gogc_thread *t, uintptr_t lo, uintptr_t hi);
 void gogc_wb_drain(gogc_thread *t, gogc_gcwork *w); /* t stopped or the caller */
 void gogc_wb_flush(gogc_thread *t);                 /* owner, in a critical section */

@@ -437,15 +437,6 @@ void gogc_roots_push_thread(gogc_thread *t) {
  * the cycle starts with need_scan == 0: it can only hold what the barrier
  * has already shaded or what it allocates (black).
  * ------------------------------------------------------------------------- */
-static void gcw_activate(gogc_gcwork *w) {
-  if (w->active) return;
-  gogc_runtime *rt = gogc_rt;
-  gogc_thread *t = work_lock();
-  rt->nactive++;
-  w->active = 1;
-  work_unlock(t);
-}
-
 static void gcw_deactivate(gogc_gcwork *w) {
   gogc_gcwork_flush(w); /* counted before the cycle can see it idle */
   if (!w->active) return;
@@ -501,7 +492,16 @@ gogc_gcwork *gogc_thread_gcw(gogc_thread *t) {
 static bool take_root(gogc_gcwork *w) {
   gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->root_next) >= rt->nroots) return false;
-  gcw_activate(w);
+  if (!w->active) {
+    gogc_thread *t = work_lock();
+    bool marking = atomic_load_relaxed(&rt->phase) == PHASE_MARK;
+    if (marking) {
+      rt->nactive++;
+      w->active = 1;
+    }
+    work_unlock(t);
+    if (!marking) return false; /* mark termination has begun */
+  }
   uint32_t j = __atomic_fetch_add(&rt->root_next, 1, __ATOMIC_RELAXED);
   if (j >= rt->nroots) return false;
   scan_root(w, &rt->roots[j]);
@@ -512,7 +512,9 @@ static bool gcw_try_get_full(gogc_gcwork *w) {
   gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->work_full) == NULL) return false;
   gogc_thread *t = work_lock();
-  gogc_wbuf *b = rt->work_full;
+  /* Once mark termination has begun, global work belongs to the
+   * stop-the-world markers (checkmark), not to concurrent drainers. */
+  gogc_wbuf *b = atomic_load_relaxed(&rt->phase) == PHASE_MARK ? rt->work_full : NULL;
   if (b != NULL) {
     rt->work_full = b->next;
     if (!w->active) {
@@ -574,12 +576,29 @@ bool gogc_mark_work_available(void) {
   return avail;
 }
 
+/* World stopped, no work anywhere: from here no concurrent drainer (an
+ * idle worker, a waiting gogc_collect) takes work; wait for any still
+ * leaving its drain loop. */
+void gogc_mark_close(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = work_lock();
+  atomic_store_relaxed(&rt->phase, PHASE_MARKTERM);
+  work_unlock(t);
+  for (;;) {
+    t = work_lock();
+    uint32_t n = rt->nactive;
+    work_unlock(t);
+    if (n == 0) break;
+    sched_yield();
+  }
+}
+
 /* Scan the stack of the calling thread (an assist that claimed its own
  * stack job). Not inlined: the registers are spilled in this frame. */
 /* GODEBUG=gccheckmark=1: keep a copy of the words a stack scan saw
  * (threads_lock held), the roots the checkmark re-mark starts from. */
-static void checkmark_snapshot(gogc_thread *t, const uintptr_t *regs, uint32_t nregs,
-                               uintptr_t lo, uintptr_t hi) {
+static GOGC_NO_SANITIZE void checkmark_snapshot(gogc_thread *t, const uintptr_t *regs,
+                                                uint32_t nregs, uintptr_t lo, uintptr_t hi) {
   size_t n = nregs + (hi - lo) / 8;
   if (n > t->cm_cap) {
     if (t->cm_snap) gogc_os_free(t->cm_snap, t->cm_cap * 8);
@@ -591,8 +610,11 @@ static void checkmark_snapshot(gogc_thread *t, const uintptr_t *regs, uint32_t n
       return;
     }
   }
-  memcpy(t->cm_snap, regs, nregs * 8);
-  memcpy(t->cm_snap + nregs, (const void *)lo, (hi - lo) & ~(uintptr_t)7);
+  /* Word by word, not memcpy: a sanitizer must not check stack reads. */
+  const volatile uintptr_t *src = regs; /* volatile: never turned into memcpy */
+  for (uint32_t i = 0; i < nregs; i++) t->cm_snap[i] = src[i];
+  src = (const volatile uintptr_t *)lo;
+  for (size_t i = 0; i < (hi - lo) / 8; i++) t->cm_snap[nregs + i] = src[i];
   t->cm_words = n;
 }
 

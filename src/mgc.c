@@ -341,6 +341,7 @@ static bool try_mark_termination(gogc_gcwork *w) {
     while (gogc_mark_drain_concurrent(w, 0, 0) || gogc_mark_work_available()) sched_yield();
   }
   gogc_gcwork_flush(w);
+  gogc_mark_close();
   c->t_markterm = t0;
   c->assist_cpu = atomic_load_relaxed(&rt->assist_cpu_ns);
   c->idle_cpu = atomic_load_relaxed(&rt->idle_cpu_ns);

@@ -397,7 +397,12 @@ static void *thread_start(void *p) {
   gogc_thread *t = gogc_thread_register_self();
   if (t) t->registered_by_pthread = 1;
   void *(*fn)(void *) = r->fn;
-  void *arg = r->arg; /* on this (scanned) stack from here on */
+  void *arg = r->arg; /* on this stack from here on */
+  /* The record may still be an unscanned root of a cycle that started
+   * before this thread registered (and will not scan this stack): the
+   * barrier for taking the value out of it. */
+  if (t != NULL && atomic_load_relaxed(&gogc__wb_enabled))
+    gogc_mark_shade_range(t, (uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1));
   pthread_mutex_lock(&rt->threads_lock);
   if (r->prev) r->prev->next = r->next;
   else pending_starts = r->next;
