@@ -165,10 +165,24 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
  * the whole slot, past the requested elements too, so that an array grown
  * in place by gogc_realloc keeps its layout (the tail is zeroed, and
  * scanning zeros costs little). */
+/* Write len (<= 64) bits of val at bit pos. */
+static inline void bits_write(uint64_t *bits, uint32_t pos, uint64_t val, uint32_t len) {
+  uint64_t m = len == 64 ? ~(uint64_t)0 : (((uint64_t)1 << len) - 1);
+  uint32_t wi = pos >> 6, sh = pos & 63;
+  val &= m;
+  bits[wi] = (bits[wi] & ~(m << sh)) | (val << sh);
+  if (sh != 0 && sh + len > 64)
+    bits[wi + 1] = (bits[wi + 1] & ~(m >> (64 - sh))) | (val >> (64 - sh));
+}
+
 static void heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type) {
   uint64_t *hb = s->heapbits;
   uint32_t w0 = (uint32_t)((p - s->base) >> 3);
   uint32_t nw = (uint32_t)(s->elemsize >> 3);
+  if (type->has_rep) { /* the layout repeats in phase with every 64 words */
+    for (uint32_t j = 0; j < nw; j += 64) bits_write(hb, w0 + j, type->rep, nw - j < 64 ? nw - j : 64);
+    return;
+  }
   uint32_t period = (uint32_t)type->nwords, k = 0;
   for (uint32_t j = 0; j < nw; j++) {
     if (gogc_bit_get(type->mask, k)) gogc_bit_set(hb, w0 + j);
@@ -356,6 +370,12 @@ GOGC_API const gogc_type *gogc_type_new(const char *name, size_t size,
   for (size_t w = 0; w < nwords; w++) n += gogc_bit_get(t->mask, (uint32_t)w);
   t->nptrs = n;
   t->kind = n == 0 ? KIND_NOSCAN : (n == nwords && size % 8 == 0) ? KIND_CONSERVATIVE : KIND_TYPED;
+  if (nwords <= 64 && 64 % nwords == 0) {
+    t->has_rep = 1;
+    t->rep = 0;
+    for (uint32_t j = 0; j < 64; j++)
+      if (gogc_bit_get(t->mask, (uint32_t)(j % nwords))) t->rep |= (uint64_t)1 << j;
+  }
   return t;
 }
 

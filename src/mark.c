@@ -107,6 +107,40 @@ static inline void gcw_push(gogc_gcwork *w, uintptr_t obj) {
   b->obj[b->n++] = obj;
 }
 
+static inline uintptr_t gcw_pop(gogc_gcwork *w);
+
+/* Grey objects leave the work buffers through a small FIFO: each is
+ * prefetched when popped and scanned PF_DEPTH pops later, so the scan of
+ * one object overlaps the cache misses of the next ones (Garner,
+ * Blackburn and Frampton, ISMM 2007). The ring is local work like the
+ * buffers: a gcwork is empty only when both are. */
+#define PF_DEPTH 8
+static inline uintptr_t gcw_next(gogc_gcwork *w) {
+  while (w->pf_n < PF_DEPTH) {
+    uintptr_t o = gcw_pop(w);
+    if (o == 0) break;
+    __builtin_prefetch((const void *)o);
+    w->pf[(w->pf_head + w->pf_n) % PF_DEPTH] = o;
+    w->pf_n++;
+  }
+  if (w->pf_n == 0) return 0;
+  uintptr_t o = w->pf[w->pf_head];
+  w->pf_head = (w->pf_head + 1) % PF_DEPTH;
+  w->pf_n--;
+  return o;
+}
+
+static inline void gcw_push(gogc_gcwork *w, uintptr_t obj);
+
+/* Put the ring's objects back in the buffers (before publishing). */
+static void gcw_unring(gogc_gcwork *w) {
+  while (w->pf_n > 0) {
+    gcw_push(w, w->pf[w->pf_head]);
+    w->pf_head = (w->pf_head + 1) % PF_DEPTH;
+    w->pf_n--;
+  }
+}
+
 static inline uintptr_t gcw_pop(gogc_gcwork *w) {
   gogc_wbuf *b = w->primary;
   if (likely(b->n > 0)) return b->obj[--b->n];
@@ -290,7 +324,7 @@ static void drain(gogc_gcwork *w) {
         continue;
       }
     }
-    uintptr_t obj = gcw_pop(w);
+    uintptr_t obj = gcw_next(w);
     if (obj != 0) {
       scan_object(w, obj);
       if (unlikely(atomic_load_relaxed(&rt->nwaiting) > 0)) gcw_balance(w);
@@ -305,6 +339,7 @@ static void gcw_init(gogc_gcwork *w) {
   w->secondary = wbuf_get_empty();
   w->bytes_marked = w->scan_work = 0;
   w->active = w->idle = 0;
+  w->pf_head = w->pf_n = 0;
 }
 
 static void gcw_dispose(gogc_gcwork *w) {
@@ -450,6 +485,7 @@ static void gcw_deactivate(gogc_gcwork *w) {
 /* Move whatever w holds to the global list, leave the active count, and
  * add its counters to the cycle's. */
 void gogc_gcwork_publish(gogc_gcwork *w) {
+  gcw_unring(w);
   if (w->primary && w->primary->n > 0) {
     wbuf_put_full(w->primary);
     w->primary = wbuf_get_empty();
@@ -474,7 +510,8 @@ void gogc_gcwork_release(gogc_gcwork *w) {
 }
 
 bool gogc_gcwork_empty(const gogc_gcwork *w) {
-  return (w->primary == NULL || w->primary->n == 0) && (w->secondary == NULL || w->secondary->n == 0);
+  return w->pf_n == 0 && (w->primary == NULL || w->primary->n == 0) &&
+         (w->secondary == NULL || w->secondary->n == 0);
 }
 
 /* A registered thread's own gcwork (assists, barrier flushes). */
@@ -547,13 +584,19 @@ bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadli
   uint32_t n = 0;
   for (;;) {
     if ((++n & 31) == 0) {
-      if (budget && w->scan_work - start >= budget) return true;
-      if (deadline && gogc_os_nanotime() >= deadline) return true;
+      if (budget && w->scan_work - start >= budget) {
+        gcw_unring(w);
+        return true;
+      }
+      if (deadline && gogc_os_nanotime() >= deadline) {
+        gcw_unring(w);
+        return true;
+      }
       /* Go's gcDrain: keep the global list stocked, so assists and idle
        * workers always find work while there is some. */
       if (atomic_load_relaxed(&rt->work_full) == NULL) gcw_balance(w);
     }
-    uintptr_t obj = gcw_pop(w);
+    uintptr_t obj = gcw_next(w);
     if (obj != 0) {
       scan_object(w, obj);
       continue;
@@ -721,16 +764,25 @@ void gogc_wb_flush(gogc_thread *t) {
 }
 
 /* ---------------------------------------------------------------------------
- * Idle-priority workers: mark on cores nothing else wants (SCHED_IDLE),
- * like Go's idle mark workers.
+ * Idle workers: mark on cores no registered thread is using, like Go's
+ * idle mark workers. Worker i runs while fewer than GOMAXPROCS - i
+ * registered threads are running (not in a blocking section). They run at
+ * normal priority and in 1 ms slices: a worker holding grey objects must
+ * not be starved by the scheduler (at idle priority it was, and marking
+ * stalled behind the work it held).
  * ------------------------------------------------------------------------- */
-static void *idle_main(void *arg) {
-  (void)arg;
+static bool idle_slot_free(uint32_t index) {
   gogc_runtime *rt = gogc_rt;
-  gogc_os_thread_lowest_priority();
+  uint32_t running = atomic_load_relaxed(&rt->nrunning);
+  return running + index < (uint32_t)rt->opt_procs;
+}
+
+static void *idle_main(void *arg) {
+  uint32_t index = (uint32_t)(uintptr_t)arg;
+  gogc_runtime *rt = gogc_rt;
   gogc_gcwork w;
   gogc_gcwork_init(&w);
-  w.idle = 1; /* stack scans stop a thread: never at idle priority */
+  w.idle = 1; /* stack scans stop a thread: left to the background worker and assists */
   uint32_t seen = 0;
   for (;;) {
     uint32_t seq;
@@ -740,6 +792,11 @@ static void *idle_main(void *arg) {
     while (atomic_load_acquire(&rt->phase) == PHASE_MARK && atomic_load_relaxed(&rt->bg_seq) == seen) {
       if (atomic_load_acquire(&rt->test_hold)) {
         gogc_os_futex_wait_ns(&rt->test_hold, 1, 1000000);
+        continue;
+      }
+      if (!idle_slot_free(index)) {
+        uint32_t ph = PHASE_MARK;
+        gogc_os_futex_wait_ns(&rt->phase, ph, 1000000);
         continue;
       }
       uint32_t ws = atomic_load_acquire(&rt->work_seq);
@@ -764,7 +821,7 @@ void gogc_idle_workers_start(void) {
   uint32_t started = 0;
   for (uint32_t i = 0; i < n; i++) {
     pthread_t tid;
-    if (gogc_real_pthread_create(&tid, NULL, idle_main, NULL) == 0) started++;
+    if (gogc_real_pthread_create(&tid, NULL, idle_main, (void *)(uintptr_t)i) == 0) started++;
   }
   rt->nidle = started;
 }

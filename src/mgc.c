@@ -364,7 +364,7 @@ static bool try_mark_termination(gogc_gcwork *w) {
 
 /* The background mark worker (Go's fractional worker, and the cycle's
  * driver): marks with a duty cycle of 25% of GOMAXPROCS (at most one
- * core), the idle workers take what the other cores leave, and when no
+ * core), the idle workers use cores no registered thread is using, and when no
  * work is left it runs mark termination. */
 static void *bg_worker_main(void *arg) {
   (void)arg;

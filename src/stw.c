@@ -162,6 +162,7 @@ gogc_thread *gogc_thread_register_self(void) {
   if (rt->threads) rt->threads->prev = t;
   rt->threads = t;
   rt->nthreads++;
+  atomic_add_relaxed(&rt->nrunning, 1);
   pthread_mutex_unlock(&rt->threads_lock);
   pthread_setspecific(rt->thread_key, t);
   return t;
@@ -179,6 +180,7 @@ static void thread_unregister(gogc_thread *t) {
   else rt->threads = t->next;
   if (t->next) t->next->prev = t->prev;
   rt->nthreads--;
+  atomic_sub_relaxed(&rt->nrunning, 1);
   gogc_self = NULL;
   t->next = thread_free_list;
   thread_free_list = t;
@@ -208,6 +210,7 @@ void gogc_enter_blocking_regs(uintptr_t *regs) {
   memcpy(t->regs, regs, 6 * sizeof(uintptr_t));
   t->saved_sp = (uintptr_t)(regs + 8); /* past the 6 saves, padding, return */
   atomic_store_seqcst(&t->state, THREAD_BLOCKING);
+  atomic_sub_relaxed(&gogc_rt->nrunning, 1);
 }
 
 #if defined(__x86_64__)
@@ -233,6 +236,7 @@ GOGC_API void gogc_leave_blocking(void) {
   if (t == NULL || t->blocking_depth == 0) return;
   if (--t->blocking_depth > 0) return;
   gogc_runtime *rt = gogc_rt;
+  atomic_add_relaxed(&rt->nrunning, 1);
   for (;;) {
     atomic_store_seqcst(&t->state, THREAD_RUNNING);
     if (!atomic_load_seqcst(&rt->world_stopping) && !atomic_load_seqcst(&t->suspend_req)) break;

@@ -94,6 +94,8 @@ struct gogc_type {
   size_t nptrs;     /* [init] pointer words */
   uint8_t kind;     /* [init] KIND_NOSCAN (no pointers), KIND_CONSERVATIVE
                        (every word a pointer) or KIND_TYPED */
+  uint8_t has_rep;  /* [init] nwords divides 64: rep is valid */
+  uint64_t rep;     /* [init] mask repeated over 64 words (heap bits fast path) */
   uint64_t mask[];  /* [init] bit i set: word i holds a pointer */
 };
 
@@ -232,7 +234,9 @@ typedef struct gogc_gcwork {
   uint64_t bytes_marked; /* flushed to gc.bytes_marked at the end */
   uint64_t scan_work;    /* bytes scanned */
   uint32_t active;       /* counted in gc.nactive: may hold grey objects */
-  uint32_t idle;         /* an idle-priority worker: takes no root jobs */
+  uint32_t pf_head, pf_n; /* the prefetch ring (mark.c) */
+  uintptr_t pf[8];       /* grey objects popped, prefetched, not yet scanned */
+  uint32_t idle;         /* an idle worker: takes no root jobs (no thread stops) */
 } gogc_gcwork;
 
 /* A root range to scan conservatively: a data segment shard, an added
@@ -275,6 +279,7 @@ typedef struct gogc_runtime {
   pthread_mutex_t threads_lock;
   gogc_thread *threads;          /* [threads_lock] */
   uint32_t nthreads;             /* [threads_lock] */
+  uint32_t nrunning;             /* [atomic] registered threads not blocking */
   pthread_key_t thread_key;      /* [init] destructor unregisters */
   int suspend_signal;            /* [init] */
   volatile uint32_t world_stopping; /* [atomic] STW requested or in force */
@@ -312,7 +317,7 @@ typedef struct gogc_runtime {
   uint32_t work_seq;             /* [atomic] futex: work was published */
   uint32_t bg_seq;               /* [atomic] futex: a concurrent mark started */
   uint32_t nsleeping;            /* [atomic] idle mark workers waiting for work */
-  uint32_t nidle;                /* [init] idle-priority mark workers */
+  uint32_t nidle;                /* [init] idle mark workers */
   uint64_t mark_start_ns;        /* [gc] */
   uint64_t assist_cpu_ns;        /* [atomic] this cycle */
   uint64_t bg_cpu_ns;            /* [atomic] this cycle, fractional worker */

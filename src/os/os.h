@@ -55,9 +55,7 @@ void gogc_os_futex_wait(volatile uint32_t *addr, uint32_t expect);
 void gogc_os_futex_wake(volatile uint32_t *addr, int n);
 /* Wait at most ns nanoseconds. */
 void gogc_os_futex_wait_ns(volatile uint32_t *addr, uint32_t expect, uint64_t ns);
-/* Run the calling thread only when a core would otherwise be idle
- * (Linux SCHED_IDLE): idle-priority mark workers. */
-void gogc_os_thread_lowest_priority(void);
+
 
 /* Stack bounds of the calling thread: [*lo, *hi). 0 on success. */
 int gogc_os_thread_stack(uintptr_t *lo, uintptr_t *hi);

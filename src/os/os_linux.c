@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -123,11 +122,6 @@ void gogc_os_futex_wait(volatile uint32_t *addr, uint32_t expect) {
 void gogc_os_futex_wait_ns(volatile uint32_t *addr, uint32_t expect, uint64_t ns) {
   struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
   syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expect, &ts, NULL, 0);
-}
-
-void gogc_os_thread_lowest_priority(void) {
-  struct sched_param sp = {0};
-  pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 }
 
 void gogc_os_futex_wake(volatile uint32_t *addr, int n) {
