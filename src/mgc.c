@@ -473,6 +473,11 @@ void gogc_alloc_gc_work(gogc_thread *t) {
 static void wait_cycle(gogc_thread *self, uint32_t n) {
   gogc_runtime *rt = gogc_rt;
   uint32_t c;
+  /* Parked like a thread in a blocking call (Go parks a goroutine waiting
+   * in runtime.GC): its stack is scanned from here up, with the registers
+   * saved here, and no signal stops it. The marking it does below touches
+   * only objects already grey or black, which need no root. */
+  gogc_enter_blocking();
   while ((c = atomic_load_acquire(&rt->cycles)) == n) {
     if (atomic_load_relaxed(&rt->phase) == PHASE_MARK && !atomic_load_relaxed(&rt->test_hold)) {
       uint64_t cpu0 = gogc_os_thread_cputime();
@@ -486,6 +491,7 @@ static void wait_cycle(gogc_thread *self, uint32_t n) {
     }
     gogc_os_futex_wait_ns(&rt->cycles, c, 1000000);
   }
+  gogc_leave_blocking();
 }
 
 void gogc_gc(int trigger) {
