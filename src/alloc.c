@@ -152,7 +152,8 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
       t->assist_credit -= (int64_t)bytes; /* paid for by a mark assist */
       *trigger = t->assist_credit < 0;
     } else {
-      *trigger = gogc_gc_should_trigger();
+      /* Start a cycle, or pay sweep debt (proportional sweeping). */
+      *trigger = gogc_gc_should_trigger() || !atomic_load_relaxed(&rt->sweep_done);
     }
     idx = gogc_span_next_free(s);
     gogc_assert(idx < s->nelems);

@@ -125,6 +125,7 @@ typedef struct cycle_trace {
   uint64_t mark_cpu;                        /* stop-the-world mode */
   uint64_t assist_cpu, bg_cpu, idle_cpu;    /* concurrent mode */
   uint64_t stack_pause_max;
+  uint64_t sweep_finish_ns; /* finishing the previous sweep before pause 1 */
   int forced, concurrent, restarts;
 } cycle_trace;
 
@@ -157,10 +158,13 @@ static void print_trace(const cycle_trace *c) {
                    c->forced ? " (forced)" : "");
   if (n > 0) gogc_os_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
   if (rt->opt_gctrace >= 2 && c->concurrent) {
-    char sp[16];
+    char sp[16], sw[16];
     fmt_ms(sp, sizeof sp, c->stack_pause_max);
-    n = snprintf(line, sizeof line, "gc %llu: longest single-thread stop %s ms, %d mark restarts\n",
-                 (unsigned long long)rt->num_gc, sp, c->restarts);
+    fmt_ms(sw, sizeof sw, c->sweep_finish_ns);
+    n = snprintf(line, sizeof line,
+                 "gc %llu: longest single-thread stop %s ms, %d mark restarts, "
+                 "%s ms finishing the previous sweep\n",
+                 (unsigned long long)rt->num_gc, sp, c->restarts, sw);
     if (n > 0) gogc_os_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
   }
 }
@@ -201,6 +205,9 @@ static void mark_termination(cycle_trace *c) {
   atomic_store_relaxed(&rt->heap_live, marked);
   atomic_store_relaxed(&rt->sweep_central, 0);
   atomic_store_relaxed(&rt->sweep_done, 0);
+  rt->sweep_pages_total = rt->pages_inuse;
+  atomic_store_relaxed(&rt->pages_swept, 0);
+  rt->sweep_live_basis = marked;
   atomic_store_release(&rt->sweepgen, rt->sweepgen + 2);
   atomic_store_relaxed(&rt->phase, PHASE_OFF);
   if (rt->opt_gcstoptheworld >= 2) gogc_sweep_finish();
@@ -276,7 +283,9 @@ static void start_concurrent_cycle(int trigger) {
   c->forced = trigger == TRIGGER_FORCED;
   c->concurrent = 1;
   uint64_t cpu0 = gogc_os_thread_cputime();
+  uint64_t s0 = gogc_os_nanotime();
   gogc_sweep_finish();
+  c->sweep_finish_ns = gogc_os_nanotime() - s0;
   gogc_roots_snapshot_data();
   c->heap0 = atomic_load_relaxed(&rt->heap_live);
   c->start_ns = gogc_os_nanotime();
@@ -372,7 +381,7 @@ static void *bg_worker_main(void *arg) {
   gogc_gcwork w;
   gogc_gcwork_init(&w);
   uint32_t seen = 0;
-  const uint64_t slice = 1000000; /* 1 ms of marking at a time */
+  const uint64_t slice = 100000; /* 0.1 ms of marking at a time: short preemptions */
   for (;;) {
     uint32_t seq;
     while ((seq = atomic_load_acquire(&rt->bg_seq)) == seen) gogc_os_futex_wait(&rt->bg_seq, seen);
@@ -418,9 +427,13 @@ static void *bg_worker_main(void *arg) {
   return NULL;
 }
 
+/* The longest one assist may hold its thread. */
+#define ASSIST_MAX_NS 100000
+
 /* Mark assist: the calling thread allocated past its credit while
- * marking runs; it does scan work in proportion (at most 0.5 ms at a
+ * marking runs; it does scan work in proportion (at most ASSIST_MAX_NS at a
  * time, so one assist never stalls its thread for long). */
+
 void gogc_assist(gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->phase) != PHASE_MARK || t->in_critical) return;
@@ -429,7 +442,7 @@ void gogc_assist(gogc_thread *t) {
   int64_t debt = -t->assist_credit;
   if (debt <= 0) return;
   uint64_t work = (uint64_t)((double)debt * ratio);
-  if (work < (64 << 10)) work = 64 << 10;
+  if (work < (16 << 10)) work = 16 << 10; /* small assists: short stalls */
   /* Use background credit first (Go's bgScanCredit). */
   int64_t avail = atomic_load_relaxed(&rt->bg_credit);
   if (avail > 0) {
@@ -445,7 +458,7 @@ void gogc_assist(gogc_thread *t) {
   uint64_t cpu0 = gogc_os_thread_cputime();
   gogc_gcwork *w = gogc_thread_gcw(t);
   uint64_t before = w->scan_work;
-  bool more = gogc_mark_drain_concurrent(w, work, gogc_os_nanotime() + 500000);
+  bool more = gogc_mark_drain_concurrent(w, work, gogc_os_nanotime() + ASSIST_MAX_NS);
   uint64_t done = w->scan_work - before;
   gogc_gcwork_publish(w);
   if (!more) t->assist_credit = 0; /* nothing left to do: no debt to carry */
@@ -465,7 +478,11 @@ void gogc_alloc_gc_work(gogc_thread *t) {
     if (t->assist_credit < 0) gogc_assist(t);
     return;
   }
-  if (gogc_gc_should_trigger()) gogc_gc(TRIGGER_HEAP);
+  if (gogc_gc_should_trigger()) {
+    gogc_gc(TRIGGER_HEAP);
+    return;
+  }
+  if (!atomic_load_relaxed(&rt->sweep_done)) gogc_sweep_proportional();
 }
 
 /* Wait until the cycle count passes n, marking meanwhile (the waiting

@@ -40,6 +40,7 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
   gogc_assert(s->list == LIST_NONE && s->cache_owner == NULL);
   uint32_t sc = spanclass_sizeclass(s->spanclass);
   gogc_mcentral *c = &rt->central[s->spanclass];
+  atomic_add_relaxed(&rt->pages_swept, s->npages);
 
   if (sc == 0) {
     bool marked = s->markbits[0] & 1;
@@ -158,6 +159,27 @@ void gogc_ensure_swept(gogc_span *s) {
   while (atomic_load_acquire(&s->sweepgen) == h - 1) sched_yield();
 }
 
+/* Proportional sweeping (Go's deductSweepCredit): an allocating thread
+ * sweeps in proportion to what it allocated since the sweep began, so
+ * that the sweep is done at 90% of the way to the next trigger and the
+ * thread that starts the next cycle finds nothing left to sweep. At most
+ * 4 spans per call (a refill). The caller is registered, outside critical sections. */
+void gogc_sweep_proportional(void) {
+  gogc_runtime *rt = gogc_rt;
+  uint64_t basis = rt->sweep_live_basis;
+  uint64_t trig = atomic_load_relaxed(&rt->trigger);
+  uint64_t live = atomic_load_relaxed(&rt->heap_live);
+  uint64_t total = rt->sweep_pages_total;
+  if (trig <= basis || live <= basis || total == 0) return;
+  double frac = (double)(live - basis) / (0.9 * (double)(trig - basis));
+  uint64_t target = frac >= 1 ? total : (uint64_t)(frac * (double)total);
+  for (int n = 0; n < 4 && atomic_load_relaxed(&rt->pages_swept) < target; n++)
+    if (!gogc_sweep_one()) {
+      atomic_store_relaxed(&rt->sweep_done, 1);
+      break;
+    }
+}
+
 /* Sweep everything left and wait for sweeps in flight. Collector only,
  * before stopping the world (or with it stopped). */
 void gogc_sweep_finish(void) {
@@ -187,6 +209,7 @@ static void *sweeper_main(void *arg) {
     while (gogc_sweep_one()) {
       if (++n % 16 == 0) sched_yield();
     }
+    atomic_store_relaxed(&rt->sweep_done, 1); /* a hint for the allocators */
   }
   return NULL;
 }

@@ -337,6 +337,9 @@ typedef struct gogc_runtime {
   uint32_t sweep_central;        /* [atomic] next mcentral to sweep */
   uint32_t sweepers_active;      /* [atomic] sweepers running */
   uint32_t sweep_done;           /* [atomic] nothing left this cycle */
+  uint64_t sweep_pages_total;    /* [gc] pages in use when the sweep began */
+  uint64_t pages_swept;          /* [atomic] pages swept since */
+  uint64_t sweep_live_basis;     /* [gc] heap_live when the sweep began */
   uint32_t sweeper_seq;          /* [atomic] futex: wake background sweeper */
   pthread_t sweeper_tid;
 
