@@ -15,8 +15,9 @@
  * gcWork primary/secondary) and exchanges full and empty ones with a
  * global list under work_lock. A marker with spare work gives a buffer
  * away when another is waiting (balance). Large objects are scanned in
- * 128 KiB oblets: reaching the base of a large object queues the start of
- * every later oblet, so no scan step is long and several markers share a
+ * 32 KiB oblets (Go: 128 KiB; a smaller piece of a pointer array, cache
+ * misses and all, stays well under an assist's time bound): reaching the
+ * base of a large object queues the start of every later oblet, so no scan step is long and several markers share a
  * big array.
  *
  * Roots are jobs claimed with an atomic counter: data/bss shards of
