@@ -200,7 +200,25 @@ static gogc_thread *thread_slow(void) {
 static void *alloc_large(gogc_thread *t, size_t size, int kind, const gogc_type *type);
 
 /* The allocation entry point for every kind. type/count: typed objects. */
+/* Heap bits to copy into a new typed object (gogc_realloc): words
+ * [0, n) take the bits from bit `from` of `bits`; the rest keep the
+ * layout's. Written inside the allocation's critical section: once it
+ * ends, a cycle may flush this thread's cache and another thread may
+ * allocate from the span, rewriting the same heap-bit words. */
+typedef struct bits_copy {
+  const uint64_t *bits;
+  uint32_t from, n;
+} bits_copy;
+
+static inline void *alloc_object_copy(size_t size, int kind, const gogc_type *type,
+                                      const bits_copy *copy);
+
 static inline void *alloc_object(size_t size, int kind, const gogc_type *type) {
+  return alloc_object_copy(size, kind, type, NULL);
+}
+
+static inline void *alloc_object_copy(size_t size, int kind, const gogc_type *type,
+                                      const bits_copy *copy) {
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL) && (t = thread_slow()) == NULL) return NULL;
   if (unlikely(size > MAX_SMALL_SIZE)) return alloc_large(t, size, kind, type);
@@ -225,7 +243,16 @@ static inline void *alloc_object(size_t size, int kind, const gogc_type *type) {
     }
   }
   if (s->needzero) memset((void *)p, 0, s->elemsize);
-  if (kind == KIND_TYPED) heapbits_write(s, p, type);
+  if (kind == KIND_TYPED) {
+    heapbits_write(s, p, type);
+    if (copy != NULL) {
+      uint32_t to = (uint32_t)((p - s->base) >> 3);
+      for (uint32_t i = 0; i < copy->n; i++) {
+        if (gogc_bit_get(copy->bits, copy->from + i)) gogc_bit_set(s->heapbits, to + i);
+        else gogc_bit_clear(s->heapbits, to + i);
+      }
+    }
+  }
   if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
   gogc_critical_leave(t);
   if (unlikely(trigger)) {
@@ -447,17 +474,9 @@ GOGC_API void *gogc_realloc(void *p, size_t size) {
     /* A small object's layout is only in its heap bits (no per-object
      * type is kept): the copied words keep their bits, words past the old
      * size are scanned conservatively until written by a typed object. */
-    q = alloc_object(size, KIND_TYPED, all_pointers_type());
-    if (q != NULL) {
-      gogc_span *qs = gogc_span_of((uintptr_t)q);
-      uint32_t from = (uint32_t)(((uintptr_t)p - s->base) >> 3);
-      uint32_t to = (uint32_t)(((uintptr_t)q - qs->base) >> 3);
-      uint32_t nw = (uint32_t)((size < old ? size : old) >> 3);
-      for (uint32_t i = 0; i < nw; i++) {
-        if (gogc_bit_get(s->heapbits, from + i)) gogc_bit_set(qs->heapbits, to + i);
-        else gogc_bit_clear(qs->heapbits, to + i);
-      }
-    }
+    bits_copy copy = {s->heapbits, (uint32_t)(((uintptr_t)p - s->base) >> 3),
+                      (uint32_t)((size < old ? size : old) >> 3)};
+    q = alloc_object_copy(size, KIND_TYPED, all_pointers_type(), &copy);
   } else if (kind == KIND_TYPED) {
     q = alloc_object(size, KIND_CONSERVATIVE, NULL);
   } else {
