@@ -329,23 +329,24 @@ static bool try_mark_termination(gogc_gcwork *w) {
   pthread_mutex_lock(&rt->gc_lock);
   uint64_t t0 = gogc_os_nanotime();
   gogc_stop_the_world();
-  if (gogc_mark_work_available()) { /* an assist holds work: let it finish */
+  bool busy = gogc_mark_work_available(); /* an assist holds work: let it finish */
+  if (!busy) {
+    for (gogc_thread *t = rt->threads; t; t = t->next) gogc_wb_drain(t, w);
+    if (!gogc_gcwork_empty(w) && c->restarts < 2) { /* new grey objects: mark on */
+      c->restarts++;
+      gogc_gcwork_publish(w);
+      busy = true;
+    }
+  }
+  if (busy) {
     gogc_start_the_world();
+    uint64_t p = gogc_os_nanotime() - t0;
+    rt->cycle_pause_ns += p;
+    if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
     pthread_mutex_unlock(&rt->gc_lock);
     return false;
   }
-  for (gogc_thread *t = rt->threads; t; t = t->next) gogc_wb_drain(t, w);
   if (!gogc_gcwork_empty(w)) {
-    if (c->restarts < 2) {
-      c->restarts++;
-      gogc_gcwork_publish(w);
-      gogc_start_the_world();
-      uint64_t p = gogc_os_nanotime() - t0;
-      rt->cycle_pause_ns += p;
-      if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
-      pthread_mutex_unlock(&rt->gc_lock);
-      return false;
-    }
     /* Finish with the world stopped (the idle workers may help). */
     while (gogc_mark_drain_concurrent(w, 0, 0) || gogc_mark_work_available()) sched_yield();
   }
