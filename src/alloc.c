@@ -217,6 +217,22 @@ static inline void *alloc_object(size_t size, int kind, const gogc_type *type) {
   return alloc_object_copy(size, kind, type, NULL);
 }
 
+/* The heap could not grow for a small object: collect once (which frees
+ * spans to reuse) and try again; NULL with ENOMEM if that fails too, as
+ * for large objects. */
+static GOGC_NOINLINE void *alloc_small_oom(size_t size, int kind, const gogc_type *type,
+                                           const bits_copy *copy) {
+  static __thread int retrying;
+  if (retrying) return NULL;
+  retrying = 1;
+  gogc_gc(TRIGGER_FORCED);
+  gogc_sweep_finish();
+  void *p = alloc_object_copy(size, kind, type, copy);
+  retrying = 0;
+  if (p == NULL) errno = ENOMEM;
+  return p;
+}
+
 static inline void *alloc_object_copy(size_t size, int kind, const gogc_type *type,
                                       const bits_copy *copy) {
   gogc_thread *t = gogc_self;
@@ -239,7 +255,7 @@ static inline void *alloc_object_copy(size_t size, int kind, const gogc_type *ty
     p = alloc_small_slow(t, spc, &s, &trigger);
     if (unlikely(p == 0)) {
       gogc_critical_leave(t);
-      return NULL;
+      return alloc_small_oom(size, kind, type, copy);
     }
   }
   if (s->needzero) memset((void *)p, 0, s->elemsize);

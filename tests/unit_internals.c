@@ -8,6 +8,35 @@
 
 #include "check.h"
 
+/* When the heap cannot grow for a small object, the allocator collects
+ * once and retries: garbage makes room, so the allocation succeeds. */
+static void *volatile g_sink;
+static void test_oom_retry(void) {
+  int old = gogc_set_percent(-1);
+  gogc_collect();
+  gogc_memstats ms;
+  gogc_read_memstats(&ms);
+  uint32_t gcs = ms.num_gc;
+  uint64_t sys = ms.heap_sys;
+  /* Fill the mapped heap with garbage (the heap grows as needed)... */
+  size_t n = 0;
+  for (; n < 4000000; n++) {
+    g_sink = gogc_alloc(1024);
+    if (g_sink == NULL) break;
+    gogc_read_memstats(&ms);
+    if (ms.heap_sys > sys + ARENA_SIZE) break;
+  }
+  /* ...then make every request to the OS fail while allocating more. */
+  gogc_os_fail_nth(1);
+  int ok = 1;
+  for (size_t i = 0; i < 2 * n && ok; i++) ok = (g_sink = gogc_alloc(1024)) != NULL;
+  gogc_os_fail_nth(0);
+  gogc_read_memstats(&ms);
+  CHECK(ok);
+  CHECK(ms.num_gc > gcs);
+  gogc_set_percent(old);
+}
+
 static void test_size_classes(void) {
   /* Every size maps to the smallest class that holds it. */
   for (size_t size = 0; size <= MAX_SMALL_SIZE; size++) {
@@ -82,6 +111,7 @@ static void test_span_slots(void) {
 
 int main(void) {
   CHECK(gogc_init() == 0);
+  test_oom_retry();
   test_size_classes();
   test_pages();
   test_span_slots();
