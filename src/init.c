@@ -98,6 +98,13 @@ void *gogc_meta_alloc(size_t size) {
   return p;
 }
 
+void gogc_meta_lock(void) {
+  pthread_mutex_lock(&meta_lock);
+}
+void gogc_meta_unlock(void) {
+  pthread_mutex_unlock(&meta_lock);
+}
+
 uint64_t gogc_meta_bytes(void);
 uint64_t gogc_meta_bytes(void) {
   return __atomic_load_n(&meta_total, __ATOMIC_RELAXED);
@@ -127,6 +134,7 @@ static int init_once(void) {
   rt->sweepgen = 4; /* so that h - 2 never wraps */
   rt->sweep_done = 1;
   if (gogc_threads_init() != 0 || gogc_thread_key_init() != 0) return -1;
+  gogc_fork_init();
   gogc_rt->trigger_ratio = 0.7;
   gogc_pacer_commit();
   return 0;

@@ -235,6 +235,14 @@ static inline bool gogc_gc_should_trigger(void) {
 }
 
 /* ---------------------------------------------------------------------------
+ * fork.c
+ * ------------------------------------------------------------------------- */
+void gogc_fork_init(void);               /* pthread_atfork handlers */
+void gogc_fork_child_threads(void);      /* stw.c: drop the threads fork left behind */
+void gogc_meta_lock(void);               /* init.c */
+void gogc_meta_unlock(void);
+
+/* ---------------------------------------------------------------------------
  * checkmark.c
  * ------------------------------------------------------------------------- */
 void gogc_checkmark(void); /* world stopped, mark complete: abort on a miss */

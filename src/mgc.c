@@ -175,9 +175,9 @@ static void print_trace(const cycle_trace *c) {
 static void *bg_worker_main(void *arg);
 
 static void start_threads_once(void) {
-  static bool started;
-  if (started) return;
-  started = true;
+  gogc_runtime *rt = gogc_rt;
+  if (rt->threads_started) return;
+  rt->threads_started = 1;
   gogc_mark_init();
   gogc_sweeper_start();
   pthread_t tid;

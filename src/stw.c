@@ -373,6 +373,52 @@ void gogc_roots_add_threads_checkmark(void) {
     gogc_roots_push_range((uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1), ROOT_DATA);
 }
 
+/* In the child of fork, after every lock was released: only the calling
+ * thread exists. Give back the caches of the others, forget them and the
+ * threads that were being created. */
+void gogc_fork_child_threads(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *self = gogc_self;
+  pthread_mutex_lock(&rt->threads_lock);
+  gogc_thread *t = rt->threads;
+  rt->threads = NULL;
+  rt->nthreads = 0;
+  while (t != NULL) {
+    gogc_thread *next = t->next;
+    if (t == self) {
+      t->next = rt->threads;
+      t->prev = NULL;
+      rt->threads = t;
+      rt->nthreads = 1;
+    } else {
+      /* The thread may have vanished inside an allocation, between taking
+       * a slot and counting it: recount its cached spans. */
+      for (int i = 0; i < NUM_SPAN_CLASSES; i++) {
+        gogc_span *s = t->alloc[i];
+        if (s == NULL || s->nelems == 0) continue;
+        uint32_t n = 0;
+        for (uint32_t j = 0; j < s->nelems; j++) n += gogc_span_is_allocated(s, j);
+        s->alloc_count = n;
+      }
+      gogc_mcache_flush(t);
+      t->wb_n = 0;
+      t->next = thread_free_list;
+      thread_free_list = t;
+    }
+    t = next;
+  }
+  while (pending_starts != NULL) {
+    start_rec *r = pending_starts;
+    pending_starts = r->next;
+    r->arg = NULL;
+    r->next = start_free;
+    start_free = r;
+  }
+  atomic_store_relaxed(&rt->nrunning,
+                       self != NULL && atomic_load_relaxed(&self->state) == THREAD_RUNNING ? 1 : 0);
+  pthread_mutex_unlock(&rt->threads_lock);
+}
+
 /* ---------------------------------------------------------------------------
  * pthread_create
  * ------------------------------------------------------------------------- */

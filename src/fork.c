@@ -1,0 +1,95 @@
+/* gogc: fork().
+ *
+ * The child of fork() has one thread, the caller, and a copy of memory in
+ * which any other thread may have held a gogc lock or been halfway
+ * through a cycle. So (Boehm GC does the same with its allocation lock):
+ *
+ *   prepare  (parent, before fork): wait until no cycle is in progress and
+ *            hold gc_lock, so the child starts with the collector off and
+ *            the barrier off; finish the sweep, so no span is half swept;
+ *            then take every other lock of the library
+ *            in a fixed order (threads, roots, heap's central lists, heap,
+ *            work buffers, metadata). No thread is inside any of them at
+ *            the fork.
+ *   parent   (after fork): release them all.
+ *   child    (after fork): release them all; forget the threads that do
+ *            not exist here, after returning their cached spans (recounted:
+ *            one of them may have stopped inside an allocation); and start
+ *            the collector's own threads (markers, sweeper, workers) again
+ *            at the next cycle, with their wake-up counters reset.
+ *
+ * The child may then allocate and collect normally. A fork from inside a
+ * gogc call (a signal handler, a finalizer later) is not supported.
+ */
+#include "internal.h"
+
+#include <limits.h>
+
+static int fork_held; /* the handlers ran prepare (gogc was initialised) */
+
+static void fork_prepare(void) {
+  gogc_runtime *rt = gogc_rt;
+  fork_held = rt != NULL;
+  if (!fork_held) return;
+  gogc_thread *self = gogc_thread_register_self();
+  pthread_mutex_lock(&rt->gc_lock);
+  while (atomic_load_acquire(&rt->phase) != PHASE_OFF) {
+    uint32_t n = atomic_load_acquire(&rt->cycles);
+    pthread_mutex_unlock(&rt->gc_lock);
+    gogc_thread *t = gogc_self;
+    if (t) gogc_enter_blocking(); /* the cycle may need to scan this stack */
+    while (atomic_load_acquire(&rt->cycles) == n) gogc_os_futex_wait_ns(&rt->cycles, n, 1000000);
+    if (t) gogc_leave_blocking();
+    pthread_mutex_lock(&rt->gc_lock);
+  }
+  /* No sweep may be in flight at the fork (a span half swept would stay
+   * so in the child): finish the sweep; with gc_lock held no cycle makes
+   * more work. */
+  if (self != NULL) gogc_sweep_finish();
+  pthread_mutex_lock(&rt->threads_lock);
+  pthread_mutex_lock(&rt->roots_lock);
+  for (int i = 0; i < NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&rt->central[i].lock);
+  pthread_mutex_lock(&rt->heap_lock);
+  pthread_mutex_lock(&rt->work_lock);
+  gogc_meta_lock();
+}
+
+static void fork_release(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_meta_unlock();
+  pthread_mutex_unlock(&rt->work_lock);
+  pthread_mutex_unlock(&rt->heap_lock);
+  for (int i = NUM_SPAN_CLASSES; i-- > 0;) pthread_mutex_unlock(&rt->central[i].lock);
+  pthread_mutex_unlock(&rt->roots_lock);
+  pthread_mutex_unlock(&rt->threads_lock);
+}
+
+static void fork_parent(void) {
+  if (!fork_held) return;
+  fork_release();
+  pthread_mutex_unlock(&gogc_rt->gc_lock);
+}
+
+static void fork_child(void) {
+  if (!fork_held) return;
+  gogc_runtime *rt = gogc_rt;
+  fork_release();
+  gogc_fork_child_threads();
+  /* The collector's threads are gone: start new ones at the next cycle,
+   * waiting on counters that start again from zero. */
+  rt->threads_started = 0;
+  rt->nmarkers = 0;
+  rt->nidle = 0;
+  atomic_store_relaxed(&rt->marker_seq, 0);
+  atomic_store_relaxed(&rt->bg_seq, 0);
+  atomic_store_relaxed(&rt->sweeper_seq, 0);
+  atomic_store_relaxed(&rt->work_seq, 0);
+  atomic_store_relaxed(&rt->nsleeping, 0);
+  atomic_store_relaxed(&rt->sweepers_active, 0);
+  pthread_mutex_unlock(&rt->gc_lock);
+}
+
+void gogc_fork_init(void) {
+  if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
+    gogc_warn("pthread_atfork failed: fork() from a program using gogc may hang the child");
+}
