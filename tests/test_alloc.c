@@ -372,12 +372,12 @@ static void test_realloc(void) {
   uintptr_t e_tp1 = stash_large(ta2, 1 * sizeof(struct elem) + offsetof(struct elem, ptr), 500);
   uintptr_t e_td1 = stash_large(ta2, 1 * sizeof(struct elem) + offsetof(struct elem, more), 600);
 
-  CHECKF(tu_dies(e_ns, 3), "object referenced only from a realloc'd noscan object survived");
+  CHECKF(tu_dies(e_ns, 5), "object referenced only from a realloc'd noscan object survived");
   /* Bytes past the old size of a moved small typed object are scanned
    * conservatively (docs: gogc_realloc), so e_td may live; e_td1, in a
    * copied element, must not. */
   (void)e_td;
-  CHECKF(tu_dies(e_td1, 3),
+  CHECKF(tu_dies(e_td1, 5),
          "object referenced only from a non-pointer field of a copied element of a realloc'd "
          "typed array survived");
   CHECKF(tu_large_intact(e_tp1, 500),

@@ -473,10 +473,10 @@ static void test_not_kept_alive(void) {
   tu_stash(&t->id, e_tid);
   CHECK(cons != NULL && ns != NULL && t != NULL);
 
-  CHECKF(tu_dies(e_ns, 3), "object referenced only from a noscan object survived 3 cycles");
-  CHECKF(tu_dies(e_ta, 3),
+  CHECKF(tu_dies(e_ns, 5), "object referenced only from a noscan object survived 3 cycles");
+  CHECKF(tu_dies(e_ta, 5),
          "object referenced only from a non-pointer field of a typed object survived");
-  CHECKF(tu_dies(e_tid, 3),
+  CHECKF(tu_dies(e_tid, 5),
          "object referenced only from a non-pointer field of a typed object survived");
   CHECKF(tu_large_intact(e_cons, 11), "object referenced from a conservative object died");
   CHECKF(tu_large_intact(e_tp, 13), "object referenced from a typed pointer field died");
@@ -603,7 +603,7 @@ int main(void) {
 
   /* (f) after gogc_remove_roots the block is no longer a root. */
   CHECK(gogc_remove_roots(blk, blk + MR_N) == 0);
-  CHECKF(tu_dies(e_mr, 3), "(f) object referenced only from a removed root range survived");
+  CHECKF(tu_dies(e_mr, 5), "(f) object referenced only from a removed root range survived");
   free(blk);
 
   /* (c) negative checks. */
