@@ -200,6 +200,22 @@ static gogc_thread *thread_slow(void) {
 static void *alloc_large(gogc_thread *t, size_t size, int kind, const gogc_type *type);
 
 /* The allocation entry point for every kind. type/count: typed objects. */
+/* Clear a slot: small ones with inline stores (most objects are a few
+ * words; a call to memset costs more than the stores), others with
+ * memset. The empty asm keeps the compiler from turning the loop back
+ * into a memset call. */
+static inline void zero_small(void *p, uintptr_t n) {
+  if (n <= 64) {
+    uint64_t *w = p;
+    for (uintptr_t i = 0; i < n / 8; i++) {
+      w[i] = 0;
+      __asm__ volatile("" : : "r"(w) : "memory");
+    }
+  } else {
+    memset(p, 0, n);
+  }
+}
+
 /* Heap bits to copy into a new typed object (gogc_realloc): words
  * [0, n) take the bits from bit `from` of `bits`; the rest keep the
  * layout's. Written inside the allocation's critical section: once it
@@ -258,7 +274,7 @@ static inline void *alloc_object_copy(size_t size, int kind, const gogc_type *ty
       return alloc_small_oom(size, kind, type, copy);
     }
   }
-  if (s->needzero) memset((void *)p, 0, s->elemsize);
+  if (s->needzero) zero_small((void *)p, s->elemsize);
   if (kind == KIND_TYPED) {
     heapbits_write(s, p, type);
     if (copy != NULL) {
