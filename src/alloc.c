@@ -226,8 +226,8 @@ typedef struct bits_copy {
   uint32_t from, n;
 } bits_copy;
 
-static inline void *alloc_object_copy(size_t size, int kind, const gogc_type *type,
-                                      const bits_copy *copy);
+static inline __attribute__((always_inline)) void *
+alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy *copy);
 
 static inline void *alloc_object(size_t size, int kind, const gogc_type *type) {
   return alloc_object_copy(size, kind, type, NULL);
@@ -249,8 +249,8 @@ static GOGC_NOINLINE void *alloc_small_oom(size_t size, int kind, const gogc_typ
   return p;
 }
 
-static inline void *alloc_object_copy(size_t size, int kind, const gogc_type *type,
-                                      const bits_copy *copy) {
+static inline __attribute__((always_inline)) void *
+alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy *copy) {
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL) && (t = thread_slow()) == NULL) return NULL;
   if (unlikely(size > MAX_SMALL_SIZE)) return alloc_large(t, size, kind, type);
