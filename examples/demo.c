@@ -75,8 +75,12 @@ int main(void) {
          (unsigned long long)ms.heap_objects);
   printf("  heap mapped:             %.1f MiB (next goal %.1f MiB)\n", ms.heap_sys / 1048576.0,
          ms.next_gc / 1048576.0);
-  printf("  pauses:                  total %.2f ms, longest %.2f ms\n", ms.pause_total_ns / 1e6,
+  printf("  pauses:                  total %.2f ms, longest cycle %.2f ms\n", ms.pause_total_ns / 1e6,
          max_pause / 1e6);
+  printf("  marking:                 %s; longest stop-the-world %.3f ms, longest "
+         "single-thread stop %.3f ms, %llu assists\n",
+         ms.concurrent ? "concurrent" : "with the world stopped", ms.pause_max_ns / 1e6,
+         ms.stack_pause_max_ns / 1e6, (unsigned long long)ms.mark_assists);
   printf("  GC CPU fraction:         %.1f%%\n", ms.gc_cpu_fraction * 100);
   return ok ? 0 : 1;
 }
