@@ -79,7 +79,6 @@ static void fork_child(void) {
    * waiting on counters that start again from zero. */
   rt->threads_started = 0;
   rt->nmarkers = 0;
-  rt->nidle = 0;
   atomic_store_relaxed(&rt->marker_seq, 0);
   atomic_store_relaxed(&rt->bg_seq, 0);
   atomic_store_relaxed(&rt->sweeper_seq, 0);

@@ -665,7 +665,6 @@ static GOGC_NO_SANITIZE void checkmark_snapshot(gogc_thread *t, const uintptr_t 
 static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;
-  t->scan_sp = (uintptr_t)&marker;
   if (gogc_rt->opt_gccheckmark) checkmark_snapshot(t, NULL, 0, (uintptr_t)&marker, t->stack_hi);
   gogc_scan_range(w, (uintptr_t)&marker, t->stack_hi);
   (void)marker;
@@ -698,7 +697,6 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
       if (nregs) gogc_scan_range(w, (uintptr_t)regs, (uintptr_t)(regs + nregs));
       gogc_scan_range(w, sp, t->stack_hi);
       atomic_add_relaxed(&rt->stacks_scan, t->stack_hi - sp);
-      t->scan_sp = sp;
     }
     gogc_thread_resume(t);
     uint64_t d = gogc_os_nanotime() - t0;
@@ -819,10 +817,8 @@ static void *idle_main(void *arg) {
 void gogc_idle_workers_start(void) {
   gogc_runtime *rt = gogc_rt;
   uint32_t n = rt->opt_procs > 0 ? (uint32_t)rt->opt_procs : 1;
-  uint32_t started = 0;
   for (uint32_t i = 0; i < n; i++) {
     pthread_t tid;
-    if (gogc_real_pthread_create(&tid, NULL, idle_main, (void *)(uintptr_t)i) == 0) started++;
+    gogc_real_pthread_create(&tid, NULL, idle_main, (void *)(uintptr_t)i);
   }
-  rt->nidle = started;
 }

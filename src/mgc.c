@@ -463,16 +463,18 @@ void gogc_assist(gogc_thread *t) {
       return;
     }
   }
-  uint64_t cpu0 = gogc_os_thread_cputime();
+  /* Timed with the monotonic clock (vDSO), not thread CPU time (a system
+   * call): the assist runs on this thread, and this is a per-refill path. */
+  uint64_t t0 = gogc_os_nanotime();
   gogc_gcwork *w = gogc_thread_gcw(t);
   uint64_t before = w->scan_work;
-  bool more = gogc_mark_drain_concurrent(w, work, gogc_os_nanotime() + ASSIST_MAX_NS);
+  bool more = gogc_mark_drain_concurrent(w, work, t0 + ASSIST_MAX_NS);
   uint64_t done = w->scan_work - before;
   gogc_gcwork_publish(w);
   if (!more) t->assist_credit = 0; /* nothing left to do: no debt to carry */
   else t->assist_credit += (int64_t)((double)done / (ratio > 0 ? ratio : 1)) + 1;
   if (t->assist_credit > 0) t->assist_credit = 0;
-  uint64_t used = gogc_os_thread_cputime() - cpu0;
+  uint64_t used = gogc_os_nanotime() - t0;
   atomic_add_relaxed(&rt->assist_cpu_ns, used);
   atomic_add_relaxed(&rt->gc_cpu_ns, used);
   atomic_add_relaxed(&rt->assists, 1);

@@ -154,7 +154,6 @@ gogc_thread *gogc_thread_register_self(void) {
   t->tid = pthread_self();
   t->stack_lo = lo;
   t->stack_hi = hi;
-  t->scan_sp = hi; /* registered after the cycle's stack scans: unverified */
   t->state = THREAD_RUNNING;
   gogc_self = t; /* before linking: the handler must find it */
   pthread_mutex_lock(&rt->threads_lock);
@@ -351,7 +350,6 @@ void gogc_roots_add_threads(uintptr_t self_sp) {
 void gogc_roots_add_threads_concurrent(void) {
   for (gogc_thread *t = gogc_rt->threads; t; t = t->next) {
     t->need_scan = 1;
-    t->scan_sp = t->stack_hi; /* not scanned yet */
     gogc_roots_push_thread(t);
   }
   for (start_rec *r = pending_starts; r; r = r->next)

@@ -206,7 +206,6 @@ typedef struct gogc_thread {
 
   /* --- concurrent marking (mark.c, barrier.c) --- */
   uint32_t need_scan;                 /* [threads_lock] stack not yet scanned this cycle */
-  uintptr_t scan_sp;                  /* [threads_lock] where it was scanned (checkmark) */
   uintptr_t *cm_snap;                 /* [threads_lock] checkmark: the words the
                                          concurrent stack scan saw */
   size_t cm_words, cm_cap;            /* [threads_lock] */
@@ -318,7 +317,6 @@ typedef struct gogc_runtime {
   uint32_t work_seq;             /* [atomic] futex: work was published */
   uint32_t bg_seq;               /* [atomic] futex: a concurrent mark started */
   uint32_t nsleeping;            /* [atomic] idle mark workers waiting for work */
-  uint32_t nidle;                /* [init] idle mark workers */
   uint64_t mark_start_ns;        /* [gc] */
   uint64_t assist_cpu_ns;        /* [atomic] this cycle */
   uint64_t bg_cpu_ns;            /* [atomic] this cycle, fractional worker */
