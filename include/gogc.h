@@ -197,6 +197,20 @@ GOGC_API void gogc_collect(void);
  * A negative value turns the collector off (gogc_collect still works). */
 GOGC_API int gogc_set_percent(int percent);
 
+/* Go's debug.SetMemoryLimit: a soft limit, in bytes, on all memory the
+ * library holds (heap pages not returned to the OS, and its metadata).
+ * Collections run as the limit nears, even with GOGC off, and free pages
+ * are returned to the OS to stay under it; when the live heap itself does
+ * not fit, the heap grows past the limit rather than collecting without
+ * end (the GC CPU limiter holds the collector near half the CPU). Returns
+ * the previous limit; a negative argument only reads it. INT64_MAX (the
+ * default, or GOMEMLIMIT=off) means no limit. */
+GOGC_API int64_t gogc_set_memory_limit(int64_t limit);
+
+/* Go's debug.FreeOSMemory: a full collection, then every free page of the
+ * heap returned to the OS. */
+GOGC_API void gogc_free_os_memory(void);
+
 /* ---------------------------------------------------------------------------
  * Roots and threads
  * ------------------------------------------------------------------------- */
@@ -254,6 +268,17 @@ typedef struct gogc_memstats {
   uint64_t pause_max_ns;  /* longest stop-the-world pause so far */
   uint64_t stack_pause_max_ns; /* longest stop of one thread for its stack scan */
   uint64_t mark_assists;  /* mark assists run by allocating threads */
+  /* Memory limit and scavenger (Go's runtime/metrics names in brackets). */
+  int64_t memory_limit;   /* [/gc/gomemlimit:bytes] INT64_MAX: none */
+  uint64_t heap_goal;     /* [/gc/heap/goal:bytes] same as next_gc */
+  uint64_t heap_live_goal_limit; /* goal the memory limit alone would set (UINT64_MAX: none) */
+  uint64_t memory_held;   /* [/memory/classes/total - heap/released] counted against the limit */
+  uint64_t heap_free;     /* [/memory/classes/heap/free:bytes] free, not returned */
+  uint64_t scavenged_total; /* bytes returned to the OS, all time */
+  uint64_t scav_bg_cpu_ns;     /* [/cpu/classes/scavenge/background:cpu-seconds] */
+  uint64_t scav_assist_cpu_ns; /* [/cpu/classes/scavenge/assist:cpu-seconds] */
+  uint32_t limiter_enabled; /* the GC CPU limiter is on now */
+  uint32_t limiter_times_enabled; /* times it turned on */
   struct {
     uint32_t size; /* largest object size in the class (0 for class 0) */
     uint64_t mallocs;

@@ -49,6 +49,8 @@ static void fork_prepare(void) {
   pthread_mutex_lock(&rt->threads_lock);
   pthread_mutex_lock(&rt->roots_lock);
   for (int i = 0; i < NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&rt->central[i].lock);
+  pthread_mutex_lock(&rt->limiter_lock);
+  pthread_mutex_lock(&rt->scav_lock); /* before heap_lock: the scavenger's order */
   pthread_mutex_lock(&rt->heap_lock);
   pthread_mutex_lock(&rt->work_lock);
   gogc_meta_lock();
@@ -59,6 +61,8 @@ static void fork_release(void) {
   gogc_meta_unlock();
   pthread_mutex_unlock(&rt->work_lock);
   pthread_mutex_unlock(&rt->heap_lock);
+  pthread_mutex_unlock(&rt->scav_lock);
+  pthread_mutex_unlock(&rt->limiter_lock);
   for (int i = NUM_SPAN_CLASSES; i-- > 0;) pthread_mutex_unlock(&rt->central[i].lock);
   pthread_mutex_unlock(&rt->roots_lock);
   pthread_mutex_unlock(&rt->threads_lock);
@@ -82,6 +86,7 @@ static void fork_child(void) {
   atomic_store_relaxed(&rt->marker_seq, 0);
   atomic_store_relaxed(&rt->bg_seq, 0);
   atomic_store_relaxed(&rt->sweeper_seq, 0);
+  atomic_store_relaxed(&rt->scav_seq, 0);
   atomic_store_relaxed(&rt->work_seq, 0);
   atomic_store_relaxed(&rt->nsleeping, 0);
   atomic_store_relaxed(&rt->sweepers_active, 0);

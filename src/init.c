@@ -135,8 +135,11 @@ static int init_once(void) {
   rt->sweep_done = 1;
   if (gogc_threads_init() != 0 || gogc_thread_key_init() != 0) return -1;
   gogc_fork_init();
-  gogc_rt->trigger_ratio = 0.7;
-  gogc_pacer_commit();
+  pthread_mutex_init(&gogc_rt->limiter_lock, NULL);
+  pthread_mutex_init(&gogc_rt->scav_lock, NULL);
+  gogc_pacer_init(&gogc_rt->pacer, gogc_rt->gc_percent, gogc_rt->mem_limit, gogc_rt->opt_procs);
+  gogc_limiter_init(&gogc_rt->limiter, gogc_rt->opt_procs, gogc_os_nanotime());
+  gogc_pacer_update();
   return 0;
 }
 

@@ -102,7 +102,12 @@ static inline uint32_t gogc_size_to_class(size_t size);
  * pagealloc.c: address-ordered first fit over a page bitmap, with the
  * longest free run of each 512-page chunk as a summary. [heap] lock held.
  * ------------------------------------------------------------------------- */
-uintptr_t gogc_pages_alloc(uintptr_t npages); /* page index or UINTPTR_MAX */
+/* Page index or UINTPTR_MAX; *dirty: pages of the run not scavenged. */
+uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty);
+uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, bool force,
+                                      uintptr_t *n);
+void gogc_pages_scavenge_begin(uintptr_t page, uintptr_t n);
+void gogc_pages_scavenge_end(uintptr_t page, uintptr_t n, bool released);
 void gogc_pages_free(uintptr_t page, uintptr_t npages);
 void gogc_pages_grow(uintptr_t first_page, uintptr_t npages);
 bool gogc_pages_is_valid(void);
@@ -114,6 +119,17 @@ int gogc_heap_init(void);
 gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems);
 void gogc_heap_free_span(gogc_span *s);
+void gogc_heap_read_memory(gogc_heap_memory *m);
+
+/* ---------------------------------------------------------------------------
+ * scavenge.c
+ * ------------------------------------------------------------------------- */
+uint64_t gogc_scavenge(uint64_t bytes, bool force); /* bytes released */
+void gogc_scavenge_for_limit(void);                 /* after pages were faulted in */
+void gogc_scavenger_pace(void);                     /* gc_lock held */
+void gogc_scavenger_start(void);
+uint64_t gogc_memory_held(void);
+uint64_t gogc_meta_bytes(void);
 uint64_t *gogc_bits_alloc(uint32_t words); /* zeroed; [heap] lock held */
 void gogc_bits_free(uint64_t *bits, uint32_t words);
 
@@ -221,7 +237,11 @@ void gogc_roots_push_stack(uintptr_t lo, uintptr_t hi, const uintptr_t *regs, ui
  * ------------------------------------------------------------------------- */
 enum { TRIGGER_HEAP = 0, TRIGGER_FORCED = 1 };
 void gogc_gc(int trigger);
-void gogc_pacer_commit(void);
+void gogc_pacer_update(void);       /* gc_lock held: inputs from rt, publish outputs */
+bool gogc_parse_byte_count(const char *s, int64_t *out); /* options.c */
+void gogc_pacer_update_try(void);   /* takes gc_lock if free (after a sweep) */
+void gogc_limiter_poll(void);       /* cheap; updates at most every 10 ms */
+static inline bool gogc_limiter_on(void) { return atomic_load_relaxed(&gogc_rt->limiter_on) != 0; }
 void gogc_assist(gogc_thread *t);
 void gogc_alloc_gc_work(gogc_thread *t); /* after an allocation's critical section */
 /* Phase stepping for tests: a cycle whose marking waits for finish. */
@@ -229,10 +249,21 @@ void gogc_test_start_held_cycle(void);
 void gogc_test_scan_thread(gogc_thread *t);
 void gogc_test_finish_held_cycle(void);
 static inline bool gogc_gc_should_trigger(void) {
-  return atomic_load_relaxed(&gogc_rt->heap_live) >=
-             atomic_load_relaxed(&gogc_rt->trigger) &&
-         atomic_load_relaxed(&gogc_rt->gc_percent) >= 0;
+  return atomic_load_relaxed(&gogc_rt->heap_live) >= atomic_load_relaxed(&gogc_rt->trigger);
 }
+
+/* ---------------------------------------------------------------------------
+ * pacer.c (pure functions; see the essay there)
+ * ------------------------------------------------------------------------- */
+void gogc_pacer_init(gogc_pacer *p, int gc_percent, int64_t mem_limit, int procs);
+void gogc_pacer_commit(gogc_pacer *p, bool concurrent);
+uint64_t gogc_pacer_limit_goal(const gogc_pacer *p);
+void gogc_pacer_end_cycle(gogc_pacer *p, const gogc_mark_stats *m);
+double gogc_pacer_assist_ratio(const gogc_pacer *p, uint64_t heap_live, uint64_t triggered,
+                               uint64_t work_done, uint64_t heap_scan_max);
+void gogc_limiter_init(gogc_limiter *l, int procs, uint64_t now);
+bool gogc_limiter_update(gogc_limiter *l, uint64_t now, uint64_t gc, uint64_t idle,
+                         uint64_t total);
 
 /* ---------------------------------------------------------------------------
  * fork.c

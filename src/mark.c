@@ -809,7 +809,9 @@ static void *idle_main(void *arg) {
       atomic_sub_relaxed(&rt->nsleeping, 1);
     }
     gogc_gcwork_publish(&w);
-    atomic_add_relaxed(&rt->idle_cpu_ns, gogc_os_thread_cputime() - cpu0);
+    uint64_t idle_used = gogc_os_thread_cputime() - cpu0;
+    atomic_add_relaxed(&rt->idle_cpu_ns, idle_used);
+    atomic_add_relaxed(&rt->idle_cpu_total, idle_used);
   }
   return NULL;
 }

@@ -41,55 +41,74 @@ GOGC_API volatile uint32_t gogc__wb_enabled;
 
 
 /* ---------------------------------------------------------------------------
- * Pacing
+ * Pacing: the pacer (pacer.c) fed from the runtime's counters
  * ------------------------------------------------------------------------- */
-void gogc_pacer_commit(void) {
+uint64_t gogc_meta_bytes(void);
+
+/* Read the memory counted against the limit into the pacer. */
+static void pacer_read_memory(gogc_pacer *p, uint64_t heap_alloc) {
   gogc_runtime *rt = gogc_rt;
-  int pct = atomic_load_relaxed(&rt->gc_percent);
-  uint64_t goal, trigger;
-  if (pct < 0) {
-    goal = trigger = UINT64_MAX;
-  } else {
-    uint64_t roots = rt->stacks_scan + rt->globals_scan;
-    goal = rt->heap_marked + (rt->heap_marked + roots) * (uint64_t)pct / 100;
-    uint64_t min = HEAP_MINIMUM * (uint64_t)pct / 100;
-    if (goal < min) goal = min;
-    trigger = goal;
-    if (rt->opt_gcstoptheworld == 0) {
-      /* Start early enough that marking ends near the goal: the trigger
-       * sits trigger_ratio of the way from the live heap to the goal. */
-      uint64_t base = rt->heap_marked < goal ? rt->heap_marked : goal;
-      trigger = base + (uint64_t)((double)(goal - base) * rt->trigger_ratio);
-    }
+  gogc_heap_memory m;
+  gogc_heap_read_memory(&m);
+  p->mapped_ready = m.ready + gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+  p->heap_free = m.free;
+  p->heap_alloc = heap_alloc;
+}
+
+/* Recompute goal and trigger from the current settings and publish them.
+ * gc_lock held. */
+static void pacer_publish(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_pacer *p = &rt->pacer;
+  p->gc_percent = atomic_load_relaxed(&rt->gc_percent);
+  p->mem_limit = atomic_load_relaxed(&rt->mem_limit);
+  p->globals_scan = rt->globals_scan;
+  gogc_pacer_commit(p, rt->opt_gcstoptheworld == 0);
+  atomic_store_relaxed(&rt->next_gc, p->goal);
+  atomic_store_relaxed(&rt->trigger, p->trigger);
+  gogc_scavenger_pace();
+}
+
+void gogc_pacer_update(void) {
+  pacer_read_memory(&gogc_rt->pacer, atomic_load_relaxed(&gogc_rt->heap_live));
+  pacer_publish();
+}
+
+/* After a sweep ends: the live heap and the pages in use are exact now,
+ * so the memory-limit goal is recomputed (the one at mark termination
+ * counted unswept garbage as heap). Skipped if a cycle holds gc_lock. */
+void gogc_pacer_update_try(void) {
+  gogc_runtime *rt = gogc_rt;
+  if (atomic_load_relaxed(&rt->mem_limit) == INT64_MAX) return;
+  if (pthread_mutex_trylock(&rt->gc_lock) != 0) return;
+  if (atomic_load_relaxed(&rt->phase) == PHASE_OFF) gogc_pacer_update();
+  pthread_mutex_unlock(&rt->gc_lock);
+}
+
+/* The GC CPU limiter's clock: at most every 10 ms, by whichever thread
+ * gets here first (allocation refills, workers, cycle ends). */
+void gogc_limiter_poll(void) {
+  gogc_runtime *rt = gogc_rt;
+  uint64_t now = gogc_os_nanotime();
+  if (now - atomic_load_relaxed(&rt->limiter.last) < 10000000) return;
+  if (pthread_mutex_trylock(&rt->limiter_lock) != 0) return;
+  gogc_limiter *l = &rt->limiter;
+  if (now - l->last >= 10000000) {
+    uint64_t gc = atomic_load_relaxed(&rt->gc_cpu_ns), idle = atomic_load_relaxed(&rt->idle_cpu_total);
+    uint64_t total = (now - l->last) * (uint64_t)rt->opt_procs;
+    bool on = gogc_limiter_update(l, now, gc - rt->limiter_gc_seen, idle - rt->limiter_idle_seen, total);
+    rt->limiter_gc_seen = gc;
+    rt->limiter_idle_seen = idle;
+    atomic_store_relaxed(&rt->limiter_on, on ? 1u : 0u);
   }
-  atomic_store_relaxed(&rt->next_gc, goal);
-  atomic_store_relaxed(&rt->trigger, trigger);
+  pthread_mutex_unlock(&rt->limiter_lock);
 }
 
-/* After a concurrent cycle: move the trigger so that the heap at the end
- * of the next mark lands just under the goal (a simple feedback loop;
- * the full pacer is Go's 1.18 design, still to come). */
-static void pacer_feedback(uint64_t heap_at_end, uint64_t goal) {
-  gogc_runtime *rt = gogc_rt;
-  double r = rt->trigger_ratio;
-  if (heap_at_end > goal) r -= 0.1;
-  else if (heap_at_end < goal - (goal >> 4)) r += 0.05;
-  if (r < 0.4) r = 0.4;
-  if (r > 0.95) r = 0.95;
-  rt->trigger_ratio = r;
-}
-
-/* Scan work per byte of allocation an assist must do now, so that the
- * expected scan work is done when the heap reaches the goal. */
+/* Scan work per byte of allocation an assist must do now (Go's revise). */
 static double assist_ratio(void) {
   gogc_runtime *rt = gogc_rt;
-  uint64_t done = atomic_load_relaxed(&rt->scan_work);
-  uint64_t expected = rt->scan_expected;
-  uint64_t left = expected > done ? expected - done : expected / 10 + (64 << 10);
-  uint64_t live = atomic_load_relaxed(&rt->heap_live);
-  uint64_t goal = atomic_load_relaxed(&rt->next_gc);
-  uint64_t runway = goal > live + (1 << 20) ? goal - live : (1 << 20);
-  return (double)left / (double)runway;
+  return gogc_pacer_assist_ratio(&rt->pacer, atomic_load_relaxed(&rt->heap_live), rt->heap_triggered,
+                                 atomic_load_relaxed(&rt->scan_work), rt->heap_scan_max);
 }
 
 /* ---------------------------------------------------------------------------
@@ -180,6 +199,7 @@ static void start_threads_once(void) {
   rt->threads_started = 1;
   gogc_mark_init();
   gogc_sweeper_start();
+  gogc_scavenger_start();
   pthread_t tid;
   if (gogc_real_pthread_create(&tid, NULL, bg_worker_main, NULL) != 0)
     gogc_fatal("cannot start the background mark worker");
@@ -201,7 +221,22 @@ static void mark_termination(cycle_trace *c) {
   c->heap2 = marked;
   if (rt->opt_gcverify) gogc_heap_verify("after mark");
   rt->heap_marked = marked;
-  if (c->concurrent) pacer_feedback(c->heap1, atomic_load_relaxed(&rt->next_gc));
+  gogc_mark_stats ms = {
+      .heap_triggered = c->heap0,
+      .heap_end = c->heap1,
+      .heap_marked = marked,
+      .scan_work = atomic_load_relaxed(&rt->scan_work),
+      .root_scan_work = rt->stacks_scan + rt->globals_scan,
+      .stack_scan = rt->stacks_scan,
+      .mark_ns = c->concurrent ? c->t_markterm - c->t_mark : 0, /* no cons/mark if stopped */
+      .bg_cpu_ns = c->bg_cpu,
+      .assist_cpu_ns = c->assist_cpu,
+      .idle_cpu_ns = c->idle_cpu,
+  };
+  gogc_pacer_end_cycle(&rt->pacer, &ms);
+  /* Objects in memory now: everything allocated, dead or not, until the
+   * sweep (Go's heapAlloc counts unswept garbage the same way). */
+  pacer_read_memory(&rt->pacer, c->heap1);
   atomic_store_relaxed(&rt->heap_live, marked);
   atomic_store_relaxed(&rt->sweep_central, 0);
   atomic_store_relaxed(&rt->sweep_done, 0);
@@ -211,7 +246,7 @@ static void mark_termination(cycle_trace *c) {
   atomic_store_release(&rt->sweepgen, rt->sweepgen + 2);
   atomic_store_relaxed(&rt->phase, PHASE_OFF);
   if (rt->opt_gcstoptheworld >= 2) gogc_sweep_finish();
-  gogc_pacer_commit();
+  pacer_publish();
   c->goal = atomic_load_relaxed(&rt->next_gc);
   c->t_end = gogc_os_nanotime();
 }
@@ -303,7 +338,8 @@ static void start_concurrent_cycle(int trigger) {
   rt->cycle_stack_pause_ns = 0;
   rt->stacks_scan = 0;
   gogc_assert(rt->nactive == 0 && rt->work_full == NULL);
-  rt->scan_expected = rt->heap_marked + rt->globals_scan + (64 << 10);
+  rt->heap_triggered = c->heap0;
+  rt->heap_scan_max = c->heap0;
   for (gogc_thread *t = rt->threads; t; t = t->next) t->assist_credit = 0;
   atomic_store_relaxed(&rt->phase, PHASE_MARK);
   atomic_store_relaxed(&gogc__wb_enabled, 1);
@@ -399,6 +435,7 @@ static void *bg_worker_main(void *arg) {
       if (more) gogc_gcwork_publish(&w);
       uint64_t used = gogc_os_thread_cputime() - cpu0;
       atomic_add_relaxed(&rt->bg_cpu_ns, used);
+      gogc_limiter_poll();
       atomic_add_relaxed(&rt->gc_cpu_ns, used);
       if (!more) {
         if (gogc_mark_work_available()) {
@@ -446,6 +483,11 @@ void gogc_assist(gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->phase) != PHASE_MARK || t->in_critical) return;
   if (atomic_load_relaxed(&rt->test_hold)) return;
+  gogc_limiter_poll();
+  if (gogc_limiter_on()) { /* GC has had half the CPU: no assists (Go's limiter) */
+    t->assist_credit = 0;
+    return;
+  }
   double ratio = assist_ratio();
   int64_t debt = -t->assist_credit;
   if (debt <= 0) return;
@@ -599,8 +641,22 @@ GOGC_API int gogc_set_percent(int percent) {
   pthread_mutex_lock(&rt->gc_lock);
   int old = rt->gc_percent;
   atomic_store_relaxed(&rt->gc_percent, percent < 0 ? -1 : percent);
-  gogc_pacer_commit();
+  gogc_pacer_update();
   pthread_mutex_unlock(&rt->gc_lock);
+  return old;
+}
+
+GOGC_API int64_t gogc_set_memory_limit(int64_t limit) {
+  if (gogc_ensure_init() != 0) return INT64_MAX;
+  gogc_runtime *rt = gogc_rt;
+  if (limit < 0) return atomic_load_relaxed(&rt->mem_limit);
+  pthread_mutex_lock(&rt->gc_lock);
+  int64_t old = rt->mem_limit;
+  atomic_store_relaxed(&rt->mem_limit, limit);
+  gogc_pacer_update();
+  pthread_mutex_unlock(&rt->gc_lock);
+  /* A limit below what is held now: release free pages at once. */
+  gogc_scavenge_for_limit();
   return old;
 }
 
@@ -652,8 +708,22 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->heap_sys = atomic_load_relaxed(&rt->heap_mapped);
   ms->heap_inuse = rt->pages_inuse * PAGE_SIZE;
   ms->heap_idle = ms->heap_sys - ms->heap_inuse;
-  ms->heap_released = 0;
+  gogc_heap_memory hm;
+  gogc_heap_read_memory(&hm);
+  ms->heap_released = hm.released;
+  ms->heap_free = hm.free;
   ms->gc_sys = gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+  ms->memory_held = hm.ready + ms->gc_sys;
+  ms->memory_limit = atomic_load_relaxed(&rt->mem_limit);
+  ms->heap_goal = atomic_load_relaxed(&rt->next_gc);
+  ms->heap_live_goal_limit = gogc_pacer_limit_goal(&rt->pacer);
+  ms->scavenged_total = atomic_load_relaxed(&rt->scav_released_total);
+  ms->scav_bg_cpu_ns = atomic_load_relaxed(&rt->scav_bg_ns);
+  ms->scav_assist_cpu_ns = atomic_load_relaxed(&rt->scav_assist_ns);
+  pthread_mutex_lock(&rt->limiter_lock);
+  ms->limiter_enabled = rt->limiter.enabled;
+  ms->limiter_times_enabled = (uint32_t)rt->limiter.times_enabled;
+  pthread_mutex_unlock(&rt->limiter_lock);
   ms->sys = ms->heap_sys + ms->gc_sys;
   ms->next_gc = atomic_load_relaxed(&rt->next_gc);
   ms->last_gc = rt->last_gc_unix;

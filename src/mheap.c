@@ -18,9 +18,14 @@
  * never returned to the OS, so a racing reader of a stale spans[] entry
  * still reads valid memory.
  *
- * Zeroing. Pages never handed out before are zero (fresh from the OS);
- * zeroed_pages is that high-water mark. A span made (even partly) of pages
- * below it has needzero set, and its objects are cleared on allocation.
+ * Zeroing. Scavenged pages (never touched since they were committed, or
+ * returned to the OS since) read as zero (pagealloc.c). A span with any
+ * other page has needzero set, and its objects are cleared on allocation.
+ *
+ * Memory returned. The scavenger (scavenge.c) gives free pages back to
+ * the OS; an allocation that takes them faults them back in, zeroed. What
+ * the heap holds is heap_mapped minus the scavenged pages
+ * (gogc_heap_read_memory), the number the memory limit is checked against.
  */
 #include "internal.h"
 
@@ -36,7 +41,7 @@ static int table_commit(uintptr_t table, uintptr_t *committed, uintptr_t need) {
   return rc;
 }
 
-static uintptr_t spans_committed, inuse_committed;
+static uintptr_t spans_committed, inuse_committed, scav_committed;
 
 int gogc_heap_init(void) {
   gogc_runtime *rt = gogc_rt;
@@ -44,16 +49,19 @@ int gogc_heap_init(void) {
   if (heap == NULL) return -1;
   void *spans = gogc_os_reserve(HEAP_PAGES * sizeof(gogc_span *), gogc_os_page_size());
   void *inuse = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
+  void *scav = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
   void *chunks = gogc_meta_alloc(NUM_CHUNKS * sizeof(uint32_t));
-  if (spans == NULL || inuse == NULL || chunks == NULL) {
+  if (spans == NULL || inuse == NULL || scav == NULL || chunks == NULL) {
     gogc_os_release(heap, HEAP_RESERVE);
     if (spans) gogc_os_release(spans, HEAP_PAGES * sizeof(gogc_span *));
     if (inuse) gogc_os_release(inuse, HEAP_PAGES / 8);
+    if (scav) gogc_os_release(scav, HEAP_PAGES / 8);
     return -1;
   }
   rt->heap_base = (uintptr_t)heap;
   rt->spans = spans;
   rt->page_inuse = inuse;
+  rt->page_scav = scav;
   rt->chunk_free = chunks;
   pthread_mutex_init(&rt->heap_lock, NULL);
   return 0;
@@ -68,7 +76,8 @@ static bool heap_grow(uintptr_t npages) {
   uintptr_t new_pages = (mapped + bytes) >> PAGE_SHIFT;
   if (table_commit((uintptr_t)rt->spans, &spans_committed,
                    new_pages * sizeof(gogc_span *)) != 0 ||
-      table_commit((uintptr_t)rt->page_inuse, &inuse_committed, new_pages / 8) != 0)
+      table_commit((uintptr_t)rt->page_inuse, &inuse_committed, new_pages / 8) != 0 ||
+      table_commit((uintptr_t)rt->page_scav, &scav_committed, new_pages / 8) != 0)
     return false;
   if (gogc_os_commit((void *)(rt->heap_base + mapped), bytes) != 0) return false;
   gogc_pages_grow(mapped >> PAGE_SHIFT, bytes >> PAGE_SHIFT);
@@ -118,9 +127,10 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems) {
   gogc_runtime *rt = gogc_rt;
   pthread_mutex_lock(&rt->heap_lock);
-  uintptr_t page = gogc_pages_alloc(npages);
+  uintptr_t dirty = 0;
+  uintptr_t page = gogc_pages_alloc(npages, &dirty);
   if (page == UINTPTR_MAX) {
-    if (!heap_grow(npages) || (page = gogc_pages_alloc(npages)) == UINTPTR_MAX) {
+    if (!heap_grow(npages) || (page = gogc_pages_alloc(npages, &dirty)) == UINTPTR_MAX) {
       pthread_mutex_unlock(&rt->heap_lock);
       return NULL;
     }
@@ -143,7 +153,7 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
       s->next = rt->span_free;
       rt->span_free = s;
     }
-    gogc_pages_free(page, npages);
+    gogc_pages_free(page, npages); /* its pages count as not scavenged now: harmless */
     pthread_mutex_unlock(&rt->heap_lock);
     return NULL;
   }
@@ -158,8 +168,7 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   s->allocbits = a;
   s->markbits = m;
   s->heapbits = h;
-  s->needzero = page < rt->zeroed_pages;
-  if (page + npages > rt->zeroed_pages) rt->zeroed_pages = page + npages;
+  s->needzero = dirty != 0;
   s->freeindex = 0;
   s->alloc_count = 0;
   s->alloc_cache = ~(uint64_t)0;
@@ -168,7 +177,22 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   for (uintptr_t i = 0; i < npages; i++) atomic_store_relaxed(&rt->spans[page + i], s);
   atomic_store_release(&s->state, SPAN_INUSE);
   pthread_mutex_unlock(&rt->heap_lock);
+  /* Pages faulted back in may take the process over the memory limit:
+   * return as much elsewhere (Go's allocSpan). */
+  if (dirty < npages) gogc_scavenge_for_limit();
   return s;
+}
+
+void gogc_heap_read_memory(gogc_heap_memory *m) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->heap_lock);
+  uint64_t scav = rt->pages_scav * PAGE_SIZE;
+  m->mapped = rt->pages_mapped * PAGE_SIZE;
+  m->released = scav;
+  m->ready = m->mapped - scav;
+  m->inuse = rt->pages_inuse * PAGE_SIZE;
+  m->free = m->mapped - m->inuse - scav;
+  pthread_mutex_unlock(&rt->heap_lock);
 }
 
 /* Return s's pages to the page allocator. The caller owns s: it is on no

@@ -2,6 +2,9 @@
  *
  * Environment variables, parsed as Go parses them:
  *   GOGC         percent or "off" (default 100). Go's readGOGC.
+ *   GOMEMLIMIT   soft memory limit: a byte count with an optional B, KiB,
+ *                MiB, GiB or TiB suffix, or "off" (default). Go's
+ *                parseByteCount: digits only, binary units only.
  *   GODEBUG      comma-separated name=value settings from the table below.
  *   GOMAXPROCS   number of threads that mark in parallel (default: CPUs).
  *   GOGC_SUSPEND_SIGNAL  signal number used to stop threads (default SIGPWR).
@@ -68,6 +71,37 @@ static void parse_godebug(gogc_runtime *rt, const char *s) {
   }
 }
 
+/* Go's parseByteCount: ^[0-9]+(([KMGT]i)?B)?$, no overflow. */
+bool gogc_parse_byte_count(const char *s, int64_t *out) {
+  size_t n = strlen(s);
+  if (n == 0) return false;
+  uint64_t mul = 1;
+  if (s[n - 1] == 'B') {
+    n--;
+    if (n >= 2 && s[n - 1] == 'i') {
+      switch (s[n - 2]) {
+      case 'K': mul = 1ull << 10; break;
+      case 'M': mul = 1ull << 20; break;
+      case 'G': mul = 1ull << 30; break;
+      case 'T': mul = 1ull << 40; break;
+      default: return false;
+      }
+      n -= 2;
+    }
+  }
+  if (n == 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    uint64_t d = (uint64_t)(s[i] - '0');
+    if (v > ((uint64_t)INT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (v > (uint64_t)INT64_MAX / mul) return false;
+  *out = (int64_t)(v * mul);
+  return true;
+}
+
 void gogc_options_init(void) {
   gogc_runtime *rt = gogc_rt;
 #define X(name, field, def, min, max, doc) rt->field = (def);
@@ -80,6 +114,15 @@ void gogc_options_init(void) {
     if (strcmp(v, "off") == 0) rt->gc_percent = -1;
     else if (parse_long(v, strlen(v), INT_MIN, INT_MAX, &p)) rt->gc_percent = p < 0 ? -1 : (int)p;
     else gogc_warn("GOGC=\"%s\" is not a percentage or \"off\"; using 100", v);
+  }
+  rt->mem_limit = INT64_MAX;
+  v = getenv("GOMEMLIMIT");
+  if (v != NULL && *v != 0 && strcmp(v, "off") != 0) {
+    int64_t lim;
+    if (gogc_parse_byte_count(v, &lim)) rt->mem_limit = lim;
+    else
+      gogc_warn("GOMEMLIMIT=\"%s\" is not a byte count (digits with an optional B, KiB, MiB, "
+                "GiB or TiB suffix) or \"off\"; no memory limit", v);
   }
   if ((v = getenv("GODEBUG")) != NULL) parse_godebug(rt, v);
   rt->opt_procs = (int)rt->ncpu;

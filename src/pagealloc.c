@@ -17,8 +17,17 @@
  * for heaps of a few GiB (a 4 GiB heap is 1024 chunks) and is the place to
  * grow into that tree later.
  *
+ * Scavenged pages. page_scav has one bit per page: 1 = free and holding
+ * no memory (returned to the OS with MADV_DONTNEED, or committed and never
+ * touched). Such a page reads as zero, so a span made only of scavenged
+ * pages needs no zeroing. Allocation clears the bits of the run it takes;
+ * the scavenger (scavenge.c) sets them, highest addresses first, so the
+ * low pages that first fit reuses stay backed and whole chunks at the top
+ * of the heap go back to the OS.
+ *
  * Invariants (gogc_pages_is_valid): chunk_free[c] == number of zero bits
- * of chunk c within the mapped pages; no free page below search_page.
+ * of chunk c within the mapped pages; no free page below search_page; a
+ * scavenged page is free; pages_scav == number of scavenged pages.
  * All functions run with mheap.lock held.
  */
 #include "internal.h"
@@ -51,7 +60,26 @@ static void mark_range(uintptr_t page, uintptr_t npages, bool inuse) {
   }
 }
 
-uintptr_t gogc_pages_alloc(uintptr_t npages) {
+/* Clear the scavenged bits of [page, page + n); returns how many pages of
+ * the run were not scavenged (may hold old data). */
+static uintptr_t scav_clear(uintptr_t page, uintptr_t n) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t end = page + n, dirty = n;
+  while (page < end) {
+    uintptr_t w = page / WORD_PAGES, bit = page % WORD_PAGES;
+    uintptr_t k = WORD_PAGES - bit;
+    if (k > end - page) k = end - page;
+    uint64_t m = (k == 64) ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1) << bit;
+    uintptr_t c = (uintptr_t)__builtin_popcountll(rt->page_scav[w] & m);
+    rt->page_scav[w] &= ~m;
+    rt->pages_scav -= c;
+    dirty -= c;
+    page += k;
+  }
+  return dirty;
+}
+
+uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty) {
   gogc_runtime *rt = gogc_rt;
   uintptr_t limit = mapped_pages();
   uintptr_t page = rt->search_page;
@@ -106,6 +134,7 @@ uintptr_t gogc_pages_alloc(uintptr_t npages) {
       if (run_start + npages > limit) return UINTPTR_MAX;
       mark_range(run_start, npages, true);
       if (rt->search_page == run_start) rt->search_page = run_start + npages;
+      *dirty = scav_clear(run_start, npages);
       return run_start;
     }
   }
@@ -130,6 +159,66 @@ void gogc_pages_grow(uintptr_t first, uintptr_t npages) {
   }
   rt->pages_mapped = first + npages;
   if (first < rt->search_page) rt->search_page = first;
+  /* Fresh pages hold no memory until touched: scavenged. */
+  for (uintptr_t p = first; p < first + npages; p++) gogc_bit_set(rt->page_scav, (uint32_t)p);
+  rt->pages_scav += npages;
+}
+
+/* The scavenger's search: the highest run of free, unscavenged pages below
+ * page `below`, at most max_pages long. Chunks at least 31/32 in use are
+ * skipped unless force (their free pages are likely reused soon, and
+ * releasing them would split huge pages). Returns the first page of the
+ * run (and its length in *n), or UINTPTR_MAX. */
+uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, bool force,
+                                      uintptr_t *n) {
+  gogc_runtime *rt = gogc_rt;
+  if (below > rt->pages_mapped) below = rt->pages_mapped;
+  while (below > 0) {
+    uintptr_t chunk = (below - 1) / CHUNK_PAGES;
+    uintptr_t clo = chunk * CHUNK_PAGES;
+    uint32_t cfree = rt->chunk_free[chunk];
+    if (cfree == 0 || (!force && cfree < CHUNK_PAGES / 32)) {
+      below = clo;
+      continue;
+    }
+    /* Highest candidate page in [clo, below). */
+    uintptr_t p = below;
+    while (p > clo) {
+      uintptr_t w = (p - 1) / WORD_PAGES, wlo = w * WORD_PAGES;
+      if (wlo < clo) wlo = clo;
+      uint64_t cand = ~rt->page_inuse[w] & ~rt->page_scav[w];
+      uintptr_t top = p - w * WORD_PAGES; /* bits [0, top) are below p */
+      if (top < 64) cand &= ((uint64_t)1 << top) - 1;
+      if (cand == 0) {
+        p = wlo;
+        continue;
+      }
+      uintptr_t hi = w * WORD_PAGES + 63 - (uintptr_t)__builtin_clzll(cand) + 1; /* run end */
+      uintptr_t lo = hi - 1;
+      while (lo > clo && hi - lo < max_pages && !gogc_bit_get(rt->page_inuse, (uint32_t)(lo - 1)) &&
+             !gogc_bit_get(rt->page_scav, (uint32_t)(lo - 1)))
+        lo--;
+      *n = hi - lo;
+      return lo;
+    }
+    below = clo;
+  }
+  return UINTPTR_MAX;
+}
+
+/* Take [page, page + n) out of circulation while its memory is returned
+ * (the heap lock is dropped for the system call), then give it back. */
+void gogc_pages_scavenge_begin(uintptr_t page, uintptr_t n) {
+  mark_range(page, n, true);
+}
+void gogc_pages_scavenge_end(uintptr_t page, uintptr_t n, bool released) {
+  gogc_runtime *rt = gogc_rt;
+  mark_range(page, n, false);
+  if (released) {
+    for (uintptr_t p = page; p < page + n; p++) gogc_bit_set(rt->page_scav, (uint32_t)p);
+    rt->pages_scav += n;
+  }
+  if (page < rt->search_page) rt->search_page = page;
 }
 
 bool gogc_pages_is_valid(void) {
@@ -144,5 +233,11 @@ bool gogc_pages_is_valid(void) {
       }
     if (free_pages != rt->chunk_free[c]) return false;
   }
-  return true;
+  uint64_t scav = 0;
+  for (uintptr_t p = 0; p < limit; p++) {
+    if (!gogc_bit_get(rt->page_scav, (uint32_t)p)) continue;
+    if (gogc_bit_get(rt->page_inuse, (uint32_t)p)) return false;
+    scav++;
+  }
+  return scav == rt->pages_scav;
 }

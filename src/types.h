@@ -254,6 +254,63 @@ typedef struct gogc_root_range {
 } gogc_root_range;
 
 /* ---------------------------------------------------------------------------
+ * Pacer and GC CPU limiter (pacer.c). Plain structs of numbers: the
+ * collector owns rt->pacer under gc_lock and publishes goal and trigger
+ * through rt->next_gc and rt->trigger; tests drive their own copies.
+ * ------------------------------------------------------------------------- */
+typedef struct gogc_pacer {
+  /* settings */
+  int gc_percent;          /* GOGC; negative: off */
+  int64_t mem_limit;       /* bytes; INT64_MAX: no limit */
+  int procs;               /* GOMAXPROCS */
+  /* measured, at the end of a cycle */
+  uint64_t heap_marked;    /* live heap the last mark found */
+  uint64_t last_heap_scan; /* heap scan work of the last mark */
+  uint64_t stack_scan;     /* stack bytes scanned by the last mark */
+  uint64_t globals_scan;   /* bytes of data segments and added roots */
+  double cons_mark;        /* max of cons_hist */
+  double cons_hist[4];     /* the last measurements, newest first */
+  uint32_t cycles_measured;
+  /* memory counted against the limit, read at each commit */
+  uint64_t mapped_ready;   /* everything mapped and not returned to the OS */
+  uint64_t heap_free;      /* free heap pages not returned to the OS */
+  uint64_t heap_alloc;     /* bytes in allocated objects */
+  /* outputs of gogc_pacer_commit */
+  uint64_t goal;           /* heap goal, UINT64_MAX: none */
+  uint64_t trigger;        /* heap_live that starts the next cycle */
+  bool limit_bound;        /* the memory limit set the goal */
+} gogc_pacer;
+
+/* Heap memory by state, bytes (gogc_heap_read_memory). */
+typedef struct gogc_heap_memory {
+  uint64_t mapped;   /* committed address space */
+  uint64_t ready;    /* mapped minus released: memory the heap holds */
+  uint64_t inuse;    /* pages of spans */
+  uint64_t free;     /* free pages still holding memory */
+  uint64_t released; /* free pages returned to the OS (or never touched) */
+} gogc_heap_memory;
+
+/* What one mark measured (input to gogc_pacer_end_cycle). */
+typedef struct gogc_mark_stats {
+  uint64_t heap_triggered;  /* heap_live when the mark started */
+  uint64_t heap_end;        /* heap_live when it ended */
+  uint64_t heap_marked;     /* bytes marked */
+  uint64_t scan_work;       /* bytes scanned, roots included */
+  uint64_t root_scan_work;  /* of which stacks and globals */
+  uint64_t stack_scan;
+  uint64_t mark_ns;         /* wall time of the concurrent mark */
+  uint64_t bg_cpu_ns, assist_cpu_ns, idle_cpu_ns;
+} gogc_mark_stats;
+
+typedef struct gogc_limiter {
+  uint64_t bucket;         /* GC CPU ns in the bucket */
+  uint64_t capacity;       /* procs x 1 s */
+  uint64_t last;           /* clock of the last update */
+  uint64_t times_enabled;  /* transitions to on */
+  bool enabled;
+} gogc_limiter;
+
+/* ---------------------------------------------------------------------------
  * The runtime: one instance, allocated from the OS at initialisation.
  * ------------------------------------------------------------------------- */
 enum { PHASE_OFF = 0, PHASE_MARK = 1, PHASE_MARKTERM = 2 };
@@ -267,7 +324,20 @@ typedef struct gogc_runtime {
   uint64_t *page_inuse;          /* [heap] 1 bit per page: allocated */
   uint32_t *chunk_free;          /* [heap] free pages per 512-page chunk */
   uintptr_t search_page;         /* [heap] no free page below this one */
-  uintptr_t zeroed_pages;        /* [heap] pages past this were never used */
+  uint64_t *page_scav;           /* [heap] 1 bit per page: free, memory returned */
+  uint64_t pages_scav;           /* [heap] */
+  uintptr_t scav_cursor;         /* [heap] the scavenger searches below this page */
+
+  /* --- scavenger (scavenge.c) --- */
+  pthread_mutex_t scav_lock;     /* one scavenger at a time */
+  uint64_t scav_retained_goal;   /* [atomic] heap bytes held above it are released */
+  uint64_t scav_limit_goal;      /* [atomic] all bytes held above it are released */
+  uint64_t scav_last_goal;       /* [gc_lock] heap goal at the previous commit */
+  uint32_t scav_seq;             /* [atomic] futex: goals changed */
+  uint32_t scav_exit;            /* [atomic] futex word for the scavenger's sleeps */
+  uint64_t scav_released_total;  /* [atomic] bytes released, all time */
+  uint64_t scav_bg_ns;           /* [atomic] background scavenger time */
+  uint64_t scav_assist_ns;       /* [atomic] synchronous scavenging time */
   uint64_t pages_inuse;          /* [heap] */
   uint64_t pages_mapped;         /* [heap] */
   gogc_span *span_free;          /* [heap] recycled span structs */
@@ -322,9 +392,7 @@ typedef struct gogc_runtime {
   uint64_t bg_cpu_ns;            /* [atomic] this cycle, fractional worker */
   uint64_t idle_cpu_ns;          /* [atomic] this cycle, idle workers */
   int64_t bg_credit;             /* [atomic] background scan work not yet used by assists */
-  uint64_t scan_expected;        /* [gc] scan work expected this cycle */
   uint64_t trigger;              /* [atomic] heap_live that starts a concurrent cycle */
-  double trigger_ratio;          /* [gc] trigger's fraction of the runway to the goal */
   uint64_t max_stack_pause_ns;   /* [threads_lock] longest single-thread stop */
   uint64_t cycle_stack_pause_ns; /* [threads_lock] longest one this cycle */
   uint64_t max_stw_pause_ns;     /* [gc] longest stop-the-world pause */
@@ -347,7 +415,17 @@ typedef struct gogc_runtime {
   int gc_percent;                /* [atomic] GOGC; negative: off */
   uint64_t heap_live;            /* [atomic] marked + allocated since */
   uint64_t heap_marked;          /* [gc] live heap at the last cycle */
-  uint64_t next_gc;              /* [atomic] goal and trigger */
+  uint64_t next_gc;              /* [atomic] the heap goal */
+  int64_t mem_limit;             /* [atomic] GOMEMLIMIT; INT64_MAX: none */
+  gogc_pacer pacer;              /* [gc_lock] */
+  gogc_limiter limiter;          /* [limiter_lock] */
+  pthread_mutex_t limiter_lock;
+  uint32_t limiter_on;           /* [atomic] copy of limiter.enabled */
+  uint64_t limiter_gc_seen;      /* [limiter_lock] gc_cpu_ns at the last update */
+  uint64_t limiter_idle_seen;    /* [limiter_lock] idle_cpu_total at the last update */
+  uint64_t idle_cpu_total;       /* [atomic] idle marking, all cycles */
+  uint64_t heap_triggered;       /* [gc] heap_live when this cycle's mark began */
+  uint64_t heap_scan_max;        /* [gc] scannable heap when this cycle began */
   uint64_t globals_scan;         /* [gc] bytes of data segments */
   uint64_t stacks_scan;          /* [gc] stack bytes scanned last cycle */
   uint64_t large_allocs, large_frees;   /* [atomic] objects */

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -68,19 +69,77 @@ static void test_pages(void) {
   pthread_mutex_lock(&rt->heap_lock);
   /* First fit: two runs, free the first, the next fitting request reuses
    * the lowest address; freeing neighbours coalesces. */
-  uintptr_t a = gogc_pages_alloc(3), b = gogc_pages_alloc(5), c = gogc_pages_alloc(2);
+  uintptr_t dirty;
+  uintptr_t a = gogc_pages_alloc(3, &dirty), b = gogc_pages_alloc(5, &dirty),
+            c = gogc_pages_alloc(2, &dirty);
   CHECK(a != UINTPTR_MAX && b != UINTPTR_MAX && c != UINTPTR_MAX);
   CHECK(gogc_pages_is_valid());
   gogc_pages_free(a, 3);
-  uintptr_t d = gogc_pages_alloc(2);
+  uintptr_t d = gogc_pages_alloc(2, &dirty);
   CHECK(d == a);
   gogc_pages_free(d, 2);
   gogc_pages_free(b, 5);
-  uintptr_t e = gogc_pages_alloc(8); /* a's 3 + b's 5, coalesced */
+  uintptr_t e = gogc_pages_alloc(8, &dirty); /* a's 3 + b's 5, coalesced */
   CHECK(e == a);
   CHECK(gogc_pages_is_valid());
   gogc_pages_free(e, 8);
   gogc_pages_free(c, 2);
+  CHECK(gogc_pages_is_valid());
+  pthread_mutex_unlock(&rt->heap_lock);
+}
+
+/* The scavenger returns free pages highest first, their memory is gone
+ * (RSS falls, contents read as zero), the accounting follows, and an
+ * allocation that takes them back reports them as clean (no zeroing). */
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void test_scavenge(void) {
+  gogc_runtime *rt = gogc_rt;
+  enum { NP = 256 }; /* 2 MiB */
+  gogc_scavenge(UINT64_MAX, true); /* start from nothing free and backed */
+  pthread_mutex_lock(&rt->heap_lock);
+  uintptr_t dirty = 0;
+  uintptr_t a = gogc_pages_alloc(NP, &dirty);
+  uint64_t scav_before = rt->pages_scav;
+  pthread_mutex_unlock(&rt->heap_lock);
+  CHECK(a != UINTPTR_MAX);
+  if (a == UINTPTR_MAX) return;
+  unsigned char *mem = (unsigned char *)(rt->heap_base + a * PAGE_SIZE);
+  memset(mem, 0xA5, NP * PAGE_SIZE); /* now backed */
+  long rss0 = rss_kib();
+  pthread_mutex_lock(&rt->heap_lock);
+  gogc_pages_free(a, NP);
+  pthread_mutex_unlock(&rt->heap_lock);
+  gogc_heap_memory m0, m1;
+  gogc_heap_read_memory(&m0);
+  CHECK(m0.free >= (uint64_t)NP * PAGE_SIZE);
+  uint64_t got = gogc_scavenge((uint64_t)NP * PAGE_SIZE, true);
+  gogc_heap_read_memory(&m1);
+  CHECKF(got == (uint64_t)NP * PAGE_SIZE, "released %llu of %llu bytes", (unsigned long long)got,
+         (unsigned long long)NP * PAGE_SIZE);
+  CHECK(m1.released == m0.released + got && m1.free == m0.free - got);
+  long rss1 = rss_kib();
+  CHECKF(rss0 - rss1 >= NP * (long)(PAGE_SIZE / 1024) / 2, "RSS %ld -> %ld KiB", rss0, rss1);
+  pthread_mutex_lock(&rt->heap_lock);
+  CHECK(gogc_pages_is_valid());
+  CHECK(rt->pages_scav == scav_before + NP);
+  uintptr_t b = gogc_pages_alloc(NP, &dirty);
+  CHECK(b == a);
+  CHECKF(dirty == 0, "%lu dirty pages after scavenging", (unsigned long)dirty);
+  pthread_mutex_unlock(&rt->heap_lock);
+  size_t nonzero = 0;
+  for (size_t i = 0; i < NP * PAGE_SIZE; i += 512) nonzero += mem[i] != 0;
+  CHECK(nonzero == 0);
+  pthread_mutex_lock(&rt->heap_lock);
+  gogc_pages_free(b, NP);
   CHECK(gogc_pages_is_valid());
   pthread_mutex_unlock(&rt->heap_lock);
 }
@@ -128,5 +187,7 @@ int main(void) {
   g_keep = gogc_alloc(1); /* no allocation inside the critical sections below */
   in_critical(test_pages);
   in_critical(test_span_slots);
+  gogc_collect();
+  in_critical(test_scavenge);
   return check_done();
 }

@@ -1,0 +1,196 @@
+/* gogc: the pacer and the GC CPU limiter (Go's mgcpacer.go, mgclimit.go).
+ *
+ * The pacer answers three questions, from numbers the collector measures:
+ *
+ *   goal     how large may the heap grow before the next cycle ends?
+ *   trigger  at what heap size must the next concurrent mark start so
+ *            that it ends near the goal?
+ *   assists  during a mark, how much scan work does an allocating thread
+ *            owe per byte it allocates?
+ *
+ * Goal. Two goals, the smaller wins:
+ *   GOGC:   marked + (marked + stacks + globals) * GOGC / 100, at least
+ *           4 MiB * GOGC / 100; none when GOGC is off.
+ *   limit:  the memory limit minus what is not heap (metadata, mark
+ *           structures, free space inside spans) and minus any overage,
+ *           less 3% headroom (at least 1 MiB), never below the live heap.
+ *           Free pages not yet returned to the OS count as heap: the
+ *           scavenger returns them as the heap grows into the limit.
+ *
+ * Trigger (Go 1.18). Marking at the background workers' 25% of the CPU
+ * while the program allocates at its measured rate moves the heap by
+ *   runway = cons/mark * (1 - 0.25) / 0.25 * expected scan work
+ * where cons/mark is allocation per unit of mutator CPU over scan work per
+ * unit of GC CPU, the largest of the last five measurements (erring on the
+ * early side: more cycles, fewer assists). The trigger is goal - runway,
+ * kept between 70% and 95% of the way from the live heap to the goal (and
+ * at most 4 MiB short of a large goal). When the live heap is already at
+ * the goal (a limit set too low), the trigger is the goal: the collector
+ * runs back to back, and only the CPU limiter keeps that from starving
+ * the program.
+ *
+ * Assists (Go's revise). Work left / heap left before the goal. If the
+ * scan work passes what was expected (the heap grew during the mark), the
+ * goal is extrapolated towards a hard goal of (1 + GOGC/100) x goal and the
+ * work expected becomes the worst case; past the goal, the goal moves 10%
+ * further so the ratio stays finite. The collector bounds each assist's
+ * time (mgc.c), so a high ratio means more, short assists, not long ones.
+ *
+ * CPU limiter (Go 1.19). A leaky bucket of GOMAXPROCS x 1 s of CPU time
+ * fills with GC CPU (assists, background marking, stop-the-world time
+ * times the threads stopped) and drains with mutator CPU; idle marking is
+ * free. While the bucket is full, GC takes more than half of the CPU over
+ * the last seconds, and the limiter is on: assists and synchronous
+ * scavenging are skipped and the heap may overshoot the memory limit
+ * instead of the program thrashing in back-to-back collections.
+ *
+ * Everything here is a pure function of a gogc_pacer / gogc_limiter
+ * struct: tests drive them with scripted heaps, rates and clocks
+ * (tests/unit_pacer.c). mgc.c fills the inputs and publishes the outputs.
+ */
+#include "internal.h"
+
+#define PACER_UTIL 0.25           /* background marking's share of the CPU */
+#define TRIGGER_MIN 0.70          /* Go: 45/64 */
+#define TRIGGER_MAX 0.95          /* Go: 61/64 */
+#define BIG_HEAP_SLACK (4u << 20) /* trigger at most this far below a large goal */
+
+void gogc_pacer_init(gogc_pacer *p, int gc_percent, int64_t mem_limit, int procs) {
+  memset(p, 0, sizeof *p);
+  p->gc_percent = gc_percent;
+  p->mem_limit = mem_limit;
+  p->procs = procs > 0 ? procs : 1;
+}
+
+uint64_t gogc_pacer_limit_goal(const gogc_pacer *p) {
+  if (p->mem_limit == INT64_MAX || p->mem_limit < 0) return UINT64_MAX;
+  uint64_t limit = (uint64_t)p->mem_limit;
+  uint64_t ready = p->mapped_ready;
+  uint64_t heap = p->heap_free + p->heap_alloc;
+  uint64_t non_heap = ready > heap ? ready - heap : 0;
+  uint64_t overage = ready > limit ? ready - limit : 0;
+  if (non_heap + overage >= limit) return p->heap_marked; /* collect continuously */
+  uint64_t goal = limit - (non_heap + overage);
+  uint64_t headroom = goal / 100 * 3;
+  if (headroom < (1u << 20)) headroom = 1u << 20;
+  goal = goal < 2 * headroom ? headroom : goal - headroom;
+  if (goal < p->heap_marked) goal = p->heap_marked;
+  return goal;
+}
+
+void gogc_pacer_commit(gogc_pacer *p, bool concurrent) {
+  uint64_t pct_goal = UINT64_MAX;
+  if (p->gc_percent >= 0) {
+    uint64_t pct = (uint64_t)p->gc_percent;
+    uint64_t roots = p->stack_scan + p->globals_scan;
+    pct_goal = p->heap_marked + (p->heap_marked + roots) * pct / 100;
+    uint64_t min = (uint64_t)HEAP_MINIMUM * pct / 100;
+    if (pct_goal < min) pct_goal = min;
+  }
+  uint64_t lim_goal = gogc_pacer_limit_goal(p);
+  p->limit_bound = lim_goal < pct_goal;
+  uint64_t goal = p->limit_bound ? lim_goal : pct_goal;
+  p->goal = goal;
+  if (goal == UINT64_MAX) {
+    p->trigger = UINT64_MAX;
+    return;
+  }
+  uint64_t marked = p->heap_marked;
+  if (!concurrent || marked >= goal) { /* no allocation while marking, or no room */
+    p->trigger = goal;
+    return;
+  }
+  uint64_t span = goal - marked;
+  uint64_t min_t = marked + (uint64_t)((double)span * TRIGGER_MIN);
+  uint64_t max_t = marked + (uint64_t)((double)span * TRIGGER_MAX);
+  if (goal > BIG_HEAP_SLACK && goal - BIG_HEAP_SLACK > max_t) max_t = goal - BIG_HEAP_SLACK;
+  if (max_t < min_t) max_t = min_t;
+  uint64_t trig = min_t;
+  if (p->cycles_measured > 0) {
+    double scan = (double)(p->last_heap_scan + p->stack_scan + p->globals_scan);
+    double runway = p->cons_mark * (1 - PACER_UTIL) / PACER_UTIL * scan;
+    trig = runway >= (double)goal ? min_t : goal - (uint64_t)runway;
+  }
+  if (trig < min_t) trig = min_t;
+  if (trig > max_t) trig = max_t;
+  p->trigger = trig;
+}
+
+void gogc_pacer_end_cycle(gogc_pacer *p, const gogc_mark_stats *m) {
+  double dur = (double)m->mark_ns * (double)p->procs;
+  if (dur > 0 && m->scan_work > 0 && m->heap_end >= m->heap_triggered) {
+    double u = (double)(m->bg_cpu_ns + m->assist_cpu_ns) / dur;
+    double u_idle = (double)m->idle_cpu_ns / dur;
+    if (u > 0.95) u = 0.95;
+    if (u < 0.01) u = 0.01;
+    double cur = (double)(m->heap_end - m->heap_triggered) * (u + u_idle) /
+                 ((double)m->scan_work * (1 - u));
+    double best = cur;
+    for (int i = 0; i < 4; i++)
+      if (p->cons_hist[i] > best) best = p->cons_hist[i];
+    for (int i = 3; i > 0; i--) p->cons_hist[i] = p->cons_hist[i - 1];
+    p->cons_hist[0] = cur;
+    p->cons_mark = best;
+    p->cycles_measured++;
+  }
+  p->heap_marked = m->heap_marked;
+  p->last_heap_scan = m->scan_work > m->root_scan_work ? m->scan_work - m->root_scan_work : 0;
+  p->stack_scan = m->stack_scan;
+}
+
+double gogc_pacer_assist_ratio(const gogc_pacer *p, uint64_t heap_live, uint64_t triggered,
+                               uint64_t work_done, uint64_t heap_scan_max) {
+  uint64_t goal = p->goal;
+  uint64_t roots = p->stack_scan + p->globals_scan;
+  uint64_t expected = p->last_heap_scan + roots;
+  uint64_t max_scan = heap_scan_max + roots;
+  if (goal == UINT64_MAX) goal = heap_live + heap_live / 2 + (4u << 20); /* forced, GOGC off */
+  if (work_done > expected && expected > 0 && goal > triggered) {
+    /* The heap grew while marking: extrapolate, up to the hard goal. */
+    double g = (double)triggered + (double)(goal - triggered) * (double)max_scan / (double)expected;
+    double pct = p->gc_percent >= 0 ? p->gc_percent : 100000;
+    double hard = (double)p->goal * (1 + pct / 100);
+    if (p->limit_bound || p->goal == UINT64_MAX) hard = (double)goal * 1.1;
+    if (g > hard) g = hard;
+    goal = (uint64_t)g;
+    expected = max_scan;
+  }
+  if (heap_live >= goal) {
+    goal = heap_live + heap_live / 10 + 1;
+    expected = max_scan;
+  }
+  double left = expected > work_done + 1000 ? (double)(expected - work_done) : 1000;
+  double room = (double)(goal - heap_live);
+  return left / room;
+}
+
+/* ---------------------------------------------------------------------------
+ * GC CPU limiter
+ * ------------------------------------------------------------------------- */
+void gogc_limiter_init(gogc_limiter *l, int procs, uint64_t now) {
+  memset(l, 0, sizeof *l);
+  l->capacity = (uint64_t)(procs > 0 ? procs : 1) * 1000000000ull;
+  l->last = now;
+}
+
+/* total: CPU time available since the last update (wall x procs); gc: GC
+ * CPU in it; idle: idle marking (free, not counted). Returns the state. */
+bool gogc_limiter_update(gogc_limiter *l, uint64_t now, uint64_t gc, uint64_t idle,
+                         uint64_t total) {
+  l->last = now;
+  if (idle > total) idle = total;
+  total -= idle;
+  if (gc > total) gc = total;
+  uint64_t mutator = total - gc;
+  int64_t b = (int64_t)l->bucket + (int64_t)gc - (int64_t)mutator;
+  if (b < 0) b = 0;
+  if ((uint64_t)b >= l->capacity) {
+    b = (int64_t)l->capacity;
+    if (!l->enabled) l->times_enabled++;
+    l->enabled = true;
+  } else {
+    l->enabled = false;
+  }
+  l->bucket = (uint64_t)b;
+  return l->enabled;
+}

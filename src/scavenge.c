@@ -1,0 +1,190 @@
+/* gogc: the scavenger, which gives free heap pages back to the OS (Go's
+ * mgcscavenge.go).
+ *
+ * Free pages stay committed after a sweep frees their span: the next span
+ * reuses them without a system call or a page fault. The scavenger trims
+ * that reserve to two goals, recomputed at each pacer commit
+ * (gogc_scavenger_pace):
+ *
+ *   retained goal (GOGC): heap pages in use at the last cycle, scaled by
+ *       how the heap goal moved since, plus 10%. Heap memory held (in use
+ *       plus free, not returned) above it is released.
+ *   limit goal: 95% of the memory limit. All memory the library holds
+ *       (heap, metadata) above it is released.
+ *
+ * Three callers release pages, highest addresses first (first fit reuses
+ * low ones), with MADV_DONTNEED (RSS drops at once; the pages read as zero
+ * when reused):
+ *
+ *   the background scavenger thread, about 1% of the CPU: 1 ms of work,
+ *       then a sleep 100/GOMAXPROCS times as long; woken at each commit
+ *       and parked while both goals are met. Chunks that are nearly full
+ *       are left alone (their free pages will be reused, and releasing
+ *       8 KiB inside a 2 MiB huge page splits it).
+ *   allocation, synchronously, when pages faulted back in take the
+ *       library over the memory limit (gogc_scavenge_for_limit): the
+ *       excess is released before the allocation returns, unless the GC
+ *       CPU limiter is on (the limit is soft; thrashing is worse).
+ *   gogc_free_os_memory: a full cycle, then every free page.
+ *
+ * A run being released is marked in use under the heap lock, the lock is
+ * dropped for the system call, then the run is freed again as scavenged:
+ * allocation never waits on madvise. scav_lock keeps scavengers one at a
+ * time (and fork out of the middle of one).
+ */
+#include "internal.h"
+
+#include <limits.h>
+
+#define SCAV_QUANTUM_PAGES 64 /* 512 KiB per system call at most */
+
+/* Release up to `bytes` (rounded up to pages) of free pages; force: dense
+ * chunks too. Returns the bytes released. scav_lock held. */
+static uint64_t scavenge_locked(uint64_t bytes, bool force) {
+  gogc_runtime *rt = gogc_rt;
+  uint64_t done = 0;
+  while (done < bytes) {
+    uintptr_t want = (uintptr_t)((bytes - done + PAGE_SIZE - 1) / PAGE_SIZE);
+    if (want > SCAV_QUANTUM_PAGES) want = SCAV_QUANTUM_PAGES;
+    pthread_mutex_lock(&rt->heap_lock);
+    uintptr_t n = 0;
+    uintptr_t page = gogc_pages_find_scavengable(rt->scav_cursor, want, force, &n);
+    if (page == UINTPTR_MAX && rt->scav_cursor < rt->pages_mapped) {
+      rt->scav_cursor = rt->pages_mapped; /* wrap: search from the top again */
+      page = gogc_pages_find_scavengable(rt->scav_cursor, want, force, &n);
+    }
+    if (page == UINTPTR_MAX) {
+      pthread_mutex_unlock(&rt->heap_lock);
+      break;
+    }
+    gogc_pages_scavenge_begin(page, n);
+    rt->scav_cursor = page;
+    pthread_mutex_unlock(&rt->heap_lock);
+    bool ok = gogc_os_purge((void *)(rt->heap_base + page * PAGE_SIZE), n * PAGE_SIZE) == 0;
+    pthread_mutex_lock(&rt->heap_lock);
+    gogc_pages_scavenge_end(page, n, ok);
+    pthread_mutex_unlock(&rt->heap_lock);
+    if (!ok) break;
+    done += (uint64_t)n * PAGE_SIZE;
+  }
+  atomic_add_relaxed(&rt->scav_released_total, done);
+  return done;
+}
+
+uint64_t gogc_scavenge(uint64_t bytes, bool force) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->scav_lock);
+  uint64_t done = scavenge_locked(bytes, force);
+  pthread_mutex_unlock(&rt->scav_lock);
+  return done;
+}
+
+/* All memory the library holds, as counted against the memory limit. */
+uint64_t gogc_memory_held(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_heap_memory m;
+  gogc_heap_read_memory(&m);
+  return m.ready + gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+}
+
+/* Bytes over the scavenger's goals now (0: both met). */
+static uint64_t scavenge_needed(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_heap_memory m;
+  gogc_heap_read_memory(&m);
+  uint64_t need = 0;
+  uint64_t retained = m.inuse + m.free;
+  uint64_t rgoal = atomic_load_relaxed(&rt->scav_retained_goal);
+  if (retained > rgoal) need = retained - rgoal;
+  uint64_t lgoal = atomic_load_relaxed(&rt->scav_limit_goal);
+  uint64_t held = m.ready + gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+  if (held > lgoal && held - lgoal > need) need = held - lgoal;
+  if (need > m.free) need = m.free;
+  return need;
+}
+
+void gogc_scavenge_for_limit(void) {
+  gogc_runtime *rt = gogc_rt;
+  int64_t limit = atomic_load_relaxed(&rt->mem_limit);
+  if (limit == INT64_MAX || gogc_limiter_on()) return;
+  uint64_t held = gogc_memory_held();
+  if (held <= (uint64_t)limit) return;
+  uint64_t t0 = gogc_os_nanotime();
+  gogc_scavenge(held - (uint64_t)limit, true);
+  atomic_add_relaxed(&rt->scav_assist_ns, gogc_os_nanotime() - t0);
+}
+
+/* Recompute the goals (gc_lock held, from the pacer) and wake the
+ * background scavenger. */
+void gogc_scavenger_pace(void) {
+  gogc_runtime *rt = gogc_rt;
+  const gogc_pacer *p = &rt->pacer;
+  uint64_t rgoal = UINT64_MAX, lgoal = UINT64_MAX;
+  if (p->goal != UINT64_MAX && rt->scav_last_goal != 0 && rt->scav_last_goal != UINT64_MAX) {
+    uint64_t inuse = rt->pages_inuse * PAGE_SIZE; /* racy read: a heuristic */
+    double g = (double)inuse * ((double)p->goal / (double)rt->scav_last_goal) * 1.10;
+    rgoal = (uint64_t)g + PAGE_SIZE;
+  }
+  if (p->mem_limit != INT64_MAX && p->mem_limit >= 0) lgoal = (uint64_t)p->mem_limit / 100 * 95;
+  rt->scav_last_goal = p->goal;
+  atomic_store_relaxed(&rt->scav_retained_goal, rgoal);
+  atomic_store_relaxed(&rt->scav_limit_goal, lgoal);
+  if (rgoal != UINT64_MAX || lgoal != UINT64_MAX) {
+    atomic_add_relaxed(&rt->scav_seq, 1);
+    gogc_os_futex_wake(&rt->scav_seq, 1);
+  }
+}
+
+/* The background scavenger: not a registered thread (it never touches an
+ * object, only free pages under the heap lock), so stopping the world
+ * never waits for it. */
+static void *scavenger_main(void *arg) {
+  (void)arg;
+  gogc_runtime *rt = gogc_rt;
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t seq;
+    while (scavenge_needed() == 0 && (seq = atomic_load_acquire(&rt->scav_seq)) == seen)
+      gogc_os_futex_wait(&rt->scav_seq, seen);
+    seen = atomic_load_acquire(&rt->scav_seq);
+    uint64_t t0 = gogc_os_nanotime(), worked = 0;
+    uint64_t released = 0;
+    pthread_mutex_lock(&rt->scav_lock);
+    while (worked < 1000000) {
+      uint64_t need = scavenge_needed();
+      if (need == 0) break;
+      uint64_t r = scavenge_locked(need < (1u << 20) ? need : (1u << 20), false);
+      if (r == 0) break;
+      released += r;
+      worked = gogc_os_nanotime() - t0;
+    }
+    pthread_mutex_unlock(&rt->scav_lock);
+    if (released == 0) { /* only dense chunks left: wait for the next commit */
+      while (atomic_load_acquire(&rt->scav_seq) == seen) gogc_os_futex_wait(&rt->scav_seq, seen);
+      continue;
+    }
+    worked = gogc_os_nanotime() - t0;
+    atomic_add_relaxed(&rt->scav_bg_ns, worked);
+    if (worked == 0) worked = 1;
+    /* 1% of GOMAXPROCS CPUs: sleep worked * (100 / procs - 1). */
+    uint64_t ratio = 100 / (uint64_t)(rt->opt_procs > 0 ? rt->opt_procs : 1);
+    uint64_t sleep = worked * (ratio > 1 ? ratio - 1 : 1);
+    if (sleep > 100000000) sleep = 100000000;
+    uint32_t s0 = atomic_load_acquire(&rt->scav_exit);
+    gogc_os_futex_wait_ns(&rt->scav_exit, s0, sleep);
+  }
+  return NULL;
+}
+
+void gogc_scavenger_start(void) {
+  pthread_t tid;
+  if (gogc_real_pthread_create(&tid, NULL, scavenger_main, NULL) != 0)
+    gogc_warn("cannot start the background scavenger; free memory is returned only by "
+              "gogc_free_os_memory and at the memory limit");
+}
+
+GOGC_API void gogc_free_os_memory(void) {
+  if (gogc_ensure_init() != 0 || gogc_thread_register_self() == NULL) return;
+  gogc_collect();
+  gogc_scavenge(UINT64_MAX, true);
+}
