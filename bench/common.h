@@ -109,13 +109,37 @@ static inline void bench_out_of_memory(void) {
 
 /* Print the one machine-readable result line. `extra` is appended as is
  * (starts with a space, or is ""). */
+/* GC's share of the CPU since start, as text ("-" where unknown):
+ * gogc's gc_cpu_fraction, Go's GCCPUFraction. */
+static inline void bench_gc_cpu(char *buf, size_t len) {
+#if defined(IMPL_GOGC)
+  static gogc_memstats ms;
+  gogc_read_memstats(&ms);
+  snprintf(buf, len, "%.4f", ms.gc_cpu_fraction);
+#else
+  snprintf(buf, len, "-");
+#endif
+}
+
+/* Resident set size now, MiB. */
+static inline double bench_rss_now_mib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return (double)res * 4096.0 / (1024.0 * 1024.0);
+}
+
 static inline void bench_result(const char *bench, int threads, double wall_s,
                                 double cpu_s, const char *extra) {
-  char gcs[32];
+  char gcs[32], gccpu[32];
   bench_gc_count(gcs, sizeof gcs);
+  bench_gc_cpu(gccpu, sizeof gccpu);
   printf("RESULT impl=%s bench=%s threads=%d wall_s=%.3f cpu_s=%.3f "
-         "rss_mib=%.1f gcs=%s%s\n",
-         IMPL_NAME, bench, threads, wall_s, cpu_s, bench_peak_rss_mib(), gcs,
+         "rss_mib=%.1f gcs=%s gc_cpu=%s%s\n",
+         IMPL_NAME, bench, threads, wall_s, cpu_s, bench_peak_rss_mib(), gcs, gccpu,
          extra ? extra : "");
   fflush(stdout);
 }

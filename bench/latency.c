@@ -11,7 +11,17 @@
  * garbage is produced at a steady rate. In total CHURN x LIVE_MIB MiB are
  * replaced. The gaps between consecutive iterations of a thread show every
  * stall (collector pauses, assists, page faults); max, p99.9 and p99 over
- * all threads are reported. At the end every chain is verified. */
+ * all threads are reported. At the end every chain is verified.
+ *
+ *   latency LIVE_MIB CHURN THREADS DROP_S
+ *
+ * With DROP_S > 0, a last phase: 90% of the live set is dropped (the
+ * chains unlinked; freed for malloc), then the main thread keeps replacing
+ * chains of the remaining 10% at about 100 MiB/s for DROP_S seconds,
+ * sampling RSS every 10 ms. Reported: drop_target_mib (what the heap needs
+ * then: 2.2 x the live set left, i.e. live + GOGC=100 slack + 10%, plus
+ * 64 MiB for the rest of the process), drop_reach_s (when RSS first fell
+ * to that, -1: never) and drop_rss_end_mib (RSS at the end). */
 #include "common.h"
 
 #define CHAIN 64
@@ -144,8 +154,8 @@ static uint64_t percentile(const uint64_t *v, size_t n, double p) {
   return v[rank - 1];
 }
 
-static int verify(void) {
-  for (size_t c = 0; c < nchains; c++) {
+static int verify_range(size_t lo, size_t hi) {
+  for (size_t c = lo; c < hi; c++) {
     const struct lnode *n = roots[c];
     if (!n) return 0;
     uint64_t stamp = n->stamp;
@@ -156,13 +166,61 @@ static int verify(void) {
   return 1;
 }
 
+static int verify(void) { return verify_range(0, nchains); }
+
+static void sleep_ns(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+#if defined(IMPL_GOGC)
+  gogc_enter_blocking();
+  nanosleep(&ts, NULL);
+  gogc_leave_blocking();
+#else
+  nanosleep(&ts, NULL);
+#endif
+}
+
+/* The drop phase (see the top of the file). Returns 0 if the chains left
+ * are damaged. */
+static int drop_phase(double drop_s, long live_mib, char *extra, size_t len) {
+  size_t keep = nchains / 10;
+  if (keep < 1) keep = 1;
+  for (size_t c = keep; c < nchains; c++) {
+    struct lnode *old = roots[c];
+    STORE(&roots[c], NULL);
+    drop_chain(old);
+  }
+  double target = 2.2 * (double)live_mib * (double)keep / (double)nchains + 64.0;
+  double reach = -1;
+  uint64_t t0 = bench_now_ns(), tick = 10000000; /* 10 ms */
+  size_t per_tick = (size_t)(100.0 * 1024 * 1024 / 100 / (sizeof(struct lnode) * CHAIN));
+  size_t cur = 0;
+  uint64_t gen = 0;
+  for (uint64_t next = t0 + tick;; next += tick) {
+    for (size_t i = 0; i < per_tick; i++) {
+      struct lnode *fresh = make_chain(((uint64_t)0x7f << 56) | ++gen);
+      struct lnode *old = roots[cur];
+      STORE(&roots[cur], fresh);
+      drop_chain(old);
+      if (++cur == keep) cur = 0;
+    }
+    uint64_t now = bench_now_ns();
+    if (reach < 0 && bench_rss_now_mib() <= target) reach = (double)(now - t0) / 1e9;
+    if ((double)(now - t0) / 1e9 >= drop_s) break;
+    if (next > now) sleep_ns(next - now);
+  }
+  snprintf(extra, len, " drop_target_mib=%.1f drop_reach_s=%.3f drop_rss_end_mib=%.1f", target,
+           reach, bench_rss_now_mib());
+  return verify_range(0, keep);
+}
+
 int main(int argc, char **argv) {
   uint64_t t0 = bench_now_ns();
   long live_mib = argc > 1 ? atol(argv[1]) : 1024;
   churn = argc > 2 ? atof(argv[2]) : 16.0;
   nthreads = argc > 3 ? atoi(argv[3]) : 2;
-  if (live_mib < 1 || churn <= 0 || nthreads < 1 || nthreads > 64) {
-    fprintf(stderr, "usage: latency [LIVE_MIB [CHURN [THREADS]]]\n");
+  double drop_s = argc > 4 ? atof(argv[4]) : 0;
+  if (live_mib < 1 || churn <= 0 || nthreads < 1 || nthreads > 64 || drop_s < 0) {
+    fprintf(stderr, "usage: latency [LIVE_MIB [CHURN [THREADS [DROP_S]]]]\n");
     return 2;
   }
   bench_init();
@@ -223,12 +281,16 @@ int main(int argc, char **argv) {
   printf("live set: %zu chains of %d nodes (%ld MiB), %zu replacements\n",
          nchains, CHAIN, live_mib, n);
 
-  char extra[256];
+  char extra[512], drop[160] = "";
+  if (drop_s > 0 && !drop_phase(drop_s, live_mib, drop, sizeof drop)) {
+    fprintf(stderr, "latency: FAILED: live set damaged after the drop\n");
+    return 1;
+  }
   snprintf(extra, sizeof extra,
            " live_mib=%ld iters=%zu steady_s=%.3f gap_max_ms=%.3f "
-           "gap_p999_us=%.1f gap_p99_us=%.1f",
+           "gap_p999_us=%.1f gap_p99_us=%.1f%s",
            live_mib, n, steady_ns / 1e9, all[n - 1] / 1e6,
-           percentile(all, n, 99.9) / 1e3, percentile(all, n, 99.0) / 1e3);
+           percentile(all, n, 99.9) / 1e3, percentile(all, n, 99.0) / 1e3, drop);
   bench_result("latency", nthreads, wall, cpu, extra);
   return 0;
 }

@@ -29,17 +29,34 @@ BASELINE = "boehm"
 
 
 def bench_table(cfg):
-    """name -> (program, argv, description)"""
+    """name -> (program, argv, description, extra env, impls or None)"""
+    limit = cfg.live_mib * 3 // 2
     return {
         "binarytrees-1t": ("binarytrees", [str(cfg.depth), "1"],
-                           "binary-trees depth %d, 1 thread" % cfg.depth),
+                           "binary-trees depth %d, 1 thread" % cfg.depth,
+                           {}, None),
         "binarytrees-2t": ("binarytrees", [str(cfg.depth), "2"],
-                           "binary-trees depth %d, 2 threads" % cfg.depth),
+                           "binary-trees depth %d, 2 threads" % cfg.depth,
+                           {}, None),
         "gcbench": ("gcbench", [], "GCBench (stretch 18, long-lived 16, "
-                    "array 500000 doubles, trees 4..16), 1 thread"),
+                    "array 500000 doubles, trees 4..16), 1 thread", {}, None),
         "latency": ("latency", [str(cfg.live_mib), str(cfg.churn), "2"],
                     "latency: %d MiB live of 64-byte nodes, %g x live "
-                    "replaced, 2 mutator threads" % (cfg.live_mib, cfg.churn)),
+                    "replaced, 2 mutator threads" % (cfg.live_mib, cfg.churn),
+                    {}, None),
+        # Go's "use the memory you are given" mode; Boehm and malloc have
+        # no soft limit, so only gogc and Go run it.
+        "latency-limit": ("latency", [str(cfg.live_mib), str(cfg.churn), "2"],
+                          "latency as above with GOGC=off GOMEMLIMIT=%dMiB "
+                          "(1.5 x live)" % limit,
+                          {"GOGC": "off", "GOMEMLIMIT": "%dMiB" % limit},
+                          ["gogc", "gogc-stw", "go"]),
+        # Memory given back: after the churn, 90% of the live set is
+        # dropped and the program goes on at ~100 MiB/s for 5 s.
+        "latency-drop": ("latency", [str(cfg.live_mib), "4", "2", "5"],
+                         "latency, %d MiB live, 4 x live replaced, then 90%% "
+                         "of the live set dropped and 5 s more at ~100 MiB/s; "
+                         "RSS sampled every 10 ms" % cfg.live_mib, {}, None),
     }
 
 
@@ -69,7 +86,8 @@ def parse_args(argv):
                    "(default 5)")
     p.add_argument("--only", default="",
                    help="comma-separated benchmarks: binarytrees (both), "
-                   "binarytrees-1t, binarytrees-2t, gcbench, latency")
+                   "binarytrees-1t, binarytrees-2t, gcbench, latency (all "
+                   "three), latency-limit, latency-drop")
     p.add_argument("--impls", default=",".join(IMPLS),
                    help="comma-separated implementations (default %s)" %
                    ",".join(IMPLS))
@@ -232,16 +250,22 @@ def render(headers, rows, aligns):
 
 
 def table(name, desc, cfg, results, failures, available, missing):
-    is_lat = name == "latency"
+    is_lat = name.startswith("latency")
+    is_drop = name == "latency-drop"
     headers = ["impl", "ok", "wall s", "vs boehm", "cpu s", "vs boehm",
                "peak RSS MiB", "vs boehm", "GCs"]
     if is_lat:
-        headers += ["gap max ms", "gap p99.9 us", "gap p99 us"]
+        headers += ["gap max ms", "gap p99.9 us", "gap p99 us", "GC CPU %"]
+    if is_drop:
+        headers += ["RSS target MiB", "reached after s", "RSS at end MiB"]
     aligns = ["l"] + ["r"] * (len(headers) - 1)
     base = results.get((name, BASELINE), [])
     bw, bc, br = (median_of(base, k) for k in ("wall_s", "cpu_s", "rss_mib"))
     rows, notes = [], []
+    only_impls = bench_table(cfg)[name][4]
     for impl in cfg.impl_list:
+        if only_impls is not None and impl not in only_impls:
+            continue
         if impl not in available:
             notes.append("%s: not run (%s)" % (impl, available.get(
                 impl + "!", "program not built")))
@@ -261,9 +285,20 @@ def table(name, desc, cfg, results, failures, available, missing):
                ratio(c, bc), fmt(r, ".0f"), ratio(r, br),
                "-" if g is None else "%g" % g]
         if is_lat:
+            gc = median_of(runs, "gc_cpu")
             row += [fmt(median_of(runs, "gap_max_ms"), ".2f"),
                     fmt(median_of(runs, "gap_p999_us"), ".1f"),
-                    fmt(median_of(runs, "gap_p99_us"), ".1f")]
+                    fmt(median_of(runs, "gap_p99_us"), ".1f"),
+                    "-" if gc is None else "%.1f" % (100 * gc)]
+        if is_drop:
+            # never reaching the target counts as worse than any time
+            reach = [fnum(r, "drop_reach_s") for r in runs]
+            reach = [99.0 if v is None or v < 0 else v for v in reach]
+            med = statistics.median(reach) if reach else None
+            row += [fmt(median_of(runs, "drop_target_mib"), ".0f"),
+                    "-" if med is None else ("never" if med >= 99 else
+                                             "%.2f" % med),
+                    fmt(median_of(runs, "drop_rss_end_mib"), ".0f")]
         rows.append(row)
     text = "### %s\n\n%s\n\n%s\n" % (name, desc, render(headers, rows, aligns))
     if notes:
@@ -305,12 +340,14 @@ def main():
     raw = open(os.path.join(out_dir, "raw.jsonl"), "w")
     sections = []
     for name in cfg.benches:
-        prog, args, desc = benches[name]
+        prog, args, desc, benv, only_impls = benches[name]
         impls = [i for i in cfg.impl_list if i in available and
+                 (only_impls is None or i in only_impls) and
                  os.access(os.path.join(bin_dir, "%s-%s" % (prog, BIN_OF.get(i, i))),
                            os.X_OK)]
         for i in cfg.impl_list:
-            if i in available and i not in impls:
+            if i in available and i not in impls and (only_impls is None or
+                                                      i in only_impls):
                 missing.add((name, i))
         # Expected stdout (without the RESULT line): computed for
         # binary-trees, else that of the first good run (those programs
@@ -329,8 +366,10 @@ def main():
                               "runs" % impl, flush=True)
                     continue
                 path = os.path.join(bin_dir, "%s-%s" % (prog, BIN_OF.get(impl, impl)))
+                env = dict(benv)
+                env.update(ENV_OF.get(impl, {}))
                 rc, out, err, note, el = run_once(path, args, cfg.timeout,
-                                                  ENV_OF.get(impl))
+                                                  env)
                 res = parse_result(out)
                 lines = [l for l in out.splitlines()
                          if not l.startswith("RESULT ")]

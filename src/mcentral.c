@@ -15,7 +15,8 @@
  *   1. a swept partial span;
  *   2. unswept spans, partial then full, swept on the spot (lazy sweep),
  *      keeping the first that ends up with a free slot; at most 100;
- *   3. a new span from the heap.
+ *   3. a new span from the heap (under a memory limit, after sweeping a
+ *      few spans of other classes, so their garbage pages are reused).
  */
 #include "internal.h"
 
@@ -89,6 +90,17 @@ gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t) {
     gogc_central_push(c, s, true);
   }
   pthread_mutex_unlock(&c->lock);
+
+  /* Under a memory limit, pages held by unswept garbage of other classes
+   * are reused before new memory is touched: sweep a few spans first (each
+   * empty one goes back to the page heap, where first fit finds it). */
+  if (atomic_load_relaxed(&rt->mem_limit) != INT64_MAX && !atomic_load_relaxed(&rt->sweep_done)) {
+    for (int i = 0; i < 32; i++)
+      if (!gogc_sweep_one()) {
+        atomic_store_relaxed(&rt->sweep_done, 1);
+        break;
+      }
+  }
 
   uint32_t sc = spanclass_sizeclass(c->spanclass);
   uint32_t npages = gogc_class_npages[sc], size = gogc_class_size[sc];

@@ -57,7 +57,7 @@ static void pacer_read_memory(gogc_pacer *p, uint64_t heap_alloc) {
 
 /* Recompute goal and trigger from the current settings and publish them.
  * gc_lock held. */
-static void pacer_publish(void) {
+static void pacer_publish(bool cycle_end) {
   gogc_runtime *rt = gogc_rt;
   gogc_pacer *p = &rt->pacer;
   p->gc_percent = atomic_load_relaxed(&rt->gc_percent);
@@ -66,20 +66,20 @@ static void pacer_publish(void) {
   gogc_pacer_commit(p, rt->opt_gcstoptheworld == 0);
   atomic_store_relaxed(&rt->next_gc, p->goal);
   atomic_store_relaxed(&rt->trigger, p->trigger);
-  gogc_scavenger_pace();
+  gogc_scavenger_pace(cycle_end);
 }
 
 void gogc_pacer_update(void) {
   pacer_read_memory(&gogc_rt->pacer, atomic_load_relaxed(&gogc_rt->heap_live));
-  pacer_publish();
+  pacer_publish(false);
 }
 
 /* After a sweep ends: the live heap and the pages in use are exact now,
- * so the memory-limit goal is recomputed (the one at mark termination
- * counted unswept garbage as heap). Skipped if a cycle holds gc_lock. */
+ * so the memory-limit goal and the scavenger's goals are recomputed (the
+ * ones at mark termination counted unswept garbage as heap). Skipped if a
+ * cycle holds gc_lock. */
 void gogc_pacer_update_try(void) {
   gogc_runtime *rt = gogc_rt;
-  if (atomic_load_relaxed(&rt->mem_limit) == INT64_MAX) return;
   if (pthread_mutex_trylock(&rt->gc_lock) != 0) return;
   if (atomic_load_relaxed(&rt->phase) == PHASE_OFF) gogc_pacer_update();
   pthread_mutex_unlock(&rt->gc_lock);
@@ -246,7 +246,7 @@ static void mark_termination(cycle_trace *c) {
   atomic_store_release(&rt->sweepgen, rt->sweepgen + 2);
   atomic_store_relaxed(&rt->phase, PHASE_OFF);
   if (rt->opt_gcstoptheworld >= 2) gogc_sweep_finish();
-  pacer_publish();
+  pacer_publish(true);
   c->goal = atomic_load_relaxed(&rt->next_gc);
   c->t_end = gogc_os_nanotime();
 }
@@ -303,6 +303,7 @@ static void run_stw_cycle(int trigger) {
   gogc_sweeper_wake();
   atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - cpu0 - c.mark_cpu);
   if (rt->opt_gctrace) print_trace(&c);
+  if (rt->opt_scavtrace) gogc_scavenger_trace();
   atomic_add_acq_rel(&rt->cycles, 1);
   gogc_os_futex_wake(&rt->cycles, INT_MAX);
 }
@@ -401,6 +402,7 @@ static bool try_mark_termination(gogc_gcwork *w) {
   gogc_start_the_world();
   /* The trace line is out before anyone waiting for the cycle returns. */
   if (rt->opt_gctrace) print_trace(c);
+  if (rt->opt_scavtrace) gogc_scavenger_trace();
   atomic_add_acq_rel(&rt->cycles, 1);
   gogc_os_futex_wake(&rt->cycles, INT_MAX);
   pthread_mutex_unlock(&rt->gc_lock);

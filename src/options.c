@@ -27,6 +27,8 @@
     "1: mark with the world stopped; 2: sweep with it stopped too")           \
   X("gcverify", opt_gcverify, GOGC_DEBUG >= 2, 0, 1,                          \
     "verify the heap after every cycle (abort on a violation)")                \
+  X("scavtrace", opt_scavtrace, 0, 0, 1,                                       \
+    "print one line per cycle on what the scavenger returned to the OS")       \
   X("gccheckmark", opt_gccheckmark, 0, 0, 1,                                   \
     "re-mark with the world stopped after each concurrent mark and abort "     \
     "if an object reachable then was not marked")

@@ -39,7 +39,9 @@
  * CPU limiter (Go 1.19). A leaky bucket of GOMAXPROCS x 1 s of CPU time
  * fills with GC CPU (assists, background marking, stop-the-world time
  * times the threads stopped) and drains with mutator CPU; idle marking is
- * free. While the bucket is full, GC takes more than half of the CPU over
+ * free (GC time past a full bucket is carried, up to 10% of it, so that
+ * the limiter flapping on and off still averages half the CPU). While the
+ * bucket is full, GC takes more than half of the CPU over
  * the last seconds, and the limiter is on: assists and synchronous
  * scavenging are skipped and the heap may overshoot the memory limit
  * instead of the program thrashing in back-to-back collections.
@@ -184,8 +186,11 @@ bool gogc_limiter_update(gogc_limiter *l, uint64_t now, uint64_t gc, uint64_t id
   uint64_t mutator = total - gc;
   int64_t b = (int64_t)l->bucket + (int64_t)gc - (int64_t)mutator;
   if (b < 0) b = 0;
+  /* The GC time past a full bucket is kept (up to 10% more), so that the
+   * mutator time that follows pays for it: on/off flapping then averages
+   * half the CPU; discarding it would give GC more than half. */
+  if ((uint64_t)b > l->capacity + l->capacity / 10) b = (int64_t)(l->capacity + l->capacity / 10);
   if ((uint64_t)b >= l->capacity) {
-    b = (int64_t)l->capacity;
     if (!l->enabled) l->times_enabled++;
     l->enabled = true;
   } else {

@@ -17,8 +17,8 @@
  * when reused):
  *
  *   the background scavenger thread, about 1% of the CPU: 1 ms of work,
- *       then a sleep 100/GOMAXPROCS times as long; woken at each commit
- *       and parked while both goals are met. Chunks that are nearly full
+ *       then a sleep 100/GOMAXPROCS times as long (5% while far above the
+ *       goal); woken at each commit and parked while both goals are met. Chunks that are nearly full
  *       are left alone (their free pages will be reused, and releasing
  *       8 KiB inside a 2 MiB huge page splits it).
  *   allocation, synchronously, when pages faulted back in take the
@@ -35,6 +35,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <stdio.h>
 
 #define SCAV_QUANTUM_PAGES 64 /* 512 KiB per system call at most */
 
@@ -110,23 +111,29 @@ void gogc_scavenge_for_limit(void) {
   uint64_t held = gogc_memory_held();
   if (held <= (uint64_t)limit) return;
   uint64_t t0 = gogc_os_nanotime();
-  gogc_scavenge(held - (uint64_t)limit, true);
+  uint64_t got = gogc_scavenge(held - (uint64_t)limit, true);
   atomic_add_relaxed(&rt->scav_assist_ns, gogc_os_nanotime() - t0);
+  atomic_add_relaxed(&rt->scav_released_sync, got);
 }
 
 /* Recompute the goals (gc_lock held, from the pacer) and wake the
  * background scavenger. */
-void gogc_scavenger_pace(void) {
+void gogc_scavenger_pace(bool cycle_end) {
   gogc_runtime *rt = gogc_rt;
   const gogc_pacer *p = &rt->pacer;
   uint64_t rgoal = UINT64_MAX, lgoal = UINT64_MAX;
-  if (p->goal != UINT64_MAX && rt->scav_last_goal != 0 && rt->scav_last_goal != UINT64_MAX) {
-    uint64_t inuse = rt->pages_inuse * PAGE_SIZE; /* racy read: a heuristic */
-    double g = (double)inuse * ((double)p->goal / (double)rt->scav_last_goal) * 1.10;
+  if (cycle_end) { /* Go's lastHeapInUse and lastHeapGoal: the heap at its peak */
+    if (rt->scav_base_goal != 0 && rt->scav_base_goal != UINT64_MAX) {
+      rt->scav_prev_inuse = rt->pages_inuse * PAGE_SIZE; /* pages_inuse: racy read, a heuristic */
+      rt->scav_prev_goal = rt->scav_base_goal;
+    }
+    rt->scav_base_goal = p->goal;
+  }
+  if (p->goal != UINT64_MAX && rt->scav_prev_goal != 0) {
+    double g = (double)rt->scav_prev_inuse * ((double)p->goal / (double)rt->scav_prev_goal) * 1.10;
     rgoal = (uint64_t)g + PAGE_SIZE;
   }
   if (p->mem_limit != INT64_MAX && p->mem_limit >= 0) lgoal = (uint64_t)p->mem_limit / 100 * 95;
-  rt->scav_last_goal = p->goal;
   atomic_store_relaxed(&rt->scav_retained_goal, rgoal);
   atomic_store_relaxed(&rt->scav_limit_goal, lgoal);
   if (rgoal != UINT64_MAX || lgoal != UINT64_MAX) {
@@ -156,6 +163,7 @@ static void *scavenger_main(void *arg) {
       uint64_t r = scavenge_locked(need < (1u << 20) ? need : (1u << 20), false);
       if (r == 0) break;
       released += r;
+      atomic_add_relaxed(&rt->scav_released_bg, r);
       worked = gogc_os_nanotime() - t0;
     }
     pthread_mutex_unlock(&rt->scav_lock);
@@ -166,8 +174,16 @@ static void *scavenger_main(void *arg) {
     worked = gogc_os_nanotime() - t0;
     atomic_add_relaxed(&rt->scav_bg_ns, worked);
     if (worked == 0) worked = 1;
-    /* 1% of GOMAXPROCS CPUs: sleep worked * (100 / procs - 1). */
-    uint64_t ratio = 100 / (uint64_t)(rt->opt_procs > 0 ? rt->opt_procs : 1);
+    /* 1% of GOMAXPROCS CPUs (Go's rate): sleep worked * (100 / procs - 1).
+     * Far above the goal (a quarter of it, at least 64 MiB, still to give
+     * back, e.g. after the live heap shrank), 5%: Go's 1% takes about 6 s
+     * to return a gigabyte here, and memory held that long after a drop
+     * is what users of other collectors complain about. */
+    uint64_t pct = 1;
+    uint64_t need = scavenge_needed();
+    uint64_t rgoal = atomic_load_relaxed(&rt->scav_retained_goal);
+    if (need >= (64u << 20) && (rgoal == UINT64_MAX || need >= rgoal / 4)) pct = 5;
+    uint64_t ratio = 100 / (pct * (uint64_t)(rt->opt_procs > 0 ? rt->opt_procs : 1));
     uint64_t sleep = worked * (ratio > 1 ? ratio - 1 : 1);
     if (sleep > 100000000) sleep = 100000000;
     uint32_t s0 = atomic_load_acquire(&rt->scav_exit);
@@ -187,4 +203,24 @@ GOGC_API void gogc_free_os_memory(void) {
   if (gogc_ensure_init() != 0 || gogc_thread_register_self() == NULL) return;
   gogc_collect();
   gogc_scavenge(UINT64_MAX, true);
+}
+
+/* GODEBUG=scavtrace=1: one line per cycle, in Go's format. gc_lock held. */
+void gogc_scavenger_trace(void) {
+  gogc_runtime *rt = gogc_rt;
+  uint64_t bg = atomic_load_relaxed(&rt->scav_released_bg);
+  uint64_t sync = atomic_load_relaxed(&rt->scav_released_sync);
+  gogc_heap_memory m;
+  gogc_heap_read_memory(&m);
+  uint64_t retained = m.inuse + m.free;
+  char line[200];
+  int n = snprintf(line, sizeof line,
+                   "scav %llu KiB work (bg), %llu KiB work (eager), %llu KiB now, %d%% util\n",
+                   (unsigned long long)((bg - rt->scav_trace_bg) >> 10),
+                   (unsigned long long)((sync - rt->scav_trace_sync) >> 10),
+                   (unsigned long long)(m.released >> 10),
+                   retained ? (int)(m.inuse * 100 / retained) : 0);
+  rt->scav_trace_bg = bg;
+  rt->scav_trace_sync = sync;
+  if (n > 0) gogc_os_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }

@@ -210,6 +210,9 @@ static void *sweeper_main(void *arg) {
       if (++n % 16 == 0) sched_yield();
     }
     atomic_store_relaxed(&rt->sweep_done, 1); /* a hint for the allocators */
+    /* The pages in use are exact now: new goals for the memory limit and
+     * the scavenger. */
+    gogc_pacer_update_try();
   }
   return NULL;
 }

@@ -332,12 +332,17 @@ typedef struct gogc_runtime {
   pthread_mutex_t scav_lock;     /* one scavenger at a time */
   uint64_t scav_retained_goal;   /* [atomic] heap bytes held above it are released */
   uint64_t scav_limit_goal;      /* [atomic] all bytes held above it are released */
-  uint64_t scav_last_goal;       /* [gc_lock] heap goal at the previous commit */
+  uint64_t scav_base_goal;       /* [gc_lock] heap goal set at the last cycle's end */
+  uint64_t scav_prev_goal;       /* [gc_lock] the goal that cycle ran to */
+  uint64_t scav_prev_inuse;      /* [gc_lock] heap pages in use when it ended */
   uint32_t scav_seq;             /* [atomic] futex: goals changed */
   uint32_t scav_exit;            /* [atomic] futex word for the scavenger's sleeps */
   uint64_t scav_released_total;  /* [atomic] bytes released, all time */
   uint64_t scav_bg_ns;           /* [atomic] background scavenger time */
   uint64_t scav_assist_ns;       /* [atomic] synchronous scavenging time */
+  uint64_t scav_released_bg;     /* [atomic] bytes, by the background scavenger */
+  uint64_t scav_released_sync;   /* [atomic] bytes, at the limit */
+  uint64_t scav_trace_bg, scav_trace_sync; /* [gc_lock] at the last scavtrace line */
   uint64_t pages_inuse;          /* [heap] */
   uint64_t pages_mapped;         /* [heap] */
   gogc_span *span_free;          /* [heap] recycled span structs */
@@ -447,6 +452,7 @@ typedef struct gogc_runtime {
   int opt_gcstoptheworld;
   int opt_gcverify;
   int opt_gccheckmark;
+  int opt_scavtrace;
   int opt_procs;
 } gogc_runtime;
 

@@ -1,4 +1,5 @@
-/* test_env: GOGC / GODEBUG parsing and gogc_set_percent.
+/* test_env: GOGC / GOMEMLIMIT / GODEBUG parsing, gogc_set_percent and
+ * gogc_set_memory_limit.
  *
  * Each environment case runs this executable again with a crafted
  * environment (see tu_run_child) and inspects its stdout/stderr and exit
@@ -6,6 +7,8 @@
  *   percent  print "percent=<gogc_set_percent(100)>" and
  *            "memstats=<gc_percent>"
  *   trace    run one gogc_collect() and a little allocation
+ *   limit    print "limit=<gogc_set_memory_limit(-1)>", churn 64 MiB with
+ *            2 MiB live, print the collections and memstats' limit
  */
 #include <gogc.h>
 
@@ -27,6 +30,25 @@ static int child_main(const char *mode) {
     printf("percent=%d\nmemstats=%d\n", old, ms->gc_percent);
     void *p = gogc_alloc(100); /* the library works */
     printf("alloc=%s\n", p ? "ok" : "null");
+    free(ms);
+    return 0;
+  }
+  if (strcmp(mode, "limit") == 0) {
+    /* The limit in force, then a program that keeps 2 MiB live and churns
+     * 64 MiB: it must finish (a tiny limit must not stop it). */
+    printf("limit=%lld\n", (long long)gogc_set_memory_limit(-1));
+    void **live = gogc_alloc(2048 * sizeof(void *));
+    for (int i = 0; i < 65536 && live; i++) {
+      void *p = gogc_alloc(1024);
+      if (i % 32 == 0)
+        gogc_store(&live[(i / 32) % 2048], p);
+    }
+    gogc_memstats *ms = malloc(sizeof *ms);
+    if (!ms)
+      return 2;
+    gogc_read_memstats(ms);
+    printf("alloc=%s\nnum_gc=%u\nmemstats_limit=%lld\n", live ? "ok" : "null", ms->num_gc,
+           (long long)ms->memory_limit);
     free(ms);
     return 0;
   }
@@ -229,6 +251,76 @@ static void test_godebug(void) {
   }
 }
 
+/* GOMEMLIMIT: Go's byte counts; "off"; malformed values named on stderr,
+ * no limit set; extreme values (0, 1 byte, more than the machine) work. */
+static long long child_limit(const char *env, char **err, int *ok, unsigned *num_gc) {
+  const char *envv[2] = {env, NULL};
+  char *out = NULL;
+  int st = tu_run_child("limit", envv, &out, err);
+  long long v = -1;
+  const char *p = out ? strstr(out, "limit=") : NULL;
+  if (p) v = atoll(p + 6);
+  const char *g = out ? strstr(out, "num_gc=") : NULL;
+  *num_gc = g ? (unsigned)atoi(g + 7) : 0;
+  const char *m = out ? strstr(out, "memstats_limit=") : NULL;
+  *ok = st == 0 && out && strstr(out, "alloc=ok") && m && atoll(m + 15) == v;
+  free(out);
+  if (*err == NULL) *err = strdup("");
+  return v;
+}
+
+static void test_gomemlimit(void) {
+  static const struct {
+    const char *env;
+    long long want;
+  } good[] = {
+      {"GOMEMLIMIT=256MiB", 256ll << 20},
+      {"GOMEMLIMIT=1GiB", 1ll << 30},
+      {"GOMEMLIMIT=123456789", 123456789},
+      {"GOMEMLIMIT=4096B", 4096},
+      {"GOMEMLIMIT=8TiB", 8ll << 40},
+      {"GOMEMLIMIT=off", INT64_MAX},
+      {"GOMEMLIMIT=", INT64_MAX},
+      {"GOMEMLIMIT=0", 0},
+      {"GOMEMLIMIT=1", 1},
+      {"GOMEMLIMIT=9223372036854775807", INT64_MAX},
+  };
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    char *err;
+    int ok;
+    unsigned ngc;
+    long long v = child_limit(good[i].env, &err, &ok, &ngc);
+    CHECKF(ok && v == good[i].want, "%s: limit %lld, want %lld, ok %d, stderr %s", good[i].env, v,
+           good[i].want, ok, err);
+    CHECKF(strstr(err, "gogc: ") == NULL, "%s printed a message: %s", good[i].env, err);
+    /* a limit far below the program's needs: collections run, and it finishes */
+    if (good[i].want <= 1) CHECKF(ngc >= 2, "%s: %u collections", good[i].env, ngc);
+    free(err);
+  }
+  static const char *bad[] = {"1.5GiB", "100MB", "100mib", "-5", "abc", "1 GiB", "GiB",
+                              "99999999999999999999", "9223372036854775808", "16777216TiB"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char var[64], *err;
+    int ok;
+    unsigned ngc;
+    snprintf(var, sizeof var, "GOMEMLIMIT=%s", bad[i]);
+    long long v = child_limit(var, &err, &ok, &ngc);
+    CHECKF(ok && v == INT64_MAX, "%s: limit %lld (want none), ok %d", var, v, ok);
+    const char *needles[] = {"GOMEMLIMIT", bad[i], NULL};
+    CHECKF(has_line(err, "gogc: ", needles), "%s: no message naming GOMEMLIMIT and the value: %s",
+           var, err);
+    free(err);
+  }
+  /* gogc_set_memory_limit in this process: returns the old value; a
+   * negative argument only reads. */
+  int64_t old = gogc_set_memory_limit(-1);
+  CHECK(gogc_set_memory_limit(64ll << 20) == old);
+  CHECK(gogc_set_memory_limit(-1) == (64ll << 20));
+  CHECK(gogc_set_memory_limit(-12345) == (64ll << 20));
+  CHECK(gogc_set_memory_limit(old) == (64ll << 20));
+  CHECK(gogc_set_memory_limit(-1) == old);
+}
+
 /* gogc_set_percent in this process. */
 static void test_set_percent(void) {
   gogc_memstats *a = malloc(sizeof *a), *b = malloc(sizeof *b);
@@ -279,5 +371,6 @@ int main(int argc, char **argv) {
   test_gogc_values();
   test_godebug();
   test_set_percent();
+  test_gomemlimit();
   return check_done();
 }

@@ -1,6 +1,6 @@
 // latency, Go peer of bench/latency.c; see that file for what it does.
 //
-//	latency [LIVE_MIB [CHURN [THREADS]]]    defaults 1024, 16, 2
+//	latency [LIVE_MIB [CHURN [THREADS [DROP_S]]]]    defaults 1024, 16, 2, 0
 package main
 
 import (
@@ -66,8 +66,10 @@ func (w *worker) run(start *sync.WaitGroup) {
 	w.steadyNs = prev
 }
 
-func verify() bool {
-	for _, n := range roots {
+func verify() bool { return verifyRange(0, len(roots)) }
+
+func verifyRange(lo, hi int) bool {
+	for _, n := range roots[lo:hi] {
 		if n == nil {
 			return false
 		}
@@ -97,6 +99,47 @@ func percentile(v []int64, p float64) int64 {
 	return v[rank-1]
 }
 
+// dropPhase: see bench/latency.c.
+func dropPhase(dropS float64, liveMiB int) (string, bool) {
+	nchains := len(roots)
+	keep := nchains / 10
+	if keep < 1 {
+		keep = 1
+	}
+	for c := keep; c < nchains; c++ {
+		roots[c] = nil
+	}
+	target := 2.2*float64(liveMiB)*float64(keep)/float64(nchains) + 64
+	reach := -1.0
+	t0 := time.Now()
+	tick := 10 * time.Millisecond
+	perTick := int(100.0 * 1024 * 1024 / 100 / (64 * chain))
+	cur := 0
+	var gen uint64
+	for next := t0.Add(tick); ; next = next.Add(tick) {
+		for i := 0; i < perTick; i++ {
+			gen++
+			roots[cur] = makeChain(uint64(0x7f)<<56 | gen)
+			cur++
+			if cur == keep {
+				cur = 0
+			}
+		}
+		el := time.Since(t0).Seconds()
+		if reach < 0 && rssNowMiB() <= target {
+			reach = el
+		}
+		if el >= dropS {
+			break
+		}
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	return fmt.Sprintf(" drop_target_mib=%.1f drop_reach_s=%.3f drop_rss_end_mib=%.1f",
+		target, reach, rssNowMiB()), verifyRange(0, keep)
+}
+
 func main() {
 	t0 := time.Now()
 	liveMiB, churn, threads := 1024, 16.0, 2
@@ -108,6 +151,10 @@ func main() {
 	}
 	if len(os.Args) > 3 {
 		threads, _ = strconv.Atoi(os.Args[3])
+	}
+	dropS := 0.0
+	if len(os.Args) > 4 {
+		dropS, _ = strconv.ParseFloat(os.Args[4], 64)
 	}
 	if liveMiB < 1 || churn <= 0 || threads < 1 {
 		fmt.Fprintln(os.Stderr, "usage: latency [LIVE_MIB [CHURN [THREADS]]]")
@@ -163,8 +210,16 @@ func main() {
 	}
 	fmt.Printf("live set: %d chains of %d nodes (%d MiB), %d replacements\n",
 		nchains, chain, liveMiB, len(all))
+	drop := ""
+	if dropS > 0 {
+		var ok bool
+		if drop, ok = dropPhase(dropS, liveMiB); !ok {
+			fmt.Fprintln(os.Stderr, "latency: FAILED: live set damaged after the drop")
+			os.Exit(1)
+		}
+	}
 	printResult("latency", threads, wall, fmt.Sprintf(
-		" live_mib=%d iters=%d steady_s=%.3f gap_max_ms=%.3f gap_p999_us=%.1f gap_p99_us=%.1f",
+		" live_mib=%d iters=%d steady_s=%.3f gap_max_ms=%.3f gap_p999_us=%.1f gap_p99_us=%.1f%s",
 		liveMiB, len(all), float64(steady)/1e9, float64(all[len(all)-1])/1e6,
-		float64(percentile(all, 99.9))/1e3, float64(percentile(all, 99))/1e3))
+		float64(percentile(all, 99.9))/1e3, float64(percentile(all, 99))/1e3, drop))
 }
