@@ -17,7 +17,7 @@
  *
  * With DROP_S > 0, a last phase: 90% of the live set is dropped (the
  * chains unlinked; freed for malloc), then the main thread keeps replacing
- * chains of the remaining 10% at about 100 MiB/s for DROP_S seconds,
+ * chains of the remaining 10% at LIVE_MIB MiB/s for DROP_S seconds,
  * sampling RSS every 10 ms. Reported: drop_target_mib (what the heap needs
  * then: 2.2 x the live set left, i.e. live + GOGC=100 slack + 10%, plus
  * 64 MiB for the rest of the process), drop_reach_s (when RSS first fell
@@ -192,7 +192,8 @@ static int drop_phase(double drop_s, long live_mib, char *extra, size_t len) {
   double target = 2.2 * (double)live_mib * (double)keep / (double)nchains + 64.0;
   double reach = -1;
   uint64_t t0 = bench_now_ns(), tick = 10000000; /* 10 ms */
-  size_t per_tick = (size_t)(100.0 * 1024 * 1024 / 100 / (sizeof(struct lnode) * CHAIN));
+  /* live_mib MiB per second: the rate of the steady phase, roughly */
+  size_t per_tick = (size_t)((double)live_mib * 1024 * 1024 / 100 / (sizeof(struct lnode) * CHAIN));
   size_t cur = 0;
   uint64_t gen = 0;
   for (uint64_t next = t0 + tick;; next += tick) {

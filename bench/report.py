@@ -55,7 +55,8 @@ def bench_table(cfg):
         # dropped and the program goes on at ~100 MiB/s for 5 s.
         "latency-drop": ("latency", [str(cfg.live_mib), "4", "2", "5"],
                          "latency, %d MiB live, 4 x live replaced, then 90%% "
-                         "of the live set dropped and 5 s more at ~100 MiB/s; "
+                         "of the live set dropped and 5 s more allocating "
+                         "live-size MiB/s; "
                          "RSS sampled every 10 ms" % cfg.live_mib, {}, None),
     }
 

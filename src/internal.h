@@ -161,7 +161,7 @@ void gogc_mark_new_object(gogc_span *s, uint32_t idx);
 bool gogc_sweep_span(gogc_span *s, bool preserve);
 bool gogc_sweep_one(void); /* false when nothing is left to sweep */
 void gogc_sweep_finish(void);
-void gogc_sweep_proportional(void); /* allocation's share of the sweep */
+void gogc_sweep_proportional(bool all); /* a slice of sweep debt (all: of the rest) */
 void gogc_ensure_swept(gogc_span *s);
 void gogc_sweeper_start(void);
 void gogc_sweeper_wake(void);

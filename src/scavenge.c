@@ -110,8 +110,18 @@ void gogc_scavenge_for_limit(void) {
   if (limit == INT64_MAX || gogc_limiter_on()) return;
   uint64_t held = gogc_memory_held();
   if (held <= (uint64_t)limit) return;
+  /* At most 1 MiB per allocation (a fraction of a millisecond): the
+   * excess is normally what this allocation faulted in; a larger one (the
+   * heap itself past the limit) is the background scavenger's, woken here,
+   * not a long stall of this thread. */
+  uint64_t excess = held - (uint64_t)limit;
+  if (excess > (1u << 20)) {
+    excess = 1u << 20;
+    atomic_add_relaxed(&rt->scav_seq, 1);
+    gogc_os_futex_wake(&rt->scav_seq, 1);
+  }
   uint64_t t0 = gogc_os_nanotime();
-  uint64_t got = gogc_scavenge(held - (uint64_t)limit, true);
+  uint64_t got = gogc_scavenge(excess, true);
   atomic_add_relaxed(&rt->scav_assist_ns, gogc_os_nanotime() - t0);
   atomic_add_relaxed(&rt->scav_released_sync, got);
 }

@@ -162,22 +162,37 @@ void gogc_ensure_swept(gogc_span *s) {
 /* Proportional sweeping (Go's deductSweepCredit): an allocating thread
  * sweeps in proportion to what it allocated since the sweep began, so
  * that the sweep is done at 90% of the way to the next trigger and the
- * thread that starts the next cycle finds nothing left to sweep. At most
- * 4 spans per call (a refill). The caller is registered, outside critical sections. */
-void gogc_sweep_proportional(void) {
+ * thread that starts the next cycle finds nothing left to sweep. The
+ * caller is registered, outside critical sections. */
+void gogc_sweep_proportional(bool all) {
   gogc_runtime *rt = gogc_rt;
   uint64_t basis = rt->sweep_live_basis;
   uint64_t trig = atomic_load_relaxed(&rt->trigger);
   uint64_t live = atomic_load_relaxed(&rt->heap_live);
   uint64_t total = rt->sweep_pages_total;
-  if (trig <= basis || live <= basis || total == 0) return;
-  double frac = (double)(live - basis) / (0.9 * (double)(trig - basis));
-  uint64_t target = frac >= 1 ? total : (uint64_t)(frac * (double)total);
-  for (int n = 0; n < 4 && atomic_load_relaxed(&rt->pages_swept) < target; n++)
+  if (total == 0) return;
+  uint64_t target = total; /* no runway (the trigger at the live heap): all of it */
+  if (!all && trig > basis + PAGE_SIZE) {
+    double frac = live > basis ? (double)(live - basis) / (0.9 * (double)(trig - basis)) : 0;
+    target = frac >= 1 ? total : (uint64_t)(frac * (double)total);
+  }
+  /* As much as the debt asks (Go's deductSweepCredit), at most 0.1 ms per
+   * call, so one refill never stalls its thread for long. With a short
+   * runway (a tight memory limit: cycles back to back) a fixed handful of
+   * spans per refill fell behind, and the thread that started the next
+   * cycle spent up to 44 ms finishing the sweep. */
+  uint64_t t0 = 0;
+  for (int n = 0; atomic_load_relaxed(&rt->pages_swept) < target; n++) {
     if (!gogc_sweep_one()) {
       atomic_store_relaxed(&rt->sweep_done, 1);
       break;
     }
+    if ((n & 7) == 7) {
+      uint64_t now = gogc_os_nanotime();
+      if (t0 == 0) t0 = now;
+      else if (now - t0 > 100000) break;
+    }
+  }
 }
 
 /* Sweep everything left and wait for sweeps in flight. Collector only,

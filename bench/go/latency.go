@@ -113,7 +113,7 @@ func dropPhase(dropS float64, liveMiB int) (string, bool) {
 	reach := -1.0
 	t0 := time.Now()
 	tick := 10 * time.Millisecond
-	perTick := int(100.0 * 1024 * 1024 / 100 / (64 * chain))
+	perTick := int(float64(liveMiB) * 1024 * 1024 / 100 / (64 * chain)) // liveMiB MiB/s
 	cur := 0
 	var gen uint64
 	for next := t0.Add(tick); ; next = next.Add(tick) {
