@@ -137,6 +137,7 @@ static int init_once(void) {
   gogc_fork_init();
   pthread_mutex_init(&gogc_rt->limiter_lock, NULL);
   pthread_mutex_init(&gogc_rt->scav_lock, NULL);
+  gogc_rt->scav_sweep_goal = UINT64_MAX;
   gogc_pacer_init(&gogc_rt->pacer, gogc_rt->gc_percent, gogc_rt->mem_limit, gogc_rt->opt_procs);
   gogc_limiter_init(&gogc_rt->limiter, gogc_rt->opt_procs, gogc_os_nanotime());
   gogc_pacer_update();

@@ -126,7 +126,8 @@ void gogc_heap_read_memory(gogc_heap_memory *m);
  * ------------------------------------------------------------------------- */
 uint64_t gogc_scavenge(uint64_t bytes, bool force); /* bytes released */
 void gogc_scavenge_for_limit(void);                 /* after pages were faulted in */
-void gogc_scavenger_pace(bool cycle_end);           /* gc_lock held */
+enum { PACE_OTHER = 0, PACE_CYCLE_END, PACE_SWEEP_END };
+void gogc_scavenger_pace(int when);                 /* gc_lock held */
 void gogc_scavenger_start(void);
 void gogc_scavenger_trace(void);                    /* GODEBUG=scavtrace=1 */
 uint64_t gogc_memory_held(void);

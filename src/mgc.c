@@ -57,7 +57,7 @@ static void pacer_read_memory(gogc_pacer *p, uint64_t heap_alloc) {
 
 /* Recompute goal and trigger from the current settings and publish them.
  * gc_lock held. */
-static void pacer_publish(bool cycle_end) {
+static void pacer_publish(int when) {
   gogc_runtime *rt = gogc_rt;
   gogc_pacer *p = &rt->pacer;
   p->gc_percent = atomic_load_relaxed(&rt->gc_percent);
@@ -66,13 +66,15 @@ static void pacer_publish(bool cycle_end) {
   gogc_pacer_commit(p, rt->opt_gcstoptheworld == 0);
   atomic_store_relaxed(&rt->next_gc, p->goal);
   atomic_store_relaxed(&rt->trigger, p->trigger);
-  gogc_scavenger_pace(cycle_end);
+  gogc_scavenger_pace(when);
 }
 
-void gogc_pacer_update(void) {
+static void pacer_update(int when) {
   pacer_read_memory(&gogc_rt->pacer, atomic_load_relaxed(&gogc_rt->heap_live));
-  pacer_publish(false);
+  pacer_publish(when);
 }
+
+void gogc_pacer_update(void) { pacer_update(PACE_OTHER); }
 
 /* After a sweep ends: the live heap and the pages in use are exact now,
  * so the memory-limit goal and the scavenger's goals are recomputed (the
@@ -81,7 +83,7 @@ void gogc_pacer_update(void) {
 void gogc_pacer_update_try(void) {
   gogc_runtime *rt = gogc_rt;
   if (pthread_mutex_trylock(&rt->gc_lock) != 0) return;
-  if (atomic_load_relaxed(&rt->phase) == PHASE_OFF) gogc_pacer_update();
+  if (atomic_load_relaxed(&rt->phase) == PHASE_OFF) pacer_update(PACE_SWEEP_END);
   pthread_mutex_unlock(&rt->gc_lock);
 }
 
@@ -246,7 +248,7 @@ static void mark_termination(cycle_trace *c) {
   atomic_store_release(&rt->sweepgen, rt->sweepgen + 2);
   atomic_store_relaxed(&rt->phase, PHASE_OFF);
   if (rt->opt_gcstoptheworld >= 2) gogc_sweep_finish();
-  pacer_publish(true);
+  pacer_publish(PACE_CYCLE_END);
   c->goal = atomic_load_relaxed(&rt->next_gc);
   c->t_end = gogc_os_nanotime();
 }

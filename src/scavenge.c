@@ -7,8 +7,10 @@
  * (gogc_scavenger_pace):
  *
  *   retained goal (GOGC): heap pages in use at the last cycle, scaled by
- *       how the heap goal moved since, plus 10%. Heap memory held (in use
- *       plus free, not returned) above it is released.
+ *       how the heap goal moved since, plus 10% (Go's); once the sweep is
+ *       done, at most the goal times the heap's fragmentation then, plus
+ *       10%. Heap memory held (in use plus free, not returned) above it
+ *       is released.
  *   limit goal: 95% of the memory limit. All memory the library holds
  *       (heap, metadata) above it is released.
  *
@@ -17,8 +19,9 @@
  * when reused):
  *
  *   the background scavenger thread, about 1% of the CPU: 1 ms of work,
- *       then a sleep 100/GOMAXPROCS times as long (5% while far above the
- *       goal); woken at each commit and parked while both goals are met. Chunks that are nearly full
+ *       then a sleep 100/GOMAXPROCS times as long (5% or 10% while far
+ *       above the goal); woken at each commit and parked while both goals
+ *       are met. Chunks that are nearly full
  *       are left alone (their free pages will be reused, and releasing
  *       8 KiB inside a 2 MiB huge page splits it).
  *   allocation, synchronously, when pages faulted back in take the
@@ -128,21 +131,33 @@ void gogc_scavenge_for_limit(void) {
 
 /* Recompute the goals (gc_lock held, from the pacer) and wake the
  * background scavenger. */
-void gogc_scavenger_pace(bool cycle_end) {
+void gogc_scavenger_pace(int when) {
   gogc_runtime *rt = gogc_rt;
   const gogc_pacer *p = &rt->pacer;
   uint64_t rgoal = UINT64_MAX, lgoal = UINT64_MAX;
-  if (cycle_end) { /* Go's lastHeapInUse and lastHeapGoal: the heap at its peak */
+  if (when == PACE_CYCLE_END) { /* Go's lastHeapInUse and lastHeapGoal: the heap at its peak */
     if (rt->scav_base_goal != 0 && rt->scav_base_goal != UINT64_MAX) {
       rt->scav_prev_inuse = rt->pages_inuse * PAGE_SIZE; /* pages_inuse: racy read, a heuristic */
       rt->scav_prev_goal = rt->scav_base_goal;
     }
     rt->scav_base_goal = p->goal;
+    rt->scav_sweep_goal = UINT64_MAX;
+  } else if (when == PACE_SWEEP_END && p->goal != UINT64_MAX) {
+    /* The sweep is done: pages in use over bytes live is the heap's
+     * fragmentation now, and the goal times that is what the heap will
+     * hold at the goal. After the live heap shrinks this is right one
+     * cycle after the drop; Go's formula, scaled from the peak of the
+     * cycle before, takes several cycles to come down. */
+    uint64_t live = atomic_load_relaxed(&rt->heap_live);
+    uint64_t inuse = rt->pages_inuse * PAGE_SIZE;
+    double frag = live > 0 && inuse > live ? (double)inuse / (double)live : 1.0;
+    rt->scav_sweep_goal = (uint64_t)((double)p->goal * frag * 1.10) + PAGE_SIZE;
   }
   if (p->goal != UINT64_MAX && rt->scav_prev_goal != 0) {
     double g = (double)rt->scav_prev_inuse * ((double)p->goal / (double)rt->scav_prev_goal) * 1.10;
     rgoal = (uint64_t)g + PAGE_SIZE;
   }
+  if (p->goal != UINT64_MAX && rt->scav_sweep_goal < rgoal) rgoal = rt->scav_sweep_goal;
   if (p->mem_limit != INT64_MAX && p->mem_limit >= 0) lgoal = (uint64_t)p->mem_limit / 100 * 95;
   atomic_store_relaxed(&rt->scav_retained_goal, rgoal);
   atomic_store_relaxed(&rt->scav_limit_goal, lgoal);
@@ -186,13 +201,16 @@ static void *scavenger_main(void *arg) {
     if (worked == 0) worked = 1;
     /* 1% of GOMAXPROCS CPUs (Go's rate): sleep worked * (100 / procs - 1).
      * Far above the goal (a quarter of it, at least 64 MiB, still to give
-     * back, e.g. after the live heap shrank), 5%: Go's 1% takes about 6 s
-     * to return a gigabyte here, and memory held that long after a drop
-     * is what users of other collectors complain about. */
+     * back, e.g. after the live heap shrank), 5%; more than the goal itself
+     * and 256 MiB, 10%. Go's 1% returns about 100 MiB/s here: after a
+     * 1 GiB live heap drops to 100 MiB, Go still held 2.3 GiB 5 s later,
+     * and memory held that long is what users of other collectors
+     * complain about. */
     uint64_t pct = 1;
     uint64_t need = scavenge_needed();
     uint64_t rgoal = atomic_load_relaxed(&rt->scav_retained_goal);
     if (need >= (64u << 20) && (rgoal == UINT64_MAX || need >= rgoal / 4)) pct = 5;
+    if (need >= (256u << 20) && (rgoal == UINT64_MAX || need >= rgoal)) pct = 10;
     uint64_t ratio = 100 / (pct * (uint64_t)(rt->opt_procs > 0 ? rt->opt_procs : 1));
     uint64_t sleep = worked * (ratio > 1 ? ratio - 1 : 1);
     if (sleep > 100000000) sleep = 100000000;

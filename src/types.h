@@ -335,6 +335,7 @@ typedef struct gogc_runtime {
   uint64_t scav_base_goal;       /* [gc_lock] heap goal set at the last cycle's end */
   uint64_t scav_prev_goal;       /* [gc_lock] the goal that cycle ran to */
   uint64_t scav_prev_inuse;      /* [gc_lock] heap pages in use when it ended */
+  uint64_t scav_sweep_goal;      /* [gc_lock] retained goal from the last sweep's end */
   uint32_t scav_seq;             /* [atomic] futex: goals changed */
   uint32_t scav_exit;            /* [atomic] futex word for the scavenger's sleeps */
   uint64_t scav_released_total;  /* [atomic] bytes released, all time */
