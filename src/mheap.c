@@ -183,8 +183,12 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   return s;
 }
 
+/* Any thread; a registered one inside a critical section (the collector
+ * calls this with the world stopped: no stopped thread may hold the lock). */
 void gogc_heap_read_memory(gogc_heap_memory *m) {
   gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = gogc_self;
+  if (t != NULL) gogc_critical_enter(t);
   pthread_mutex_lock(&rt->heap_lock);
   uint64_t scav = rt->pages_scav * PAGE_SIZE;
   m->mapped = rt->pages_mapped * PAGE_SIZE;
@@ -193,6 +197,7 @@ void gogc_heap_read_memory(gogc_heap_memory *m) {
   m->inuse = rt->pages_inuse * PAGE_SIZE;
   m->free = m->mapped - m->inuse - scav;
   pthread_mutex_unlock(&rt->heap_lock);
+  if (t != NULL) gogc_critical_leave(t);
 }
 
 /* Return s's pages to the page allocator. The caller owns s: it is on no

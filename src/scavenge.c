@@ -33,7 +33,9 @@
  * A run being released is marked in use under the heap lock, the lock is
  * dropped for the system call, then the run is freed again as scavenged:
  * allocation never waits on madvise. scav_lock keeps scavengers one at a
- * time (and fork out of the middle of one).
+ * time (and fork out of the middle of one); an allocation only tries it.
+ * A registered thread holds the heap lock only inside a critical section
+ * (the collector reads the heap's memory with the world stopped).
  */
 #include "internal.h"
 
@@ -44,13 +46,27 @@
 
 /* Release up to `bytes` (rounded up to pages) of free pages; force: dense
  * chunks too. Returns the bytes released. scav_lock held. */
+/* The heap lock, taken by a registered thread only inside a critical
+ * section: a stop of the world never finds it held by a stopped thread
+ * (the collector takes it with the world stopped). */
+static void heap_lock_enter(void) {
+  gogc_thread *t = gogc_self;
+  if (t != NULL) gogc_critical_enter(t);
+  pthread_mutex_lock(&gogc_rt->heap_lock);
+}
+static void heap_lock_leave(void) {
+  gogc_thread *t = gogc_self;
+  pthread_mutex_unlock(&gogc_rt->heap_lock);
+  if (t != NULL) gogc_critical_leave(t);
+}
+
 static uint64_t scavenge_locked(uint64_t bytes, bool force) {
   gogc_runtime *rt = gogc_rt;
   uint64_t done = 0;
   while (done < bytes) {
     uintptr_t want = (uintptr_t)((bytes - done + PAGE_SIZE - 1) / PAGE_SIZE);
     if (want > SCAV_QUANTUM_PAGES) want = SCAV_QUANTUM_PAGES;
-    pthread_mutex_lock(&rt->heap_lock);
+    heap_lock_enter();
     uintptr_t n = 0;
     uintptr_t page = gogc_pages_find_scavengable(rt->scav_cursor, want, force, &n);
     if (page == UINTPTR_MAX && rt->scav_cursor < rt->pages_mapped) {
@@ -58,16 +74,16 @@ static uint64_t scavenge_locked(uint64_t bytes, bool force) {
       page = gogc_pages_find_scavengable(rt->scav_cursor, want, force, &n);
     }
     if (page == UINTPTR_MAX) {
-      pthread_mutex_unlock(&rt->heap_lock);
+      heap_lock_leave();
       break;
     }
     gogc_pages_scavenge_begin(page, n);
     rt->scav_cursor = page;
-    pthread_mutex_unlock(&rt->heap_lock);
+    heap_lock_leave();
     bool ok = gogc_os_purge((void *)(rt->heap_base + page * PAGE_SIZE), n * PAGE_SIZE) == 0;
-    pthread_mutex_lock(&rt->heap_lock);
+    heap_lock_enter();
     gogc_pages_scavenge_end(page, n, ok);
-    pthread_mutex_unlock(&rt->heap_lock);
+    heap_lock_leave();
     if (!ok) break;
     done += (uint64_t)n * PAGE_SIZE;
   }
@@ -123,8 +139,12 @@ void gogc_scavenge_for_limit(void) {
     atomic_add_relaxed(&rt->scav_seq, 1);
     gogc_os_futex_wake(&rt->scav_seq, 1);
   }
+  /* Another thread scavenging (this one may be inside an allocation's
+   * critical section: never wait for it) does the work. */
+  if (pthread_mutex_trylock(&rt->scav_lock) != 0) return;
   uint64_t t0 = gogc_os_nanotime();
-  uint64_t got = gogc_scavenge(excess, true);
+  uint64_t got = scavenge_locked(excess, true);
+  pthread_mutex_unlock(&rt->scav_lock);
   atomic_add_relaxed(&rt->scav_assist_ns, gogc_os_nanotime() - t0);
   atomic_add_relaxed(&rt->scav_released_sync, got);
 }
