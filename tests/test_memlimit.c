@@ -11,8 +11,11 @@
  *    the heap needs (live + GOGC slack + 10%), instead of keeping the peak.
  * 3. gogc_free_os_memory returns every free page; gogc_set_memory_limit
  *    reads and sets; objects survive all of it intact.
+ * 4. Those calls and gogc_read_memstats, in a loop, while two threads
+ *    allocate and collect: no deadlock, nothing lost.
  */
 #include <gogc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +81,43 @@ static size_t bad_objects(void) {
   size_t bad = 0;
   for (size_t i = 0; i < g_nlive; i++) bad += !intact(g_live[i], i);
   return bad;
+}
+
+/* 4. The calls that take the scavenger's and the heap's locks, from one
+ * thread, while others allocate and collections stop the world: nothing
+ * deadlocks and nothing is lost. */
+static int g_stop;
+static void *churner(void *arg) {
+  (void)arg;
+  void *keep[64] = {0};
+  unsigned n = 0;
+  while (!__atomic_load_n(&g_stop, __ATOMIC_RELAXED)) {
+    unsigned char *p = gogc_alloc(64 + n % 3000);
+    if (p) p[0] = (unsigned char)n;
+    gogc_store(&keep[n % 64], p);
+    if (n % 20000 == 0) gogc_collect();
+    n++;
+  }
+  return NULL;
+}
+
+static void concurrent_calls(void) {
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) CHECK(pthread_create(&t[i], NULL, churner, NULL) == 0);
+  gogc_memstats *ms = malloc(sizeof *ms);
+  double t0 = tu_now();
+  int rounds = 0;
+  while (tu_now() - t0 < 1.5 && ms) {
+    gogc_set_memory_limit(rounds % 2 ? 32 * MiB : INT64_MAX);
+    gogc_free_os_memory();
+    gogc_read_memstats(ms);
+    rounds++;
+  }
+  __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  gogc_set_memory_limit(INT64_MAX);
+  CHECKF(rounds >= 5, "only %d rounds of limit/free/memstats calls", rounds);
+  free(ms);
 }
 
 int main(void) {
@@ -150,6 +190,8 @@ int main(void) {
   CHECKF(ms->heap_free == 0, "%.1f MiB free but not released after gogc_free_os_memory",
          (double)ms->heap_free / MiB);
   CHECK(ms->heap_released > 0 && ms->scavenged_total >= ms->heap_released / 2);
+  CHECK(bad_objects() == 0);
+  concurrent_calls();
   CHECK(bad_objects() == 0);
   set_live(0);
   free(ms);
