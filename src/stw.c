@@ -264,7 +264,8 @@ bool gogc_thread_suspend(gogc_thread *t) {
   gogc_assert(t != gogc_self);
   atomic_store_relaxed(&t->suspended, 0);
   atomic_store_seqcst(&t->suspend_req, 1);
-  if (atomic_load_seqcst(&t->state) == THREAD_BLOCKING) return true;
+  t->stopped_blocking = atomic_load_seqcst(&t->state) == THREAD_BLOCKING;
+  if (t->stopped_blocking) return true;
   int rc = pthread_kill(t->tid, rt->suspend_signal);
   if (rc != 0) {
     atomic_store_seqcst(&t->suspend_req, 0);
@@ -279,8 +280,7 @@ bool gogc_thread_suspend(gogc_thread *t) {
  * they are spilled on its stack (stopped by the signal). */
 void gogc_thread_stopped_stack(gogc_thread *t, uintptr_t *sp, const uintptr_t **regs,
                                uint32_t *nregs) {
-  bool blocking = !atomic_load_acquire(&t->suspended) &&
-                  atomic_load_relaxed(&t->state) == THREAD_BLOCKING;
+  bool blocking = t->stopped_blocking; /* not the state now: see types.h */
   *sp = t->saved_sp;
   *regs = blocking ? t->regs : NULL;
   *nregs = blocking ? 6 : 0;
@@ -303,8 +303,12 @@ void gogc_stop_the_world(void) {
   atomic_store_seqcst(&rt->world_stopping, 1);
   uint32_t expected = 0;
   for (gogc_thread *t = rt->threads; t; t = t->next) {
+    t->stopped_blocking = 0;
     if (t == self) continue;
-    if (atomic_load_seqcst(&t->state) != THREAD_RUNNING) continue;
+    if (atomic_load_seqcst(&t->state) != THREAD_RUNNING) {
+      t->stopped_blocking = 1; /* it waits in gogc_leave_blocking until the restart */
+      continue;
+    }
     int rc = pthread_kill(t->tid, rt->suspend_signal);
     if (rc == 0) expected++;
     else gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
@@ -330,7 +334,7 @@ void gogc_roots_add_threads(uintptr_t self_sp) {
   uint64_t stacks = 0;
   for (gogc_thread *t = rt->threads; t; t = t->next) {
     uintptr_t sp = t == self ? self_sp : t->saved_sp;
-    bool blocking = t != self && atomic_load_relaxed(&t->state) == THREAD_BLOCKING;
+    bool blocking = t != self && t->stopped_blocking; /* as the stop found it */
     if (sp < t->stack_lo || sp > t->stack_hi) {
       gogc_warn("thread stack pointer %p outside its stack [%p, %p): not scanned", (void *)sp,
                 (void *)t->stack_lo, (void *)t->stack_hi);

@@ -211,6 +211,13 @@ typedef struct gogc_thread {
   size_t cm_words, cm_cap;            /* [threads_lock] */
   volatile uint32_t suspend_req;      /* [atomic] futex: stop this thread alone */
   volatile uint32_t suspended;        /* [atomic] futex: it stopped (single stop) */
+  /* [threads_lock] how the collector's last stop found it: 1 = in a
+   * blocking section, not signalled (scan t->regs and from saved_sp);
+   * 0 = signalled (registers spilled on its stack). Recorded at the stop,
+   * never re-read from state: a thread leaving a blocking section during
+   * a stop shows RUNNING for a moment before it sees the stop and waits,
+   * and a scan that read that would miss its saved registers. */
+  uint32_t stopped_blocking;
   uint32_t wb_n;                      /* [owner, in critical; collector when stopped] */
   int64_t assist_credit;              /* [owner] allocation bytes paid for by marking */
   struct gogc_gcwork *gcw;            /* [owner] assists and barrier flushes */

@@ -12,10 +12,12 @@
  * slot where the conservative scan would find it by accident. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "check.h"
+#include "testutil.h"
 
 #define MAGIC 0x5eedf00dcafeull
 
@@ -149,6 +151,76 @@ static void test_garbage_reclaimed(void) {
   if (freed < NGARBAGE * 95 / 100) printf("  only %d of %d garbage objects freed\n", freed, NGARBAGE);
 }
 
+/* A thread in a blocking section is stopped without a signal; its
+ * callee-saved registers were saved by gogc_enter_blocking and must be
+ * scanned. When it leaves the section during the stop, it shows RUNNING
+ * for a moment (gogc_leave_blocking sets it, sees the stop, sets BLOCKING
+ * again and waits). A scan that read the state at that moment skipped
+ * the saved registers: an object held only in a callee-saved register
+ * across the section was freed (found by the stress test under
+ * gcstoptheworld=2, about one run in twenty). Here the moment is made by
+ * hand: stop, flip the state to RUNNING, ask how to scan the thread. */
+static volatile int g_block_go, g_block_in;
+static gogc_thread *volatile g_block_thread;
+
+static void *blocker_main(void *arg) {
+  (void)arg;
+  g_block_thread = gogc_thread_register_self();
+  gogc_enter_blocking();
+  __atomic_store_n(&g_block_in, 1, __ATOMIC_RELEASE);
+  while (!__atomic_load_n(&g_block_go, __ATOMIC_ACQUIRE)) tu_sleep_ms(1);
+  gogc_leave_blocking();
+  return NULL;
+}
+
+static void test_blocking_transient_running(void) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_t tid;
+  CHECK(pthread_create(&tid, NULL, blocker_main, NULL) == 0);
+  while (!__atomic_load_n(&g_block_in, __ATOMIC_ACQUIRE)) tu_sleep_ms(1);
+  gogc_thread *t = g_block_thread;
+
+  /* The whole world stopped (gcstoptheworld modes, mark termination). */
+  pthread_mutex_lock(&rt->gc_lock);
+  gogc_stop_the_world();
+  atomic_store_seqcst(&t->state, THREAD_RUNNING); /* the moment in leave_blocking */
+  rt->nroots = 0;
+  volatile uintptr_t marker = 0;
+  gogc_roots_add_threads((uintptr_t)&marker);
+  bool found = false, with_regs = false;
+  for (uint32_t i = 0; i < rt->nroots; i++)
+    if (rt->roots[i].kind == ROOT_STACK && rt->roots[i].hi == t->stack_hi) {
+      found = true;
+      with_regs = rt->roots[i].regs == t->regs && rt->roots[i].nregs == 6;
+    }
+  CHECKF(found && with_regs, "stack root of a blocking thread: found %d, saved registers %d",
+         found, with_regs);
+  rt->nroots = 0;
+  atomic_store_seqcst(&t->state, THREAD_BLOCKING);
+  gogc_start_the_world();
+  pthread_mutex_unlock(&rt->gc_lock);
+  (void)marker;
+
+  /* One thread stopped for its stack scan (concurrent marking). */
+  pthread_mutex_lock(&rt->threads_lock);
+  CHECK(gogc_thread_suspend(t));
+  atomic_store_seqcst(&t->state, THREAD_RUNNING);
+  uintptr_t sp;
+  const uintptr_t *regs;
+  uint32_t nregs;
+  gogc_thread_stopped_stack(t, &sp, &regs, &nregs);
+  CHECKF(regs == t->regs && nregs == 6, "single stop of a blocking thread: registers %p, %u",
+         (const void *)regs, nregs);
+  atomic_store_seqcst(&t->state, THREAD_BLOCKING);
+  gogc_thread_resume(t);
+  pthread_mutex_unlock(&rt->threads_lock);
+
+  __atomic_store_n(&g_block_go, 1, __ATOMIC_RELEASE);
+  gogc_enter_blocking();
+  pthread_join(tid, NULL);
+  gogc_leave_blocking();
+}
+
 int main(void) {
   const char *gd = getenv("GODEBUG");
   if (gd && strstr(gd, "gcstoptheworld")) {
@@ -160,5 +232,6 @@ int main(void) {
   for (int how = 0; how < 5; how++) test_insertion(how);
   test_allocate_black();
   test_garbage_reclaimed();
+  test_blocking_transient_running();
   return check_done();
 }
