@@ -1,35 +1,33 @@
-/* gogc: the collection cycle, pacing and statistics (Go's mgc.go).
+/* gogc: the collection cycle, pacing glue and statistics (Go's mgc.go).
  *
- * A cycle, today (marking with the world stopped, sweeping concurrent):
+ * The concurrent cycle (default; docs/design.md has the whole argument):
  *
- *  0. Trigger: an allocation that takes a new span (or a large object)
- *     sees heap_live >= next_gc; or gogc_collect. One cycle at a time
- *     (gc_lock); a thread that loses the race re-tests the trigger.
- *  1. Sweep termination (world running): finish the previous cycle's
- *     sweep, waiting for sweeps in flight, so every span is swept before
- *     marking; snapshot the data segments (dl_iterate_phdr takes the
- *     loader's lock, which a stopped thread might hold).
- *  2. Stop the world (stw.c). Root jobs: data shards, added ranges, every
- *     thread's stack from its saved stack pointer, saved registers.
- *  3. Mark (mark.c) with the collecting thread and GOMAXPROCS-1 marker
- *     threads until no grey object is left.
- *  4. Mark termination: return every thread's cached spans to their
- *     mcentrals (so no span is cached across the sweepgen change), verify
- *     the heap under GODEBUG=gcverify=1, add 2 to sweepgen (every span
- *     becomes unswept), reset heap_live to the marked bytes, compute the
- *     next goal. Restart the world.
- *  5. Sweep (sweep.c): the background sweeper and allocating threads.
+ *  0. Trigger: an allocation that refills a span (or a large object) sees
+ *     heap_live >= trigger; or gogc_collect. One cycle at a time
+ *     (gc_lock). If the previous sweep is unfinished, the allocating
+ *     thread sweeps a 0.1 ms slice and goes on instead (until 10% past
+ *     the goal), so no thread finishes a whole sweep at the trigger.
+ *  1. Sweep termination (start_concurrent_cycle, pause 1): finish the
+ *     sweep, snapshot the data segments, stop the world, make the root
+ *     jobs (one per thread: stacks are scanned later, one thread stopped
+ *     at a time), barrier and allocate-black on, restart. O(threads).
+ *  2. Concurrent mark: the background worker (25% of GOMAXPROCS, 5% when
+ *     every core runs a registered thread and the CPU limiter is off),
+ *     idle workers, and mark assists paid per span refill at the pacer's
+ *     ratio, each at most 0.1 ms.
+ *  3. Mark termination (try_mark_termination, pause 2): shade the barrier
+ *     buffers; new grey objects restart the world (Go's gcMarkDone loop);
+ *     then flush caches, verify, sweepgen += 2, pacer end-of-cycle and
+ *     commit, restart.
+ *  4. Sweep (sweep.c): background, lazy, proportional.
  *
- * The concurrent collector will split step 3 out of the pause, keeping
- * these structures: the write barrier (gogc_store) is already called by
- * every program, allocate-black is in the allocator, spans follow Go's
- * sweepgen protocol and mark bits are separate from allocation bits.
+ * GODEBUG=gcstoptheworld=1 marks inside one pause with the parallel
+ * markers (run_stw_cycle); =2 also sweeps inside it.
  *
- * Pacing (Go's GOGC rule; the full pacer comes later):
- *   goal = marked + (marked + stacks + globals) * GOGC / 100
- *   goal = max(goal, 4 MiB * GOGC / 100); GOGC < 0: no goal.
- * The trigger is the goal: with the world stopped for marking, no
- * allocation happens while marking, so the heap never passes the goal.
+ * Pacing is pacer.c (Go's 1.18 pacer, the memory-limit goal, the GC CPU
+ * limiter), pure functions: this file feeds them the runtime's counters
+ * (pacer_read_memory, gogc_mark_stats at mark termination), publishes
+ * next_gc and trigger, and tells the scavenger (scavenge.c) the new goals.
  */
 #include "internal.h"
 

@@ -181,17 +181,14 @@ void gogc_sweep_proportional(bool all) {
    * runway (a tight memory limit: cycles back to back) a fixed handful of
    * spans per refill fell behind, and the thread that started the next
    * cycle spent up to 44 ms finishing the sweep. */
-  uint64_t t0 = 0;
+  if (atomic_load_relaxed(&rt->pages_swept) >= target) return;
+  uint64_t t0 = gogc_os_nanotime();
   for (int n = 0; atomic_load_relaxed(&rt->pages_swept) < target; n++) {
     if (!gogc_sweep_one()) {
       atomic_store_relaxed(&rt->sweep_done, 1);
       break;
     }
-    if ((n & 7) == 7) {
-      uint64_t now = gogc_os_nanotime();
-      if (t0 == 0) t0 = now;
-      else if (now - t0 > 100000) break;
-    }
+    if ((n & 7) == 7 && gogc_os_nanotime() - t0 > 100000) break;
   }
 }
 
