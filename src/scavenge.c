@@ -44,8 +44,6 @@
 
 #define SCAV_QUANTUM_PAGES 64 /* 512 KiB per system call at most */
 
-/* Release up to `bytes` (rounded up to pages) of free pages; force: dense
- * chunks too. Returns the bytes released. scav_lock held. */
 /* The heap lock, taken by a registered thread only inside a critical
  * section: a stop of the world never finds it held by a stopped thread
  * (the collector takes it with the world stopped). */
@@ -60,6 +58,8 @@ static void heap_lock_leave(void) {
   if (t != NULL) gogc_critical_leave(t);
 }
 
+/* Release up to `bytes` (rounded up to pages) of free pages; force: dense
+ * chunks too. Returns the bytes released. scav_lock held. */
 static uint64_t scavenge_locked(uint64_t bytes, bool force) {
   gogc_runtime *rt = gogc_rt;
   uint64_t done = 0;
