@@ -105,9 +105,11 @@ void gogc_meta_unlock(void) {
   pthread_mutex_unlock(&meta_lock);
 }
 
-uint64_t gogc_meta_bytes(void);
+/* All collector metadata: these allocations and the span and page tables
+ * committed with the heap (mheap.c). */
 uint64_t gogc_meta_bytes(void) {
-  return __atomic_load_n(&meta_total, __ATOMIC_RELAXED);
+  return __atomic_load_n(&meta_total, __ATOMIC_RELAXED) +
+         atomic_load_relaxed(&gogc_rt->metadata_bytes);
 }
 
 /* ---------------------------------------------------------------------------

@@ -41,14 +41,12 @@ GOGC_API volatile uint32_t gogc__wb_enabled;
 /* ---------------------------------------------------------------------------
  * Pacing: the pacer (pacer.c) fed from the runtime's counters
  * ------------------------------------------------------------------------- */
-uint64_t gogc_meta_bytes(void);
 
 /* Read the memory counted against the limit into the pacer. */
 static void pacer_read_memory(gogc_pacer *p, uint64_t heap_alloc) {
-  gogc_runtime *rt = gogc_rt;
   gogc_heap_memory m;
   gogc_heap_read_memory(&m);
-  p->mapped_ready = m.ready + gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+  p->mapped_ready = m.ready + gogc_meta_bytes();
   p->heap_free = m.free;
   p->heap_alloc = heap_alloc;
 }
@@ -687,7 +685,6 @@ GOGC_API int64_t gogc_set_memory_limit(int64_t limit) {
 /* ---------------------------------------------------------------------------
  * Statistics
  * ------------------------------------------------------------------------- */
-uint64_t gogc_meta_bytes(void);
 
 GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   if (ms == NULL) return;
@@ -736,7 +733,7 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   gogc_heap_read_memory(&hm);
   ms->heap_released = hm.released;
   ms->heap_free = hm.free;
-  ms->gc_sys = gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+  ms->gc_sys = gogc_meta_bytes();
   ms->memory_held = hm.ready + ms->gc_sys;
   ms->memory_limit = atomic_load_relaxed(&rt->mem_limit);
   ms->heap_goal = atomic_load_relaxed(&rt->next_gc);

@@ -183,21 +183,32 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   return s;
 }
 
-/* Any thread; a registered one inside a critical section (the collector
- * calls this with the world stopped: no stopped thread may hold the lock). */
-void gogc_heap_read_memory(gogc_heap_memory *m) {
-  gogc_runtime *rt = gogc_rt;
+/* The heap lock for callers that may be outside a critical section: a
+ * registered thread holds it only inside one, so a stop of the world never
+ * finds it held by a stopped thread (the collector takes it with the world
+ * stopped). */
+void gogc_heap_lock(void) {
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&rt->heap_lock);
+  pthread_mutex_lock(&gogc_rt->heap_lock);
+}
+void gogc_heap_unlock(void) {
+  gogc_thread *t = gogc_self;
+  pthread_mutex_unlock(&gogc_rt->heap_lock);
+  if (t != NULL) gogc_critical_leave(t);
+}
+
+/* Any thread. */
+void gogc_heap_read_memory(gogc_heap_memory *m) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_heap_lock();
   uint64_t scav = rt->pages_scav * PAGE_SIZE;
   m->mapped = rt->pages_mapped * PAGE_SIZE;
   m->released = scav;
   m->ready = m->mapped - scav;
   m->inuse = rt->pages_inuse * PAGE_SIZE;
   m->free = m->mapped - m->inuse - scav;
-  pthread_mutex_unlock(&rt->heap_lock);
-  if (t != NULL) gogc_critical_leave(t);
+  gogc_heap_unlock();
 }
 
 /* Return s's pages to the page allocator. The caller owns s: it is on no

@@ -44,20 +44,6 @@
 
 #define SCAV_QUANTUM_PAGES 64 /* 512 KiB per system call at most */
 
-/* The heap lock, taken by a registered thread only inside a critical
- * section: a stop of the world never finds it held by a stopped thread
- * (the collector takes it with the world stopped). */
-static void heap_lock_enter(void) {
-  gogc_thread *t = gogc_self;
-  if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&gogc_rt->heap_lock);
-}
-static void heap_lock_leave(void) {
-  gogc_thread *t = gogc_self;
-  pthread_mutex_unlock(&gogc_rt->heap_lock);
-  if (t != NULL) gogc_critical_leave(t);
-}
-
 /* Release up to `bytes` (rounded up to pages) of free pages; force: dense
  * chunks too. Returns the bytes released. scav_lock held. */
 static uint64_t scavenge_locked(uint64_t bytes, bool force) {
@@ -66,7 +52,7 @@ static uint64_t scavenge_locked(uint64_t bytes, bool force) {
   while (done < bytes) {
     uintptr_t want = (uintptr_t)((bytes - done + PAGE_SIZE - 1) / PAGE_SIZE);
     if (want > SCAV_QUANTUM_PAGES) want = SCAV_QUANTUM_PAGES;
-    heap_lock_enter();
+    gogc_heap_lock();
     uintptr_t n = 0;
     uintptr_t page = gogc_pages_find_scavengable(rt->scav_cursor, want, force, &n);
     if (page == UINTPTR_MAX && rt->scav_cursor < rt->pages_mapped) {
@@ -74,16 +60,16 @@ static uint64_t scavenge_locked(uint64_t bytes, bool force) {
       page = gogc_pages_find_scavengable(rt->scav_cursor, want, force, &n);
     }
     if (page == UINTPTR_MAX) {
-      heap_lock_leave();
+      gogc_heap_unlock();
       break;
     }
     gogc_pages_scavenge_begin(page, n);
     rt->scav_cursor = page;
-    heap_lock_leave();
+    gogc_heap_unlock();
     bool ok = gogc_os_purge((void *)(rt->heap_base + page * PAGE_SIZE), n * PAGE_SIZE) == 0;
-    heap_lock_enter();
+    gogc_heap_lock();
     gogc_pages_scavenge_end(page, n, ok);
-    heap_lock_leave();
+    gogc_heap_unlock();
     if (!ok) break;
     done += (uint64_t)n * PAGE_SIZE;
   }
@@ -101,10 +87,9 @@ uint64_t gogc_scavenge(uint64_t bytes, bool force) {
 
 /* All memory the library holds, as counted against the memory limit. */
 uint64_t gogc_memory_held(void) {
-  gogc_runtime *rt = gogc_rt;
   gogc_heap_memory m;
   gogc_heap_read_memory(&m);
-  return m.ready + gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+  return m.ready + gogc_meta_bytes();
 }
 
 /* Bytes over the scavenger's goals now (0: both met). */
@@ -117,7 +102,7 @@ static uint64_t scavenge_needed(void) {
   uint64_t rgoal = atomic_load_relaxed(&rt->scav_retained_goal);
   if (retained > rgoal) need = retained - rgoal;
   uint64_t lgoal = atomic_load_relaxed(&rt->scav_limit_goal);
-  uint64_t held = m.ready + gogc_meta_bytes() + atomic_load_relaxed(&rt->metadata_bytes);
+  uint64_t held = m.ready + gogc_meta_bytes();
   if (held > lgoal && held - lgoal > need) need = held - lgoal;
   if (need > m.free) need = m.free;
   return need;

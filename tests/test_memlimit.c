@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "testutil.h"
@@ -29,22 +28,12 @@
 #define MiB (1024 * 1024)
 #define OBJ 4096 /* bytes per live object */
 
-static long rss_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long size = 0, res = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return res * sysconf(_SC_PAGESIZE);
-}
-
 static void **g_live;      /* the live set: a conservative array of objects */
 static size_t g_nlive, g_cap;
 static long g_base_rss, g_peak_over;
 
 static void sample(void) {
-  long over = rss_bytes() - g_base_rss;
+  long over = tu_rss_bytes() - g_base_rss;
   if (over > g_peak_over) g_peak_over = over;
 }
 
@@ -121,7 +110,7 @@ static void concurrent_calls(void) {
 }
 
 int main(void) {
-  g_base_rss = rss_bytes();
+  g_base_rss = tu_rss_bytes();
   CHECK(gogc_init() == 0);
   const int64_t limit = 256 * MiB;
   CHECK(gogc_set_memory_limit(-1) == INT64_MAX); /* no limit by default */
@@ -144,7 +133,7 @@ int main(void) {
     churn(96 * MiB);
   }
   gogc_read_memstats(ms);
-  printf("RSS now %.1f MiB over the start; ", (double)(rss_bytes() - g_base_rss) / MiB);
+  printf("RSS now %.1f MiB over the start; ", (double)(tu_rss_bytes() - g_base_rss) / MiB);
   printf("limit 256 MiB, GOGC=off: %u collections, peak RSS over the start %.1f MiB, "
          "held %.1f MiB, released %.1f MiB, heap goal %.1f MiB\n",
          ms->num_gc - gc0, (double)g_peak_over / MiB, (double)ms->memory_held / MiB,
@@ -169,7 +158,7 @@ int main(void) {
   while (tu_now() - t0 < 5.0) {
     churn(4 * MiB);
     tu_sleep_ms(20);
-    rss = rss_bytes() - g_base_rss;
+    rss = tu_rss_bytes() - g_base_rss;
     if (rss <= want) {
       t_ok = tu_now() - t0;
       break;

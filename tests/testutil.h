@@ -96,6 +96,18 @@ TU_FN double tu_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Resident set size of this process now, bytes (0 if unknown). */
+TU_FN long tu_rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &size, &res) != 2)
+      res = 0;
+    fclose(f);
+  }
+  return res * sysconf(_SC_PAGESIZE);
+}
+
 TU_FN void tu_sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {

@@ -5,9 +5,9 @@
 #include "internal.h"
 
 #include <stdio.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 
 /* When the heap cannot grow for a small object, the allocator collects
  * once and retries: garbage makes room, so the allocation succeeds. */
@@ -91,16 +91,6 @@ static void test_pages(void) {
 /* The scavenger returns free pages highest first, their memory is gone
  * (RSS falls, contents read as zero), the accounting follows, and an
  * allocation that takes them back reports them as clean (no zeroing). */
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long size = 0, res = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void test_scavenge(void) {
   gogc_runtime *rt = gogc_rt;
   enum { NP = 256 }; /* 2 MiB */
@@ -114,7 +104,7 @@ static void test_scavenge(void) {
   if (a == UINTPTR_MAX) return;
   unsigned char *mem = (unsigned char *)(rt->heap_base + a * PAGE_SIZE);
   memset(mem, 0xA5, NP * PAGE_SIZE); /* now backed */
-  long rss0 = rss_kib();
+  long rss0 = (tu_rss_bytes() / 1024);
   pthread_mutex_lock(&rt->heap_lock);
   gogc_pages_free(a, NP);
   pthread_mutex_unlock(&rt->heap_lock);
@@ -126,7 +116,7 @@ static void test_scavenge(void) {
   CHECKF(got == (uint64_t)NP * PAGE_SIZE, "released %llu of %llu bytes", (unsigned long long)got,
          (unsigned long long)NP * PAGE_SIZE);
   CHECK(m1.released == m0.released + got && m1.free == m0.free - got);
-  long rss1 = rss_kib();
+  long rss1 = (tu_rss_bytes() / 1024);
   CHECKF(rss0 - rss1 >= NP * (long)(PAGE_SIZE / 1024) / 2, "RSS %ld -> %ld KiB", rss0, rss1);
   pthread_mutex_lock(&rt->heap_lock);
   CHECK(gogc_pages_is_valid());
