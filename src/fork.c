@@ -1,20 +1,27 @@
 /* gogc: fork().
  *
  * The child of fork() has one thread, the caller, and a copy of memory in
- * which any other thread may have held a gogc lock or been halfway
- * through a cycle. So (Boehm GC does the same with its allocation lock):
+ * which any other thread may have been anywhere: holding a gogc lock,
+ * halfway through a cycle, or between taking a span from its mcentral and
+ * installing it in its cache. So the fork happens with the world stopped,
+ * which puts every other registered thread outside the allocator's
+ * critical sections, and with every lock of the library held:
  *
  *   prepare  (parent, before fork): wait until no cycle is in progress and
  *            hold gc_lock, so the child starts with the collector off and
- *            the barrier off; finish the sweep, so no span is half swept;
- *            then take every other lock of the library
- *            in a fixed order (threads, roots, heap's central lists, heap,
- *            work buffers, metadata). No thread is inside any of them at
- *            the fork.
- *   parent   (after fork): release them all.
+ *            the barrier off; finish the sweep, so no span is half swept.
+ *            Then the locks a registered thread may hold outside a
+ *            critical section (roots, limiter, scavenger); then stop the
+ *            world (threads_lock); then the locks held only inside
+ *            critical sections or by the collector's own threads (the
+ *            central lists, heap, work buffers, metadata), in that order.
+ *            Taking the second group before the stop could deadlock it (a
+ *            thread inside a critical section waiting for one of them is
+ *            never stopped), and taking the first group after it could
+ *            deadlock on a stopped holder.
+ *   parent   (after fork): release them all; restart the world.
  *   child    (after fork): release them all; forget the threads that do
- *            not exist here, after returning their cached spans (recounted:
- *            one of them may have stopped inside an allocation); and start
+ *            not exist here, after returning their cached spans; and start
  *            the collector's own threads (markers, sweeper, workers) again
  *            at the next cycle, with their wake-up counters reset.
  *
@@ -46,26 +53,28 @@ static void fork_prepare(void) {
    * so in the child): finish the sweep; with gc_lock held no cycle makes
    * more work. */
   if (self != NULL) gogc_sweep_finish();
-  pthread_mutex_lock(&rt->threads_lock);
   pthread_mutex_lock(&rt->roots_lock);
-  for (int i = 0; i < NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&rt->central[i].lock);
   pthread_mutex_lock(&rt->limiter_lock);
   pthread_mutex_lock(&rt->scav_lock); /* before heap_lock: the scavenger's order */
+  gogc_stop_the_world();              /* takes threads_lock */
+  for (int i = 0; i < NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&rt->central[i].lock);
   pthread_mutex_lock(&rt->heap_lock);
   pthread_mutex_lock(&rt->work_lock);
   gogc_meta_lock();
 }
 
+/* In the parent the stopped threads go on; in the child they are gone,
+ * and restarting only clears world_stopping and releases threads_lock. */
 static void fork_release(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_meta_unlock();
   pthread_mutex_unlock(&rt->work_lock);
   pthread_mutex_unlock(&rt->heap_lock);
+  for (int i = NUM_SPAN_CLASSES; i-- > 0;) pthread_mutex_unlock(&rt->central[i].lock);
+  gogc_start_the_world();
   pthread_mutex_unlock(&rt->scav_lock);
   pthread_mutex_unlock(&rt->limiter_lock);
-  for (int i = NUM_SPAN_CLASSES; i-- > 0;) pthread_mutex_unlock(&rt->central[i].lock);
   pthread_mutex_unlock(&rt->roots_lock);
-  pthread_mutex_unlock(&rt->threads_lock);
 }
 
 static void fork_parent(void) {

@@ -81,11 +81,16 @@ void *gogc_meta_alloc(size_t size) {
     if (p) __atomic_add_fetch(&meta_total, bytes, __ATOMIC_RELAXED);
     return p;
   }
+  /* meta_lock is taken with the world stopped (root and work buffers):
+   * a registered thread holds it only inside a critical section. */
+  gogc_thread *t = gogc_self;
+  if (t != NULL) gogc_critical_enter(t);
   pthread_mutex_lock(&meta_lock);
   if (meta_end - meta_cur < size) {
     void *c = gogc_os_alloc(META_CHUNK);
     if (c == NULL) {
       pthread_mutex_unlock(&meta_lock);
+      if (t != NULL) gogc_critical_leave(t);
       return NULL;
     }
     __atomic_add_fetch(&meta_total, META_CHUNK, __ATOMIC_RELAXED);
@@ -95,6 +100,7 @@ void *gogc_meta_alloc(size_t size) {
   void *p = (void *)meta_cur;
   meta_cur += size;
   pthread_mutex_unlock(&meta_lock);
+  if (t != NULL) gogc_critical_leave(t);
   return p;
 }
 

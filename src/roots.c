@@ -69,10 +69,16 @@ GOGC_API int gogc_add_roots(void *lo, void *hi) {
     return -1;
   }
   gogc_runtime *rt = gogc_rt;
+  /* roots_lock is taken with the world stopped (the roots of a cycle): a
+   * registered thread holds it only inside a critical section. */
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = gogc_thread_register_self();
+  if (t != NULL) gogc_critical_enter(t);
   pthread_mutex_lock(&rt->roots_lock);
   for (uint32_t i = 0; i < rt->nadded; i++) {
     if (l < rt->added[i].hi && rt->added[i].lo < h) {
       pthread_mutex_unlock(&rt->roots_lock);
+      if (t != NULL) gogc_critical_leave(t);
       gogc_warn("gogc_add_roots(%p, %p): overlaps a range already added", lo, hi);
       return -1;
     }
@@ -82,6 +88,7 @@ GOGC_API int gogc_add_roots(void *lo, void *hi) {
     gogc_root_range *n = gogc_meta_alloc(cap * sizeof *n);
     if (n == NULL) {
       pthread_mutex_unlock(&rt->roots_lock);
+      if (t != NULL) gogc_critical_leave(t);
       return -1;
     }
     if (rt->nadded) memcpy(n, rt->added, rt->nadded * sizeof *n);
@@ -90,10 +97,9 @@ GOGC_API int gogc_add_roots(void *lo, void *hi) {
   }
   rt->added[rt->nadded++] = (gogc_root_range){l, h};
   pthread_mutex_unlock(&rt->roots_lock);
+  if (t != NULL) gogc_critical_leave(t);
   /* Marking now: the range was not a root when the cycle started, and
    * what it holds was stored without the barrier's knowledge. */
-  gogc_thread *t = gogc_self;
-  if (t == NULL) t = gogc_thread_register_self();
   if (t != NULL && atomic_load_relaxed(&gogc__wb_enabled)) gogc_mark_shade_range(t, l, h);
   return 0;
 }
@@ -102,6 +108,8 @@ GOGC_API int gogc_remove_roots(void *lo, void *hi) {
   if (gogc_ensure_init() != 0) return -1;
   gogc_runtime *rt = gogc_rt;
   int rc = -1;
+  gogc_thread *t = gogc_self;
+  if (t != NULL) gogc_critical_enter(t);
   pthread_mutex_lock(&rt->roots_lock);
   for (uint32_t i = 0; i < rt->nadded; i++) {
     if (rt->added[i].lo == (uintptr_t)lo && rt->added[i].hi == (uintptr_t)hi) {
@@ -111,5 +119,6 @@ GOGC_API int gogc_remove_roots(void *lo, void *hi) {
     }
   }
   pthread_mutex_unlock(&rt->roots_lock);
+  if (t != NULL) gogc_critical_leave(t);
   return rc;
 }

@@ -24,7 +24,11 @@
  * Deferral. A thread inside an allocator critical section (in_critical)
  * is never stopped there: its handler only sets suspend_pending, and the
  * thread suspends itself as it leaves the section, so a stopped thread
- * never holds a heap lock or a half-updated span.
+ * never holds a heap lock or a half-updated span. Hence the rule: a lock
+ * taken while the world is stopped (central lists, heap, work buffers,
+ * roots, metadata) is held by a registered thread only inside a critical
+ * section. Locks a stopped thread may hold (gc_lock, limiter_lock,
+ * scav_lock) are only ever tried from inside one.
  *
  * Blocking. gogc_enter_blocking saves the callee-saved registers and the
  * stack pointer in the thread struct and marks the thread BLOCKING; the
@@ -393,15 +397,8 @@ void gogc_fork_child_threads(void) {
       rt->threads = t;
       rt->nthreads = 1;
     } else {
-      /* The thread may have vanished inside an allocation, between taking
-       * a slot and counting it: recount its cached spans. */
-      for (int i = 0; i < NUM_SPAN_CLASSES; i++) {
-        gogc_span *s = t->alloc[i];
-        if (s == NULL || s->nelems == 0) continue;
-        uint32_t n = 0;
-        for (uint32_t j = 0; j < s->nelems; j++) n += gogc_span_is_allocated(s, j);
-        s->alloc_count = n;
-      }
+      /* It was stopped outside any critical section (fork.c): its
+       * cache is consistent. */
       gogc_mcache_flush(t);
       t->wb_n = 0;
       t->next = thread_free_list;

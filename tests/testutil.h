@@ -32,8 +32,12 @@
 
 static inline uintptr_t tu_enc(const void *p) { return (uintptr_t)p ^ TU_MASK; }
 
+/* The top 16 bits (never set in a user-space address) may carry a tag:
+ * see tu_make_large. */
+#define TU_ADDR_BITS ((uintptr_t)0x0000ffffffffffffULL)
+
 TU_NOINLINE void *tu_dec(uintptr_t e) {
-  void *p = (void *)(e ^ TU_MASK);
+  void *p = (void *)((e ^ TU_MASK) & TU_ADDR_BITS);
   __asm__ volatile("" : "+r"(p));
   return p;
 }
@@ -151,6 +155,12 @@ TU_NOINLINE uint64_t tu_garbage(size_t total, size_t minsz, size_t maxsz, int ki
  * ------------------------------------------------------------------------- */
 #define TU_LARGE_SIZE ((size_t)256 * 1024)
 
+/* Each probe carries a tag unique in the process, in its encoding's top
+ * bits and in the object (at offset 64): once a probe dies, a later large
+ * object may get the same address, and without the tag it would pass for
+ * the probe. */
+static uint64_t tu_ntags;
+
 /* Allocate a noscan large object filled with a pattern; returns it encoded. */
 TU_NOINLINE uintptr_t tu_make_large(uint64_t seed) {
   void *p = gogc_alloc_noscan(TU_LARGE_SIZE);
@@ -158,7 +168,10 @@ TU_NOINLINE uintptr_t tu_make_large(uint64_t seed) {
     return 0;
   tu_fill(p, 64, seed);
   tu_fill((char *)p + TU_LARGE_SIZE - 64, 64, seed + 1000);
-  uintptr_t e = tu_enc(p);
+  /* Bit 63 of the encoding stays set: never a plausible address. */
+  uint64_t tag = 0x8000 | __atomic_add_fetch(&tu_ntags, 1, __ATOMIC_RELAXED) % 0x7fff;
+  *(uint64_t *)((char *)p + 64) = tu_mix(tag);
+  uintptr_t e = tu_enc(p) ^ ((uintptr_t)tag << 48);
   p = NULL;
   return e;
 }
@@ -167,16 +180,22 @@ TU_NOINLINE uintptr_t tu_make_large(uint64_t seed) {
  * noscan object or a non-pointer field; the barrier is still used). */
 TU_NOINLINE void tu_stash(void *slot, uintptr_t e) { gogc_store(slot, tu_dec(e)); }
 
-/* 1 if the object encoded in e is still a live collected object. */
+/* 1 if the object encoded in e is still a live collected object (for a
+ * probe of tu_make_large: that very object, its tag intact). */
 TU_NOINLINE int tu_is_live(uintptr_t e) {
-  void *p = tu_dec(e);
-  return gogc_size(p) != 0 && gogc_base(p) == p;
+  char *p = (char *)tu_dec(e);
+  if (gogc_size(p) == 0 || gogc_base(p) != p)
+    return 0;
+  uint64_t tag = (uint64_t)((e ^ TU_MASK) >> 48);
+  if (tag == 0)
+    return 1;
+  return gogc_size(p) >= TU_LARGE_SIZE && *(const uint64_t *)(p + 64) == tu_mix(tag);
 }
 
 /* 1 if the large object is live AND its pattern is intact. */
 TU_NOINLINE int tu_large_intact(uintptr_t e, uint64_t seed) {
   char *p = (char *)tu_dec(e);
-  if (gogc_size(p) < TU_LARGE_SIZE || gogc_base(p) != p)
+  if (gogc_size(p) < TU_LARGE_SIZE || gogc_base(p) != p || !tu_is_live(e))
     return 0;
   return tu_verify(p, 64, seed) == 0 &&
          tu_verify(p + TU_LARGE_SIZE - 64, 64, seed + 1000) == 0;
