@@ -58,6 +58,12 @@ def bench_table(cfg):
                          "of the live set dropped and 5 s more allocating "
                          "live-size MiB/s; "
                          "RSS sampled every 10 ms" % cfg.live_mib, {}, None),
+        # The cost of finalizers and weak pointers to a collection.
+        "final": ("final", [str(cfg.final_n)],
+                  "final: %d objects of 32 bytes kept reachable; full "
+                  "collections with a finalizer / a weak pointer (Boehm: a "
+                  "disappearing link) on each, against none; then all "
+                  "dropped" % cfg.final_n, {}, ["gogc", "boehm"]),
     }
 
 
@@ -88,7 +94,7 @@ def parse_args(argv):
     p.add_argument("--only", default="",
                    help="comma-separated benchmarks: binarytrees (both), "
                    "binarytrees-1t, binarytrees-2t, gcbench, latency (all "
-                   "three), latency-limit, latency-drop")
+                   "three), latency-limit, latency-drop, final")
     p.add_argument("--impls", default=",".join(IMPLS),
                    help="comma-separated implementations (default %s)" %
                    ",".join(IMPLS))
@@ -96,6 +102,8 @@ def parse_args(argv):
                    help="binary-trees depth (default 21, --quick 18)")
     p.add_argument("--live-mib", type=int, default=None,
                    help="latency live set in MiB (default 1024, --quick 256)")
+    p.add_argument("--final-n", type=int, default=None,
+                   help="final: objects (default 1000000, --quick 200000)")
     p.add_argument("--churn", type=float, default=16.0,
                    help="latency: MiB replaced per MiB live (default 16)")
     p.add_argument("--timeout", type=int, default=None,
@@ -109,6 +117,8 @@ def parse_args(argv):
         cfg.depth = 18 if cfg.quick else 21
     if cfg.live_mib is None:
         cfg.live_mib = 256 if cfg.quick else 1024
+    if cfg.final_n is None:
+        cfg.final_n = 200000 if cfg.quick else 1000000
     if cfg.timeout is None:
         cfg.timeout = 180 if cfg.quick else 600
     if cfg.runs < 1:
@@ -250,7 +260,51 @@ def render(headers, rows, aligns):
     return "\n".join([line(headers), sep] + [line(r) for r in rows])
 
 
+FINAL_COLS = [("fin_extra_ns", "fin +ns/obj"), ("weak_extra_ns", "weak +ns/obj"),
+              ("fin_death_ns", "fin death ns/obj"),
+              ("weak_death_ns", "weak death ns/obj"),
+              ("reg_fin_ns", "set fin ns"), ("reg_weak_ns", "make weak ns")]
+
+
+def final_table(name, desc, cfg, results, failures, available, missing):
+    """Per-object costs, each with its ratio to Boehm's median."""
+    headers = ["impl", "ok", "plain GC ms"]
+    for _, h in FINAL_COLS:
+        headers += [h, "vs boehm"]
+    aligns = ["l"] + ["r"] * (len(headers) - 1)
+    base = results.get((name, BASELINE), [])
+    rows, notes = [], []
+    for impl in bench_table(cfg)[name][4]:
+        if impl not in cfg.impl_list:
+            continue
+        if impl not in available or (name, impl) in missing:
+            notes.append("%s: not run" % impl)
+            continue
+        runs = results.get((name, impl), [])
+        fails = failures.get((name, impl), [])
+        if fails:
+            notes.append("%s: %d failed run(s): %s" %
+                         (impl, len(fails), "; ".join(sorted(set(fails)))))
+        row = [impl, "%d/%d" % (len(runs), len(runs) + len(fails)),
+               fmt(median_of(runs, "plain_ms"), ".1f")]
+        for key, _ in FINAL_COLS:
+            v = median_of(runs, key)
+            row += [fmt(v, ".1f"), ratio(v, median_of(base, key))]
+        rows.append(row)
+    text = "### %s\n\n%s\n\n%s\n" % (name, desc, render(headers, rows, aligns))
+    text += ("\n+ns/obj: extra time of a full collection per object that has "
+             "a finalizer (weak pointer), all reachable; death: the "
+             "collection that finds them all dead, plus running the "
+             "finalizers, per object; set/make: registration per object.\n")
+    if notes:
+        text += "\n" + "\n".join("- " + n for n in notes) + "\n"
+    return text
+
+
 def table(name, desc, cfg, results, failures, available, missing):
+    if name == "final":
+        return final_table(name, desc, cfg, results, failures, available,
+                           missing)
     is_lat = name.startswith("latency")
     is_drop = name == "latency-drop"
     headers = ["impl", "ok", "wall s", "vs boehm", "cpu s", "vs boehm",

@@ -237,6 +237,89 @@ GOGC_API void gogc_enter_blocking(void);
 GOGC_API void gogc_leave_blocking(void);
 
 /* ---------------------------------------------------------------------------
+ * Finalizers, cleanups and weak pointers (Go's runtime.SetFinalizer,
+ * runtime.AddCleanup and package weak; docs/api.md, "Finalizers").
+ *
+ * Each is attached to an object, keyed by the object's base address. They
+ * run on a dedicated finalizer thread, never under a collector lock: a
+ * finalizer or cleanup may allocate, store, block and collect. Nothing is
+ * run at exit. gogc_free of an object that has any of them does nothing
+ * (the collector runs them when the object dies); gogc_realloc does not
+ * carry them to the new object.
+ * ------------------------------------------------------------------------- */
+
+typedef void (*gogc_finalizer_fn)(void *obj, void *arg);
+typedef void (*gogc_cleanup_fn)(void *arg);
+
+/* After obj becomes unreachable, fn(obj, arg) is called once, on the
+ * finalizer thread. Until then obj and everything it references (and arg)
+ * stay allocated; obj is freed at a later collection unless fn stored it
+ * somewhere (it may also set a new finalizer). A NULL fn removes the
+ * finalizer. obj must be the base of a live collected object with no
+ * finalizer yet. Returns 0, or -1 with a message on stderr (NULL, not a
+ * collected object, interior pointer, a finalizer already set).
+ * As in Go: if obj can reach itself through finalizable objects (a cycle)
+ * its finalizer never runs; if A references B and both have finalizers,
+ * B's runs only after A is gone; an object may be finalized while a
+ * function still uses it: gogc_keep_alive(obj) after the last use. */
+GOGC_API int gogc_set_finalizer(void *obj, gogc_finalizer_fn fn, void *arg);
+
+/* A cleanup's handle. The object's address is stored hidden, so a handle
+ * kept in collected memory does not keep the object alive. id 0: none. */
+typedef struct gogc_cleanup {
+  uintptr_t obj_hidden;
+  uint64_t id;
+} gogc_cleanup;
+
+/* After obj (any pointer into a live collected object) is unreachable,
+ * fn(arg) is called once on the finalizer thread; obj itself is never
+ * passed and never resurrected. An object may have several cleanups; they
+ * run in no set order, after the object's finalizer if it has one (once
+ * the object is unreachable again). arg is a root until then, so arg must
+ * not reference obj, directly or through other objects, or obj is never
+ * collected; an arg pointing into obj is refused. Returns a handle with
+ * id 0 and a message on stderr on bad input. */
+GOGC_API gogc_cleanup gogc_add_cleanup(void *obj, gogc_cleanup_fn fn, void *arg);
+
+/* Cancel a cleanup that has not been queued to run yet: returns 1 if it
+ * was removed, 0 if it had already been queued or run (or c is empty).
+ * The caller must keep the object reachable across the call. */
+GOGC_API int gogc_cleanup_stop(gogc_cleanup c);
+
+/* A weak pointer: gogc_weak_get returns the object while it is reachable
+ * and NULL once it is not. gogc_weak_make returns the same handle for
+ * every pointer into the same object (compare handles to compare
+ * objects), until the object dies; NULL for NULL, or for a pointer that is
+ * not into a live collected object (with a message). Handles are small
+ * collected objects: keep them like any reference, never gogc_free them.
+ * A weak pointer is cleared before its object's finalizer runs, and stays
+ * NULL if the finalizer resurrects the object. */
+typedef struct gogc_weak gogc_weak;
+GOGC_API gogc_weak *gogc_weak_make(const void *obj);
+GOGC_API void *gogc_weak_get(const gogc_weak *w);
+
+/* Run the finalizers and cleanups that are due, on the calling thread;
+ * returns how many ran. */
+GOGC_API size_t gogc_run_finalizers(void);
+
+/* Wait until every finalizer and cleanup queued so far has run (by the
+ * finalizer thread or by gogc_run_finalizers). After gogc_collect this
+ * runs the ones that collection found. From a finalizer, it runs the
+ * queue itself instead of waiting for itself. */
+GOGC_API void gogc_wait_finalizers(void);
+
+/* Go's runtime.KeepAlive: p stays reachable (in a register the collector
+ * scans) at least until this point of the calling function. */
+static inline void gogc_keep_alive(const void *p) {
+#if defined(__GNUC__)
+  __asm__ volatile("" : : "r"(p) : "memory");
+#else
+  volatile const void *sink = p;
+  (void)sink;
+#endif
+}
+
+/* ---------------------------------------------------------------------------
  * Statistics (the fields of Go's runtime.MemStats that apply)
  * ------------------------------------------------------------------------- */
 
@@ -279,6 +362,13 @@ typedef struct gogc_memstats {
   uint64_t scav_assist_cpu_ns; /* [/cpu/classes/scavenge/assist:cpu-seconds] */
   uint32_t limiter_enabled; /* the GC CPU limiter is on now */
   uint32_t limiter_times_enabled; /* times it turned on */
+  /* Finalizers, cleanups, weak pointers (all-time counts unless noted). */
+  uint64_t finalizers_queued; /* objects found dead with a finalizer */
+  uint64_t finalizers_run;
+  uint64_t cleanups_queued;
+  uint64_t cleanups_run;
+  uint64_t finalizers_pending; /* now: queued or running, finalizers and cleanups */
+  uint64_t weak_live;     /* now: weak handles of objects not yet found dead */
   struct {
     uint32_t size; /* largest object size in the class (0 for class 0) */
     uint64_t mallocs;

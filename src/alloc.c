@@ -445,7 +445,6 @@ GOGC_API const gogc_type *gogc_type_new(const char *name, size_t size,
 
 /* The span and slot of p if p points into a live object, else NULL. The
  * span is swept first, so its allocation state is current. */
-static gogc_span *find_object_locked(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out);
 
 /* As a critical section, so that no cycle falls between the sweep and the
  * reads of the allocation state. */
@@ -454,12 +453,12 @@ static gogc_span *find_object(const void *ptr, uint32_t *idx_out, uintptr_t *bas
   gogc_thread *t = gogc_self;
   if (t == NULL && (t = thread_slow()) == NULL) return NULL;
   gogc_critical_enter(t);
-  gogc_span *s = find_object_locked((uintptr_t)ptr, idx_out, base_out);
+  gogc_span *s = gogc_object_find((uintptr_t)ptr, idx_out, base_out);
   gogc_critical_leave(t);
   return s;
 }
 
-static gogc_span *find_object_locked(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out) {
+gogc_span *gogc_object_find(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out) {
   gogc_span *s = gogc_span_of(p);
   if (s == NULL || atomic_load_acquire(&s->state) != SPAN_INUSE) return NULL;
   gogc_ensure_swept(s);
@@ -529,7 +528,7 @@ GOGC_API void gogc_free(void *p) {
   uintptr_t base;
   /* One critical section from the lookup to the end: no cycle in between. */
   gogc_critical_enter(t);
-  gogc_span *s = find_object_locked((uintptr_t)p, &idx, &base);
+  gogc_span *s = gogc_object_find((uintptr_t)p, &idx, &base);
   if (s == NULL) {
     gogc_span *any = gogc_span_of((uintptr_t)p);
     gogc_fatal("gogc_free(%p): %s", p,
@@ -538,8 +537,11 @@ GOGC_API void gogc_free(void *p) {
   }
   if (base != (uintptr_t)p)
     gogc_fatal("gogc_free(%p): interior pointer (object starts at %p)", p, (void *)base);
-  /* Marking may be reading this object; freeing now would be unsafe. */
-  if (atomic_load_relaxed(&rt->phase) != PHASE_OFF) {
+  /* Marking may be reading this object; freeing now would be unsafe. An
+   * object with a finalizer, cleanups or weak handles is left to the
+   * collector, which runs them. */
+  if (atomic_load_relaxed(&rt->phase) != PHASE_OFF ||
+      (s->specials != NULL && gogc_specials_has(s, base - s->base))) {
     gogc_critical_leave(t);
     return;
   }

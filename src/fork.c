@@ -14,7 +14,8 @@
  *            critical section (roots, limiter, scavenger); then stop the
  *            world (threads_lock); then the locks held only inside
  *            critical sections or by the collector's own threads (the
- *            central lists, heap, work buffers, metadata), in that order.
+ *            central lists, heap, work buffers, specials and the
+ *            finalizer queue, metadata), in that order.
  *            Taking the second group before the stop could deadlock it (a
  *            thread inside a critical section waiting for one of them is
  *            never stopped), and taking the first group after it could
@@ -60,14 +61,16 @@ static void fork_prepare(void) {
   for (int i = 0; i < NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&rt->central[i].lock);
   pthread_mutex_lock(&rt->heap_lock);
   pthread_mutex_lock(&rt->work_lock);
+  gogc_specials_fork_prepare();
   gogc_meta_lock();
 }
 
 /* In the parent the stopped threads go on; in the child they are gone,
  * and restarting only clears world_stopping and releases threads_lock. */
-static void fork_release(void) {
+static void fork_release(bool child) {
   gogc_runtime *rt = gogc_rt;
   gogc_meta_unlock();
+  gogc_specials_fork_release(child);
   pthread_mutex_unlock(&rt->work_lock);
   pthread_mutex_unlock(&rt->heap_lock);
   for (int i = NUM_SPAN_CLASSES; i-- > 0;) pthread_mutex_unlock(&rt->central[i].lock);
@@ -79,14 +82,14 @@ static void fork_release(void) {
 
 static void fork_parent(void) {
   if (!fork_held) return;
-  fork_release();
+  fork_release(false);
   pthread_mutex_unlock(&gogc_rt->gc_lock);
 }
 
 static void fork_child(void) {
   if (!fork_held) return;
   gogc_runtime *rt = gogc_rt;
-  fork_release();
+  fork_release(true);
   gogc_fork_child_threads();
   /* The collector's threads are gone: start new ones at the next cycle,
    * waiting on counters that start again from zero. */

@@ -133,6 +133,7 @@ static int init_once(void) {
   gogc_sizeclass_init();
   pthread_mutex_init(&rt->gc_lock, NULL);
   pthread_mutex_init(&rt->roots_lock, NULL);
+  gogc_specials_init();
   if (gogc_heap_init() != 0) {
     gogc_warn("cannot reserve %lu GiB of address space for the heap",
               (unsigned long)(HEAP_RESERVE >> 30));

@@ -155,6 +155,9 @@ void gogc_mcache_flush(gogc_thread *t); /* world stopped or owner */
 void gogc_span_refill_cache(gogc_span *s);
 uint32_t gogc_span_next_free(gogc_span *s);
 void gogc_mark_new_object(gogc_span *s, uint32_t idx);
+/* The span and slot of the live object p points into, or NULL; sweeps the
+ * span first. The caller is inside a critical section. */
+gogc_span *gogc_object_find(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out);
 
 /* ---------------------------------------------------------------------------
  * sweep.c
@@ -191,6 +194,19 @@ void gogc_wb_drain(gogc_thread *t, gogc_gcwork *w); /* t stopped or the caller *
 void gogc_wb_flush(gogc_thread *t);                 /* owner, in a critical section */
 void gogc_idle_workers_start(void);
 void gogc_gcwork_scan_thread(gogc_gcwork *w, gogc_thread *t); /* scan t's stack now */
+void gogc_mark_shade_word(gogc_gcwork *w, uintptr_t v);       /* a root word */
+void gogc_mark_scan_unmarked(gogc_gcwork *w, uintptr_t obj);  /* contents only */
+
+/* ---------------------------------------------------------------------------
+ * special.c (finalizers, cleanups, weak handles, the finalizer queue)
+ * ------------------------------------------------------------------------- */
+void gogc_specials_init(void);
+void gogc_specials_scan(gogc_gcwork *w);  /* the ROOT_SPECIALS job */
+bool gogc_specials_any(void);             /* is there anything for that job */
+void gogc_specials_sweep(gogc_span *s);   /* the sweeper owns s, before its bitmap swap */
+bool gogc_specials_has(gogc_span *s, uintptr_t offset); /* the object has any */
+void gogc_specials_fork_prepare(void);    /* world stopped */
+void gogc_specials_fork_release(bool child);
 
 /* ---------------------------------------------------------------------------
  * barrier.c

@@ -240,6 +240,20 @@ GOGC_NO_SANITIZE void gogc_scan_range(gogc_gcwork *w, uintptr_t lo, uintptr_t hi
   for (uintptr_t a = lo; a + 8 <= hi; a += 8) shade(w, *(const uintptr_t *)a, base, mapped, spans);
 }
 
+/* Shade what the root word v points to, if anything. */
+void gogc_mark_shade_word(gogc_gcwork *w, uintptr_t v) {
+  gogc_runtime *rt = gogc_rt;
+  shade(w, v, rt->heap_base, atomic_load_acquire(&rt->heap_mapped), rt->spans);
+}
+
+/* Scan the object at obj without marking it (Go's specials root for an
+ * object with a finalizer: what it references lives, it stays white). */
+void gogc_mark_scan_unmarked(gogc_gcwork *w, uintptr_t obj) {
+  gogc_span *s = gogc_span_of(obj);
+  if (s == NULL || spanclass_kind(s->spanclass) == KIND_NOSCAN) return;
+  gcw_push(w, obj);
+}
+
 /* Scan [lo, hi) where word i is a pointer iff bit (first_bit + i) of
  * bits is set (typed small objects: the span's heap bits). */
 static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t hi,
@@ -302,6 +316,10 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t);
 static void scan_added(gogc_gcwork *w, const gogc_root *r);
 
 static void scan_root(gogc_gcwork *w, const gogc_root *r) {
+  if (r->kind == ROOT_SPECIALS) {
+    gogc_specials_scan(w);
+    return;
+  }
   if (r->kind == ROOT_THREAD) {
     scan_thread(w, (gogc_thread *)r->lo);
     return;
@@ -425,7 +443,8 @@ static void roots_push(uintptr_t lo, uintptr_t hi, const uintptr_t *regs,
     gogc_root *nr = gogc_meta_alloc(cap * sizeof(gogc_root));
     if (nr == NULL) gogc_fatal("out of memory for the root table");
     if (rt->nroots) memcpy(nr, rt->roots, rt->nroots * sizeof(gogc_root));
-    if (rt->roots) gogc_os_free(rt->roots, rt->roots_cap * sizeof(gogc_root));
+    /* The old table stays as metadata: it may sit inside a metadata chunk
+     * (unmapping it there took other metadata with it). */
     rt->roots = nr;
     rt->roots_cap = cap;
   }

@@ -741,6 +741,12 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->scavenged_total = atomic_load_relaxed(&rt->scav_released_total);
   ms->scav_bg_cpu_ns = atomic_load_relaxed(&rt->scav_bg_ns);
   ms->scav_assist_cpu_ns = atomic_load_relaxed(&rt->scav_assist_ns);
+  ms->finalizers_queued = atomic_load_relaxed(&rt->fin_queued);
+  ms->finalizers_run = atomic_load_relaxed(&rt->fin_run);
+  ms->cleanups_queued = atomic_load_relaxed(&rt->cleanup_queued);
+  ms->cleanups_run = atomic_load_relaxed(&rt->cleanup_run);
+  ms->finalizers_pending = atomic_load_relaxed(&rt->fin_pending);
+  ms->weak_live = atomic_load_relaxed(&rt->weak_live);
   pthread_mutex_lock(&rt->limiter_lock);
   ms->limiter_enabled = rt->limiter.enabled;
   ms->limiter_times_enabled = (uint32_t)rt->limiter.times_enabled;

@@ -41,7 +41,7 @@ static int table_commit(uintptr_t table, uintptr_t *committed, uintptr_t need) {
   return rc;
 }
 
-static uintptr_t spans_committed, inuse_committed, scav_committed;
+static uintptr_t spans_committed, inuse_committed, scav_committed, specials_committed;
 
 int gogc_heap_init(void) {
   gogc_runtime *rt = gogc_rt;
@@ -50,18 +50,21 @@ int gogc_heap_init(void) {
   void *spans = gogc_os_reserve(HEAP_PAGES * sizeof(gogc_span *), gogc_os_page_size());
   void *inuse = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
   void *scav = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
+  void *specials = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
   void *chunks = gogc_meta_alloc(NUM_CHUNKS * sizeof(uint32_t));
-  if (spans == NULL || inuse == NULL || scav == NULL || chunks == NULL) {
+  if (spans == NULL || inuse == NULL || scav == NULL || specials == NULL || chunks == NULL) {
     gogc_os_release(heap, HEAP_RESERVE);
     if (spans) gogc_os_release(spans, HEAP_PAGES * sizeof(gogc_span *));
     if (inuse) gogc_os_release(inuse, HEAP_PAGES / 8);
     if (scav) gogc_os_release(scav, HEAP_PAGES / 8);
+    if (specials) gogc_os_release(specials, HEAP_PAGES / 8);
     return -1;
   }
   rt->heap_base = (uintptr_t)heap;
   rt->spans = spans;
   rt->page_inuse = inuse;
   rt->page_scav = scav;
+  rt->page_specials = specials;
   rt->chunk_free = chunks;
   pthread_mutex_init(&rt->heap_lock, NULL);
   return 0;
@@ -77,7 +80,8 @@ static bool heap_grow(uintptr_t npages) {
   if (table_commit((uintptr_t)rt->spans, &spans_committed,
                    new_pages * sizeof(gogc_span *)) != 0 ||
       table_commit((uintptr_t)rt->page_inuse, &inuse_committed, new_pages / 8) != 0 ||
-      table_commit((uintptr_t)rt->page_scav, &scav_committed, new_pages / 8) != 0)
+      table_commit((uintptr_t)rt->page_scav, &scav_committed, new_pages / 8) != 0 ||
+      table_commit((uintptr_t)rt->page_specials, &specials_committed, new_pages / 8) != 0)
     return false;
   if (gogc_os_commit((void *)(rt->heap_base + mapped), bytes) != 0) return false;
   gogc_pages_grow(mapped >> PAGE_SHIFT, bytes >> PAGE_SHIFT);
@@ -215,6 +219,8 @@ void gogc_heap_read_memory(gogc_heap_memory *m) {
  * list and cached nowhere. */
 void gogc_heap_free_span(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
+  /* An object with specials is never freed while they are attached. */
+  gogc_assert(s->specials == NULL);
   pthread_mutex_lock(&rt->heap_lock);
   uintptr_t page = (s->base - rt->heap_base) >> PAGE_SHIFT;
   atomic_store_relaxed(&s->state, SPAN_FREE);

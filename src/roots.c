@@ -59,6 +59,9 @@ void gogc_roots_prepare_static(void) {
   for (uint32_t i = 0; i < rt->nadded; i++)
     gogc_roots_push_range(rt->added[i].lo, rt->added[i].hi, ROOT_ADDED);
   pthread_mutex_unlock(&rt->roots_lock);
+  /* One job for the finalizers, cleanups, weak handles and the queue:
+   * its size is in gogc_specials_scan's hands, not a range. */
+  if (gogc_specials_any()) gogc_roots_push_range(0, 1, ROOT_SPECIALS);
 }
 
 GOGC_API int gogc_add_roots(void *lo, void *hi) {

@@ -41,6 +41,9 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
   uint32_t sc = spanclass_sizeclass(s->spanclass);
   gogc_mcentral *c = &rt->central[s->spanclass];
   atomic_add_relaxed(&rt->pages_swept, s->npages);
+  /* Dead objects with finalizers are resurrected here, before the bits
+   * are read; weak handles are cleared, finalizers and cleanups queued. */
+  if (s->specials != NULL) gogc_specials_sweep(s);
 
   if (sc == 0) {
     bool marked = s->markbits[0] & 1;

@@ -154,7 +154,40 @@ typedef struct gogc_span {
 
   uint32_t sweepgen; /* [atomic] see the table above */
   struct gogc_span *next, *prev; /* [central] or [heap] list links */
+
+  /* Finalizers, cleanups and weak handles of its objects (special.c),
+   * sorted by object offset, then kind. */
+  struct gogc_special *specials;      /* [specials_lock] */
+  struct gogc_special *specials_last; /* [specials_lock] hint: last one added */
+  uint32_t specials_lock;             /* [atomic] spin lock */
 } gogc_span;
+
+/* ---------------------------------------------------------------------------
+ * Specials (special.c): records attached to an object through its span.
+ * A finalizer keeps what the object references alive (the object itself
+ * stays white) and resurrects the object for one more cycle when it dies;
+ * a cleanup runs after the object is gone; a weak handle is a noscan cell
+ * holding the object's address, cleared when the object dies.
+ * ------------------------------------------------------------------------- */
+enum { SPECIAL_FINALIZER = 1, SPECIAL_WEAK = 2, SPECIAL_CLEANUP = 3 };
+
+typedef struct gogc_special {
+  struct gogc_special *next; /* [span's specials_lock] */
+  uint32_t offset;           /* of the object in its span */
+  uint32_t kind;             /* SPECIAL_* */
+  void (*fn)(void);          /* finalizer or cleanup function (cast back to call) */
+  void *arg;                 /* its argument (a root); for a weak handle: the cell */
+  uint64_t id;               /* cleanup id */
+} gogc_special;
+
+/* A finalizer or cleanup that is due (the finalizer queue, special.c).
+ * obj is NULL for a cleanup. Entries are roots until their function has
+ * been called. */
+typedef struct gogc_fin_entry {
+  struct gogc_fin_entry *next; /* [fin_lock] */
+  void (*fn)(void);
+  void *obj, *arg;
+} gogc_fin_entry;
 
 /* ---------------------------------------------------------------------------
  * mcentral: one per span class. Four intrusive lists: partial (has free
@@ -254,7 +287,8 @@ typedef struct gogc_root {
   uint32_t nregs;
   uint32_t kind; /* ROOT_* */
 } gogc_root;
-enum { ROOT_DATA = 0, ROOT_ADDED, ROOT_STACK, ROOT_THREAD /* lo: the gogc_thread */ };
+enum { ROOT_DATA = 0, ROOT_ADDED, ROOT_STACK, ROOT_THREAD /* lo: the gogc_thread */,
+       ROOT_SPECIALS /* finalizers, cleanups, weak handles, the finalizer queue */ };
 
 typedef struct gogc_root_range {
   uintptr_t lo, hi;
@@ -332,6 +366,7 @@ typedef struct gogc_runtime {
   uint32_t *chunk_free;          /* [heap] free pages per 512-page chunk */
   uintptr_t search_page;         /* [heap] no free page below this one */
   uint64_t *page_scav;           /* [heap] 1 bit per page: free, memory returned */
+  uint64_t *page_specials;       /* [atomic] 1 bit per span's first page: it has specials */
   uint64_t pages_scav;           /* [heap] */
   uintptr_t scav_cursor;         /* [heap] the scavenger searches below this page */
 
@@ -423,6 +458,23 @@ typedef struct gogc_runtime {
   uint64_t sweep_live_basis;     /* [gc] heap_live when the sweep began */
   uint32_t sweeper_seq;          /* [atomic] futex: wake background sweeper */
   pthread_t sweeper_tid;
+
+  /* --- specials and the finalizer queue (special.c) --- */
+  pthread_mutex_t special_lock;  /* the record free list; in critical sections only */
+  gogc_special *special_free;    /* [special_lock] */
+  uint64_t cleanup_next_id;      /* [atomic] */
+  uint64_t nspecial_spans;       /* [atomic] spans with specials */
+  pthread_mutex_t fin_lock;      /* the queue; in critical sections only */
+  gogc_fin_entry *fin_head, *fin_tail, *fin_free; /* [fin_lock] */
+  uint64_t fin_pending;          /* [atomic] queued or running */
+  uint32_t fin_seq;              /* [atomic] futex: entries queued */
+  uint32_t fin_done_seq;         /* [atomic] futex: entries finished */
+  uint32_t fin_started;          /* [atomic] the finalizer thread exists */
+  uint32_t fin_sleeping;         /* [atomic] it waits on fin_seq */
+  gogc_thread *fin_thread;       /* [atomic] its thread struct */
+  uint64_t fin_queued, fin_run;  /* [atomic] finalizers, all time */
+  uint64_t cleanup_queued, cleanup_run; /* [atomic] cleanups, all time */
+  uint64_t weak_live;            /* [atomic] weak handles of live objects */
 
   /* --- pacing and statistics --- */
   int gc_percent;                /* [atomic] GOGC; negative: off */
