@@ -256,8 +256,10 @@ typedef void (*gogc_cleanup_fn)(void *arg);
  * stay allocated; obj is freed at a later collection unless fn stored it
  * somewhere (it may also set a new finalizer). A NULL fn removes the
  * finalizer. obj must be the base of a live collected object with no
- * finalizer yet. Returns 0, or -1 with a message on stderr (NULL, not a
- * collected object, interior pointer, a finalizer already set).
+ * finalizer yet. arg is a root until fn has run, so it must not reference
+ * obj (or obj is never finalized). Returns 0, or -1 with a message on
+ * stderr (NULL, not a collected object, interior pointer, a finalizer
+ * already set, arg pointing into obj).
  * As in Go: if obj can reach itself through finalizable objects (a cycle)
  * its finalizer never runs; if A references B and both have finalizers,
  * B's runs only after A is gone; an object may be finalized while a

@@ -468,9 +468,12 @@ GOGC_API int gogc_set_finalizer(void *obj, gogc_finalizer_fn fn, void *arg) {
   uint32_t idx;
   uintptr_t base;
   gogc_span *s = gogc_object_find((uintptr_t)obj, &idx, &base);
-  const char *err = s == NULL                  ? "not a live object allocated by gogc"
-                    : base != (uintptr_t)obj ? "interior pointer (give the object's base)"
-                                             : NULL;
+  const char *err =
+      s == NULL                  ? "not a live object allocated by gogc"
+      : base != (uintptr_t)obj ? "interior pointer (give the object's base)"
+      : fn != NULL && (uintptr_t)arg >= base && (uintptr_t)arg < base + s->elemsize
+          ? "the argument points into the object, which would then never be finalized"
+          : NULL;
   gogc_special *sp = NULL;
   bool shade = false;
   if (err == NULL && fn != NULL && (sp = special_alloc()) == NULL) err = "out of memory";

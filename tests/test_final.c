@@ -150,31 +150,42 @@ TU_NOINLINE uintptr_t res_setup(void) {
   return tu_enc(o);
 }
 
+/* Weak pointer set? (the object's address stays in this frame, which the
+ * next tu_clobber_stack wipes: not in the caller's). */
+TU_NOINLINE int weak_set(const gogc_weak *w) { return gogc_weak_get(w) != NULL; }
+
+/* The resurrected object is allocated, intact, its child too. */
+TU_NOINLINE int res_intact(uintptr_t e) {
+  uint64_t *o = g_resurrected;
+  return o == tu_dec(e) && gogc_base(o) == o && o[0] == 7 && o[1] == tu_mix(7) &&
+         ((uint64_t *)o[2])[0] == tu_mix(8);
+}
+
+/* A new weak pointer to the resurrected object: a new handle. */
+static gogc_weak *g_w2;
+TU_NOINLINE void res_new_weak(void) {
+  void *o = g_resurrected;
+  gogc_store(&g_w2, gogc_weak_make(o));
+  CHECK(g_w2 != NULL && g_w2 != g_w_res && gogc_weak_get(g_w2) == o);
+}
+
 static void test_resurrection(void) {
   uintptr_t e = res_setup();
   for (int i = 0; i < 10 && g_res_runs == 0; i++) collect_and_run();
   CHECKF(g_res_runs == 1, "finalizer runs: %d", g_res_runs);
   CHECKF(g_weak_at_fin == 0, "the weak pointer was not cleared before the finalizer ran");
-  CHECK(gogc_weak_get(g_w_res) == NULL);
-  uint64_t *o = g_resurrected;
-  CHECK(o == tu_dec(e));
-  /* Resurrected: allocated, intact, child intact, usable. */
-  CHECKF(o != NULL && gogc_base(o) == o && o[0] == 7 && o[1] == tu_mix(7) &&
-             ((uint64_t *)o[2])[0] == tu_mix(8),
-         "resurrected object damaged");
+  CHECK(!weak_set(g_w_res));
+  CHECKF(res_intact(e), "resurrected object damaged");
   for (int i = 0; i < 3; i++) collect_and_run();
-  CHECKF(o != NULL && gogc_base(o) == o && o[0] == 7 && ((uint64_t *)o[2])[0] == tu_mix(8),
-         "resurrected object freed or damaged while reachable");
-  gogc_weak *w2 = gogc_weak_make(o);
-  CHECK(w2 != NULL && w2 != g_w_res && gogc_weak_get(w2) == o);
+  CHECKF(res_intact(e), "resurrected object freed or damaged while reachable");
+  res_new_weak();
   /* Drop it again: the second finalizer (set from the first) runs. */
-  o = NULL;
   gogc_store(&g_resurrected, NULL);
   for (int i = 0; i < 10 && g_res_runs < 2; i++) collect_and_run();
   CHECKF(g_res_runs == 2, "second finalizer runs: %d", g_res_runs);
   gogc_store(&g_resurrected, NULL);
-  for (int i = 0; i < 10 && gogc_weak_get(w2) != NULL; i++) collect_and_run();
-  CHECK(gogc_weak_get(w2) == NULL);
+  for (int i = 0; i < 10 && weak_set(g_w2); i++) collect_and_run();
+  CHECK(!weak_set(g_w2));
   CHECKF(g_res_runs == 2, "finalizer ran again without being set: %d", g_res_runs);
 }
 
@@ -288,6 +299,7 @@ static void test_bad_input(void) {
   CHECK(gogc_set_finalizer(&local, count_fin, NULL) == -1);
   CHECK(gogc_set_finalizer(&g_static_obj, count_fin, NULL) == -1);
   CHECK(gogc_set_finalizer((char *)o + 8, count_fin, NULL) == -1);
+  CHECK(gogc_set_finalizer(o, count_fin, (char *)o + 8) == -1); /* arg into obj */
   CHECK(gogc_set_finalizer(o, count_fin, (void *)60) == 0);
   CHECK(gogc_set_finalizer(o, count_fin, (void *)61) == -1); /* already set */
   CHECK(gogc_set_finalizer(o, NULL, NULL) == 0);              /* removed */
@@ -349,18 +361,25 @@ static void *stress_thread(void *arg) {
     weaks[slot] = w;
     ids[slot] = id;
     o = NULL;
-    for (int k = 0; k < 8; k++) g_sink = gogc_alloc_noscan(256); /* cycles go by */
+    for (int k = 0; k < 8; k++) g_sink = gogc_alloc_noscan(1024); /* cycles go by */
   }
   for (int i = 0; i < RING; i++) gogc_store(&g_ring[ti][i], NULL);
   return NULL;
 }
 
 static void test_threads(void) {
-  int old = gogc_set_percent(20);
+  int old = gogc_set_percent(10);
+  gogc_memstats ms;
+  gogc_read_memstats(&ms);
+  uint32_t gc0 = ms.num_gc;
   pthread_t tid[NTHREADS];
   for (int i = 0; i < NTHREADS; i++)
     CHECK(pthread_create(&tid[i], NULL, stress_thread, (void *)(intptr_t)i) == 0);
   for (int i = 0; i < NTHREADS; i++) pthread_join(tid[i], NULL);
+  gogc_read_memstats(&ms);
+  printf("threads: %u collections during the run, %u weak pointers of dropped objects read\n",
+         ms.num_gc - gc0, g_weak_checked);
+  CHECKF(ms.num_gc - gc0 >= 5, "only %u collections while the threads ran", ms.num_gc - gc0);
   CHECKF(g_weak_null_live == 0, "%u weak pointers of reachable objects read NULL", g_weak_null_live);
   CHECKF(g_weak_bad == 0, "%u weak pointers returned a damaged object (of %u checked)", g_weak_bad,
          g_weak_checked);
