@@ -205,6 +205,7 @@ void gogc_specials_scan(gogc_gcwork *w);  /* the ROOT_SPECIALS job */
 bool gogc_specials_any(void);             /* is there anything for that job */
 void gogc_specials_sweep(gogc_span *s);   /* the sweeper owns s, before its bitmap swap */
 bool gogc_specials_has(gogc_span *s, uintptr_t offset); /* the object has any */
+bool gogc_specials_is_valid(const gogc_span *s);         /* world stopped */
 void gogc_specials_fork_prepare(void);    /* world stopped */
 void gogc_specials_fork_release(bool child);
 
@@ -268,6 +269,7 @@ void gogc_alloc_gc_work(gogc_thread *t); /* after an allocation's critical secti
 void gogc_test_start_held_cycle(void);
 void gogc_test_scan_thread(gogc_thread *t);
 void gogc_test_finish_held_cycle(void);
+void gogc_test_finish_held_cycle_unswept(void);
 static inline bool gogc_gc_should_trigger(void) {
   return atomic_load_relaxed(&gogc_rt->heap_live) >= atomic_load_relaxed(&gogc_rt->trigger);
 }

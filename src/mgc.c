@@ -642,12 +642,18 @@ void gogc_test_scan_thread(gogc_thread *t) {
 }
 
 void gogc_test_finish_held_cycle(void) {
+  gogc_test_finish_held_cycle_unswept();
+  gogc_sweep_finish();
+}
+
+/* Without the sweep (with rt->test_hold_sweep set, the spans stay
+ * unswept until this thread sweeps or allocates). */
+void gogc_test_finish_held_cycle_unswept(void) {
   gogc_runtime *rt = gogc_rt;
   uint32_t n = atomic_load_acquire(&rt->cycles);
   atomic_store_release(&rt->test_hold, 0);
   gogc_os_futex_wake(&rt->test_hold, INT_MAX);
   while (atomic_load_acquire(&rt->cycles) == n) gogc_os_futex_wait_ns(&rt->cycles, n, 1000000);
-  gogc_sweep_finish();
 }
 
 GOGC_API void gogc_collect(void) {

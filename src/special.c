@@ -173,6 +173,28 @@ bool gogc_specials_has(gogc_span *s, uintptr_t offset) {
   return found;
 }
 
+/* The records of s are sorted, name allocated objects of s, at most one
+ * finalizer and one weak handle each, and the span's page bit agrees.
+ * World stopped (the heap verifier). */
+bool gogc_specials_is_valid(const gogc_span *s) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t page = (s->base - rt->heap_base) >> PAGE_SHIFT;
+  bool bit = (atomic_load_relaxed(&rt->page_specials[page >> 6]) >> (page & 63)) & 1;
+  if (bit != (s->specials != NULL)) return false;
+  const gogc_special *prev = NULL;
+  for (const gogc_special *sp = s->specials; sp != NULL; prev = sp, sp = sp->next) {
+    if (sp->kind < SPECIAL_FINALIZER || sp->kind > SPECIAL_CLEANUP) return false;
+    if (sp->offset % s->elemsize != 0 || sp->offset >= s->nelems * s->elemsize) return false;
+    if (!gogc_span_is_allocated(s, (uint32_t)(sp->offset / s->elemsize))) return false;
+    if (prev != NULL && !key_le(prev, sp->offset, sp->kind)) return false;
+    if (prev != NULL && prev->offset == sp->offset && prev->kind == sp->kind &&
+        sp->kind != SPECIAL_CLEANUP)
+      return false;
+    if (sp->kind == SPECIAL_WEAK && *(const uintptr_t *)sp->arg != s->base + sp->offset) return false;
+  }
+  return true;
+}
+
 bool gogc_specials_any(void) {
   gogc_runtime *rt = gogc_rt;
   return atomic_load_relaxed(&rt->nspecial_spans) != 0 || atomic_load_relaxed(&rt->fin_pending) != 0;

@@ -220,6 +220,11 @@ static void *sweeper_main(void *arg) {
       gogc_os_futex_wait(&rt->sweeper_seq, seen);
     gogc_leave_blocking();
     seen = seq;
+    while (atomic_load_acquire(&rt->test_hold_sweep)) { /* tests: leave spans unswept */
+      gogc_enter_blocking();
+      gogc_os_futex_wait_ns(&rt->test_hold_sweep, 1, 1000000);
+      gogc_leave_blocking();
+    }
     int n = 0;
     while (gogc_sweep_one()) {
       if (++n % 16 == 0) sched_yield();

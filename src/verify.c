@@ -4,6 +4,7 @@
  *   - every in-use span (gogc_span_is_valid): geometry, the spans[] entries
  *     of all its pages, allocation count equal to a recount of the slots,
  *     no cached span left (mark termination flushed them all), sweepgen;
+ *   - the span's finalizer, cleanup and weak records (special.c);
  *   - no mark bit on a free slot;
  *   - the mark is closed: every candidate pointer in a marked scannable
  *     object that points at an allocated object points at a marked one
@@ -80,6 +81,7 @@ void gogc_heap_verify(const char *when) {
     }
     if (!gogc_span_is_valid(s)) verify_fail(when, "invalid span", s, s->base, s->base, 0);
     if (s->cache_owner != NULL) verify_fail(when, "span still cached at mark termination", s, s->base, s->base, 0);
+    if (!gogc_specials_is_valid(s)) verify_fail(when, "invalid finalizer/cleanup/weak records", s, s->base, s->base, 0);
     for (uint32_t i = 0; i < s->nelems; i++) {
       if (!gogc_bit_get(s->markbits, i)) continue;
       uintptr_t obj = s->base + (uintptr_t)i * s->elemsize;

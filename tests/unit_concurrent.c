@@ -12,6 +12,7 @@
  * slot where the conservative scan would find it by accident. */
 #include "internal.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,55 @@ static void test_blocking_transient_running(void) {
   gogc_leave_blocking();
 }
 
+/* A weak pointer to an object that a cycle found dead, read before the
+ * object's span is swept, is NULL: gogc_weak_get sweeps the span first
+ * (without that it returned the dead object, which the sweep then freed).
+ * The object is held by an added root range until the held cycle has
+ * started (so the collection before it keeps the object), then the range
+ * is removed, with no barrier involved: the held cycle finds it dead. */
+static gogc_weak *volatile g_weak;
+
+static GOGC_NOINLINE uintptr_t weak_target(void **root) {
+  struct obj *o = new_obj();
+  gogc_store((void *)&g_weak, gogc_weak_make(o));
+  *root = o;
+  return tu_enc(o);
+}
+
+static void test_weak_unswept(void) {
+  gogc_runtime *rt = gogc_rt;
+  int tested = 0;
+  void **root = calloc(1, sizeof(void *));
+  for (int attempt = 0; attempt < 5 && !tested; attempt++) {
+    CHECK(gogc_add_roots(root, root + 1) == 0);
+    uintptr_t e = weak_target(root);
+    clobber_stack();
+    atomic_store_release(&rt->test_hold_sweep, 1);
+    gogc_test_start_held_cycle();
+    CHECK(gogc_remove_roots(root, root + 1) == 0);
+    *root = NULL;
+    gogc_test_finish_held_cycle_unswept();
+    struct obj *o = tu_dec(e);
+    gogc_span *s = gogc_span_of((uintptr_t)o);
+    uint32_t h = atomic_load_relaxed(&rt->sweepgen);
+    /* Only meaningful if the object died (no stale word kept it) and its
+     * span is still unswept. */
+    if (s != NULL && atomic_load_relaxed(&s->sweepgen) == h - 2 &&
+        !gogc_bit_get(s->markbits, gogc_span_obj_index(s, (uintptr_t)o)) &&
+        *(const uintptr_t *)g_weak == (uintptr_t)o) {
+      tested = 1;
+      CHECKF(gogc_weak_get(g_weak) == NULL, "a weak pointer returned an object found dead");
+      CHECK(*(const uintptr_t *)g_weak == 0);
+    }
+    o = NULL;
+    atomic_store_release(&rt->test_hold_sweep, 0);
+    gogc_os_futex_wake(&rt->test_hold_sweep, INT_MAX);
+    gogc_sweep_finish();
+  }
+  free(root);
+  CHECKF(tested, "no attempt left the weak pointer's object dead and unswept");
+}
+
 int main(void) {
   const char *gd = getenv("GODEBUG");
   if (gd && strstr(gd, "gcstoptheworld")) {
@@ -232,6 +282,7 @@ int main(void) {
   for (int how = 0; how < 5; how++) test_insertion(how);
   test_allocate_black();
   test_garbage_reclaimed();
+  test_weak_unswept();
   test_blocking_transient_running();
   return check_done();
 }
