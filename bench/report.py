@@ -64,6 +64,12 @@ def bench_table(cfg):
                   "collections with a finalizer / a weak pointer (Boehm: a "
                   "disappearing link) on each, against none; then all "
                   "dropped" % cfg.final_n, {}, ["gogc", "boehm"]),
+        # Pools: gogc_pool against Go's sync.Pool and malloc/free.
+        "pool": ("pool", ["0.5"],
+                 "pool: get+put of a 1 KiB buffer (1 thread; 2 threads, "
+                 "wall ns per pair); a fresh 1 KiB allocation; a request "
+                 "loop with a 4 KiB scratch buffer from a pool or fresh",
+                 {}, ["gogc", "go", "malloc", "boehm"]),
     }
 
 
@@ -94,7 +100,7 @@ def parse_args(argv):
     p.add_argument("--only", default="",
                    help="comma-separated benchmarks: binarytrees (both), "
                    "binarytrees-1t, binarytrees-2t, gcbench, latency (all "
-                   "three), latency-limit, latency-drop, final")
+                   "three), latency-limit, latency-drop, final, pool")
     p.add_argument("--impls", default=",".join(IMPLS),
                    help="comma-separated implementations (default %s)" %
                    ",".join(IMPLS))
@@ -301,7 +307,51 @@ def final_table(name, desc, cfg, results, failures, available, missing):
     return text
 
 
+POOL_COLS = [("pair1_ns", "get+put ns"), ("pair2_ns", "2 threads ns"),
+             ("fresh_ns", "fresh 1K ns"), ("req_pool_ns", "request, pool ns"),
+             ("req_fresh_ns", "request, fresh ns")]
+
+
+def pool_table(name, desc, cfg, results, failures, available, missing):
+    """ns per operation, each with its ratio to Go's median."""
+    headers = ["impl", "ok"]
+    for _, h in POOL_COLS:
+        headers += [h, "vs go"]
+    headers += ["GCs pool", "GCs fresh"]
+    aligns = ["l"] + ["r"] * (len(headers) - 1)
+    base = results.get((name, "go"), [])
+    rows, notes = [], []
+    for impl in cfg.impl_list:
+        if impl not in bench_table(cfg)[name][4]:
+            continue
+        if impl not in available or (name, impl) in missing:
+            notes.append("%s: not run" % impl)
+            continue
+        runs = results.get((name, impl), [])
+        fails = failures.get((name, impl), [])
+        if fails:
+            notes.append("%s: %d failed run(s): %s" %
+                         (impl, len(fails), "; ".join(sorted(set(fails)))))
+        row = [impl, "%d/%d" % (len(runs), len(runs) + len(fails))]
+        for key, _ in POOL_COLS:
+            v = median_of(runs, key)
+            row += [fmt(v, ".1f"), ratio(v, median_of(base, key))]
+        for key in ("req_pool_gcs", "req_fresh_gcs"):
+            v = median_of(runs, key)
+            row.append("-" if v is None else "%g" % v)
+        rows.append(row)
+    text = "### %s\n\n%s\n\n%s\n" % (name, desc, render(headers, rows, aligns))
+    text += ("\nmalloc: malloc+free stands for the pool; Boehm has no pool. "
+             "GCs: collections during each request part (same duration).\n")
+    if notes:
+        text += "\n" + "\n".join("- " + n for n in notes) + "\n"
+    return text
+
+
 def table(name, desc, cfg, results, failures, available, missing):
+    if name == "pool":
+        return pool_table(name, desc, cfg, results, failures, available,
+                          missing)
     if name == "final":
         return final_table(name, desc, cfg, results, failures, available,
                            missing)

@@ -114,7 +114,7 @@ command -v go >/dev/null 2>&1 && have_go=1
 [ $have_go = 1 ] || echo "Go not installed" >"$BIN/SKIP-go"
 
 echo "bench: building benchmark programs into ${BIN#$ROOT/}"
-for prog in binarytrees gcbench latency final; do
+for prog in binarytrees gcbench latency final pool; do
   cc_build gogc "$prog"
   [ $have_boehm = 1 ] && cc_build boehm "$prog"
   [ $prog = final ] && continue # collectors only; Go 1.19 has no weak pointers

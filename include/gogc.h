@@ -322,6 +322,28 @@ static inline void gogc_keep_alive(const void *p) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Pools (Go's sync.Pool; docs/api.md, "Pools"): sets of temporary objects
+ * that threads share and reuse instead of allocating afresh. Any object
+ * in a pool may be dropped at any collection (an object nobody takes
+ * survives at most two), and there is no promise that a get returns what
+ * was put. One pool holds one kind of object.
+ * ------------------------------------------------------------------------- */
+typedef struct gogc_pool gogc_pool;
+
+/* A new pool. new_fn(arg), when not NULL, makes an object when the pool is
+ * empty. The pool is a collected object: keep it reachable (a global) as
+ * long as it is used. Returns NULL when out of memory. */
+GOGC_API gogc_pool *gogc_pool_new(void *(*new_fn)(void *arg), void *arg);
+
+/* Any object from the pool (removed from it), else new_fn(arg), else
+ * NULL. Lock-free. Contents are as the last user left them. */
+GOGC_API void *gogc_pool_get(gogc_pool *pool);
+
+/* Give obj (a collected object) to the pool. NULL is ignored. obj must
+ * not be used after the call (GODEBUG=poolcheck=1 catches writes). */
+GOGC_API void gogc_pool_put(gogc_pool *pool, void *obj);
+
+/* ---------------------------------------------------------------------------
  * Statistics (the fields of Go's runtime.MemStats that apply)
  * ------------------------------------------------------------------------- */
 

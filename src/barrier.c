@@ -57,14 +57,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-/* Append v to t's barrier buffer if it may point into the heap. Inside a
- * critical section. */
-static inline void wb_put(gogc_thread *t, uintptr_t v) {
-  gogc_runtime *rt = gogc_rt;
-  if (v - rt->heap_base >= atomic_load_relaxed(&rt->heap_mapped)) return;
-  if (unlikely(t->wb_n == WB_ENTRIES)) gogc_wb_flush(t);
-  t->wb[t->wb_n++] = v;
-}
 
 static GOGC_NOINLINE gogc_thread *barrier_thread(void) {
   gogc_thread *t = gogc_self;
@@ -78,8 +70,8 @@ GOGC_API void gogc__store_slow(void **slot, void *value) {
   if (unlikely(t == NULL)) t = barrier_thread();
   gogc_critical_enter(t);
   if (atomic_load_relaxed(&gogc__wb_enabled)) {
-    wb_put(t, (uintptr_t)atomic_load_relaxed(slot));
-    wb_put(t, (uintptr_t)value);
+    gogc_wb_put(t, (uintptr_t)atomic_load_relaxed(slot));
+    gogc_wb_put(t, (uintptr_t)value);
   }
   atomic_store_relaxed(slot, value);
   gogc_critical_leave(t);
@@ -90,12 +82,12 @@ GOGC_API void gogc__store_slow(void **slot, void *value) {
 static void wb_put_range(gogc_thread *t, uintptr_t dst, uintptr_t src, size_t n) {
   uintptr_t first = (dst + 7) & ~(uintptr_t)7;
   for (uintptr_t a = first; a + 8 <= dst + n; a += 8) {
-    wb_put(t, *(const uintptr_t *)a);
+    gogc_wb_put(t, *(const uintptr_t *)a);
     if (src) {
       uintptr_t s = src + (a - dst);
       uintptr_t v;
       memcpy(&v, (const void *)s, sizeof v); /* src may be misaligned */
-      wb_put(t, v);
+      gogc_wb_put(t, v);
     }
   }
 }
@@ -141,8 +133,8 @@ GOGC_API void gogc_atomic_store(void *slot, const void *value) {
   if (t == NULL) t = barrier_thread();
   gogc_critical_enter(t);
   if (atomic_load_relaxed(&gogc__wb_enabled)) {
-    wb_put(t, (uintptr_t)atomic_load_relaxed((void **)slot));
-    wb_put(t, (uintptr_t)value);
+    gogc_wb_put(t, (uintptr_t)atomic_load_relaxed((void **)slot));
+    gogc_wb_put(t, (uintptr_t)value);
   }
   atomic_store_seqcst((void **)slot, (void *)value);
   gogc_critical_leave(t);
@@ -153,9 +145,9 @@ GOGC_API void *gogc_atomic_swap(void *slot, const void *value) {
   if (t == NULL) t = barrier_thread();
   gogc_critical_enter(t);
   bool on = atomic_load_relaxed(&gogc__wb_enabled);
-  if (on) wb_put(t, (uintptr_t)value);
+  if (on) gogc_wb_put(t, (uintptr_t)value);
   void *old = __atomic_exchange_n((void **)slot, (void *)value, __ATOMIC_SEQ_CST);
-  if (on) wb_put(t, (uintptr_t)old); /* exactly the value overwritten */
+  if (on) gogc_wb_put(t, (uintptr_t)old); /* exactly the value overwritten */
   gogc_critical_leave(t);
   return old;
 }
@@ -165,11 +157,11 @@ GOGC_API int gogc_atomic_cas(void *slot, const void *expected, const void *desir
   if (t == NULL) t = barrier_thread();
   gogc_critical_enter(t);
   bool on = atomic_load_relaxed(&gogc__wb_enabled);
-  if (on) wb_put(t, (uintptr_t)desired);
+  if (on) gogc_wb_put(t, (uintptr_t)desired);
   void *exp = (void *)expected;
   int ok = __atomic_compare_exchange_n((void **)slot, &exp, (void *)desired, false,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-  if (on && ok) wb_put(t, (uintptr_t)expected); /* the value overwritten */
+  if (on && ok) gogc_wb_put(t, (uintptr_t)expected); /* the value overwritten */
   gogc_critical_leave(t);
   return ok;
 }

@@ -242,6 +242,24 @@ static inline void gogc_critical_leave(gogc_thread *t) {
 int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
                              void *(*fn)(void *), void *arg);
 
+/* Append v to t's barrier buffer if it may point into the heap. Inside a
+ * critical section, with the barrier on. */
+static inline void gogc_wb_put(gogc_thread *t, uintptr_t v) {
+  gogc_runtime *rt = gogc_rt;
+  if (v - rt->heap_base >= atomic_load_relaxed(&rt->heap_mapped)) return;
+  if (unlikely(t->wb_n == WB_ENTRIES)) gogc_wb_flush(t);
+  t->wb[t->wb_n++] = v;
+}
+
+/* ---------------------------------------------------------------------------
+ * pool.c
+ * ------------------------------------------------------------------------- */
+void gogc_pools_init(void);
+void gogc_pools_cleanup(void);       /* world stopped, at a cycle's start */
+void gogc_pools_push_roots(void);    /* world stopped: the registries */
+uint32_t gogc_pool_index_alloc(void); /* threads_lock */
+void gogc_pool_index_free(uint32_t idx);
+
 /* ---------------------------------------------------------------------------
  * roots.c
  * ------------------------------------------------------------------------- */

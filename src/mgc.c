@@ -269,6 +269,7 @@ static GOGC_NOINLINE void stw_cycle(cycle_trace *c) {
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;
   gogc_stop_the_world();
+  gogc_pools_cleanup();
   atomic_store_relaxed(&rt->phase, PHASE_MARK);
   rt->nroots = 0;
   gogc_roots_prepare_static();
@@ -324,6 +325,7 @@ static void start_concurrent_cycle(int trigger) {
   c->heap0 = atomic_load_relaxed(&rt->heap_live);
   c->start_ns = gogc_os_nanotime();
   gogc_stop_the_world();
+  gogc_pools_cleanup(); /* before the barrier is on: plain stores */
   rt->nroots = 0;
   gogc_roots_prepare_static();
   gogc_roots_add_threads_concurrent();

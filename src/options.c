@@ -31,7 +31,10 @@
     "print one line per cycle on what the scavenger returned to the OS")       \
   X("gccheckmark", opt_gccheckmark, 0, 0, 1,                                   \
     "re-mark with the world stopped after each concurrent mark and abort "     \
-    "if an object reachable then was not marked")
+    "if an object reachable then was not marked")                              \
+  X("poolcheck", opt_poolcheck, 0, 0, 1,                                       \
+    "pools: poison objects put in a pool and abort if one was written "        \
+    "before a get returned it; drop one put in four")
 
 static bool parse_long(const char *s, size_t n, long lo, long hi, long *out) {
   if (n == 0 || n > 30) return false;

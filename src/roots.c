@@ -62,6 +62,7 @@ void gogc_roots_prepare_static(void) {
   /* One job for the finalizers, cleanups, weak handles and the queue:
    * its size is in gogc_specials_scan's hands, not a range. */
   if (gogc_specials_any()) gogc_roots_push_range(0, 1, ROOT_SPECIALS);
+  gogc_pools_push_roots();
 }
 
 GOGC_API int gogc_add_roots(void *lo, void *hi) {

@@ -161,6 +161,7 @@ gogc_thread *gogc_thread_register_self(void) {
   t->state = THREAD_RUNNING;
   gogc_self = t; /* before linking: the handler must find it */
   pthread_mutex_lock(&rt->threads_lock);
+  t->pool_idx = gogc_pool_index_alloc();
   t->next = rt->threads;
   if (rt->threads) rt->threads->prev = t;
   rt->threads = t;
@@ -184,6 +185,7 @@ static void thread_unregister(gogc_thread *t) {
   if (t->next) t->next->prev = t->prev;
   rt->nthreads--;
   atomic_sub_relaxed(&rt->nrunning, 1);
+  gogc_pool_index_free(t->pool_idx);
   gogc_self = NULL;
   t->next = thread_free_list;
   thread_free_list = t;
@@ -400,6 +402,7 @@ void gogc_fork_child_threads(void) {
       /* It was stopped outside any critical section (fork.c): its
        * cache is consistent. */
       gogc_mcache_flush(t);
+      gogc_pool_index_free(t->pool_idx);
       t->wb_n = 0;
       t->next = thread_free_list;
       thread_free_list = t;

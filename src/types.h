@@ -163,6 +163,39 @@ typedef struct gogc_span {
 } gogc_span;
 
 /* ---------------------------------------------------------------------------
+ * Pools (pool.c): Go's sync.Pool. A pool is a collected object; its local
+ * array has one gogc_pool_local per thread slot (gogc_thread.pool_idx).
+ * ------------------------------------------------------------------------- */
+#define GOGC_POOL_MAX_THREADS 65536 /* threads beyond this many get no slot */
+#define POOL_RING 32                /* power of two */
+
+typedef struct gogc_pool_local {
+  void *private;            /* [the slot's thread, in critical; world stopped] */
+  uint64_t head_tail;       /* [atomic] head << 32 | tail of ring */
+  void *ring[POOL_RING];    /* [atomic] head: the slot's thread; tail: anyone */
+  uintptr_t pad[6];         /* 320 bytes: no false sharing between slots */
+} gogc_pool_local;
+
+/* Slots come in pages, found through a directory that grows by copying
+ * page pointers: a slot never moves, so a thread that grows the directory
+ * never loses what others put meanwhile. */
+#define POOL_PAGE 8
+typedef struct gogc_pool_page {
+  gogc_pool_local slot[POOL_PAGE];
+} gogc_pool_page;
+
+struct gogc_pool {
+  gogc_pool_page **local;   /* [pool_lock to change; critical sections; world stopped] */
+  uint32_t local_size;      /* [atomic] pages the directory has room for */
+  uint32_t registered;      /* [pool_lock] in pools_all */
+  gogc_pool_page **victim;  /* [critical sections; world stopped] last cycle's local */
+  uint32_t victim_size;     /* [atomic] 0 once found empty */
+  uint32_t pad;
+  void *(*new_fn)(void *);  /* [init] */
+  void *new_arg;            /* [init] */
+};
+
+/* ---------------------------------------------------------------------------
  * Specials (special.c): records attached to an object through its span.
  * A finalizer keeps what the object references alive (the object itself
  * stays white) and resurrects the object for one more cycle when it dies;
@@ -252,6 +285,10 @@ typedef struct gogc_thread {
    * and a scan that read that would miss its saved registers. */
   uint32_t stopped_blocking;
   uint32_t wb_n;                      /* [owner, in critical; collector when stopped] */
+  uint32_t pool_idx;                  /* [threads_lock] its slot in every pool (pool.c) */
+  uint32_t pool_epoch;                /* [owner] pool_slot is valid while pool.c's epoch equals it */
+  struct gogc_pool *pool_last;        /* [owner] the pool it used last ... */
+  struct gogc_pool_local *pool_slot;  /* [owner] ... and its slot there */
   int64_t assist_credit;              /* [owner] allocation bytes paid for by marking */
   struct gogc_gcwork *gcw;            /* [owner] assists and barrier flushes */
   uintptr_t wb[WB_ENTRIES];           /* [owner, in critical; collector when stopped]
@@ -477,6 +514,14 @@ typedef struct gogc_runtime {
   uint64_t cleanup_queued, cleanup_run; /* [atomic] cleanups, all time */
   uint64_t weak_live;            /* [atomic] weak handles of live objects */
 
+  /* --- pools (pool.c) --- */
+  pthread_mutex_t pool_lock;     /* the registries; in critical sections only */
+  struct gogc_pool **pools_all;  /* [pool_lock; world stopped] pools with a local array */
+  struct gogc_pool **pools_old;  /* [world stopped] pools whose victim arrays may hold objects */
+  uint32_t npools_all, npools_old, pools_all_cap, pools_old_cap;
+  uint32_t pool_nidx;            /* [atomic] 1 + the highest thread slot in use */
+  uint64_t pool_idx_used[GOGC_POOL_MAX_THREADS / 64]; /* [threads_lock] */
+
   /* --- pacing and statistics --- */
   int gc_percent;                /* [atomic] GOGC; negative: off */
   uint64_t heap_live;            /* [atomic] marked + allocated since */
@@ -514,6 +559,7 @@ typedef struct gogc_runtime {
   int opt_gcverify;
   int opt_gccheckmark;
   int opt_scavtrace;
+  int opt_poolcheck;
   int opt_procs;
 } gogc_runtime;
 
