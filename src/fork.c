@@ -14,8 +14,8 @@
  *            critical section (roots, limiter, scavenger); then stop the
  *            world (threads_lock); then the locks held only inside
  *            critical sections or by the collector's own threads (the
- *            central lists, heap, work buffers, specials and the
- *            finalizer queue, metadata), in that order.
+ *            central lists, heap, work buffers, pool registries,
+ *            specials and the finalizer queue, metadata), in that order.
  *            Taking the second group before the stop could deadlock it (a
  *            thread inside a critical section waiting for one of them is
  *            never stopped), and taking the first group after it could
@@ -61,6 +61,7 @@ static void fork_prepare(void) {
   for (int i = 0; i < NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&rt->central[i].lock);
   pthread_mutex_lock(&rt->heap_lock);
   pthread_mutex_lock(&rt->work_lock);
+  pthread_mutex_lock(&rt->pool_lock);
   gogc_specials_fork_prepare();
   gogc_meta_lock();
 }
@@ -71,6 +72,7 @@ static void fork_release(bool child) {
   gogc_runtime *rt = gogc_rt;
   gogc_meta_unlock();
   gogc_specials_fork_release(child);
+  pthread_mutex_unlock(&rt->pool_lock);
   pthread_mutex_unlock(&rt->work_lock);
   pthread_mutex_unlock(&rt->heap_lock);
   for (int i = NUM_SPAN_CLASSES; i-- > 0;) pthread_mutex_unlock(&rt->central[i].lock);

@@ -342,7 +342,10 @@ static GOGC_NOINLINE void pool_put_slow(gogc_pool *p, void *x) {
 
 /* Steal from every ring of dir (size pages), starting after slot idx. */
 static void *steal(gogc_thread *t, gogc_pool_page **dir, uint32_t size, uint32_t idx) {
-  uint32_t n = size * POOL_PAGE;
+  /* Slots past the highest thread slot ever handed out are empty. */
+  uint32_t n = size * POOL_PAGE, used = atomic_load_relaxed(&gogc_rt->pool_nidx);
+  if (used < n) n = used;
+  if (n == 0) return NULL;
   for (uint32_t i = 1; i <= n; i++) {
     gogc_pool_local *l = slot_of(dir, size, (idx + i) % n);
     if (l == NULL) continue;
