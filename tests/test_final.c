@@ -361,7 +361,7 @@ static void *stress_thread(void *arg) {
     weaks[slot] = w;
     ids[slot] = id;
     o = NULL;
-    for (int k = 0; k < 8; k++) g_sink = gogc_alloc_noscan(1024); /* cycles go by */
+    for (int k = 0; k < 8; k++) gogc_store((void *)&g_sink, gogc_alloc_noscan(1024)); /* cycles go by */
   }
   for (int i = 0; i < RING; i++) gogc_store(&g_ring[ti][i], NULL);
   return NULL;

@@ -73,7 +73,7 @@ static void in_child(void) {
   void *res = NULL;
   if (pthread_create(&tid, NULL, child_thread, NULL) != 0 || pthread_join(tid, &res) != 0) _exit(3);
   gogc_collect();
-  for (int i = 0; i < 100000; i++) g_sink = gogc_alloc(64); /* garbage; cycles */
+  for (int i = 0; i < 100000; i++) gogc_store((void *)&g_sink, gogc_alloc(64)); /* garbage; cycles */
   if (!chain_ok(c, 100000) || res != (void *)1) _exit(2);
   _exit(0);
 }

@@ -109,8 +109,8 @@ TU_NOINLINE void workload(void) {
     else gogc_store(&g_roots[slot], list(1 + (int)(next_rand() % 200), &id));
     int b = (int)(next_rand() % 4096);
     gogc_store(&g_big[b], list(1, &id));
-    for (int g = 0; g < 50; g++) tu_sink = gogc_alloc(16 + next_rand() % 2000); /* garbage */
-    if (round % 97 == 0) tu_sink = tree(6, &id); /* a dropped graph */
+    for (int g = 0; g < 50; g++) gogc_store((void *)&tu_sink, gogc_alloc(16 + next_rand() % 2000)); /* garbage */
+    if (round % 97 == 0) gogc_store((void *)&tu_sink, tree(6, &id)); /* a dropped graph */
   }
 }
 

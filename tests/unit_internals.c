@@ -22,7 +22,7 @@ static void test_oom_retry(void) {
   /* Fill the mapped heap with garbage (the heap grows as needed)... */
   size_t n = 0;
   for (; n < 4000000; n++) {
-    g_sink = gogc_alloc(1024);
+    gogc_store((void *)&g_sink, gogc_alloc(1024));
     if (g_sink == NULL) break;
     gogc_read_memstats(&ms);
     if (ms.heap_sys > sys + ARENA_SIZE) break;
@@ -30,7 +30,7 @@ static void test_oom_retry(void) {
   /* ...then make every request to the OS fail while allocating more. */
   gogc_os_fail_nth(1);
   int ok = 1;
-  for (size_t i = 0; i < 2 * n && ok; i++) ok = (g_sink = gogc_alloc(1024)) != NULL;
+  for (size_t i = 0; i < 2 * n && ok; i++) { void *q = gogc_alloc(1024); gogc_store((void *)&g_sink, q); ok = q != NULL; }
   gogc_os_fail_nth(0);
   gogc_read_memstats(&ms);
   CHECK(ok);
