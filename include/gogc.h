@@ -344,6 +344,39 @@ GOGC_API void *gogc_pool_get(gogc_pool *pool);
 GOGC_API void gogc_pool_put(gogc_pool *pool, void *obj);
 
 /* ---------------------------------------------------------------------------
+ * Arenas (Go's GOEXPERIMENT=arenas; docs/api.md, "Arenas"): objects
+ * allocated together by bumping a pointer and freed in one call. After
+ * gogc_arena_free every access to the arena's memory faults, with a
+ * message saying so. An arena is for one thread at a time.
+ * ------------------------------------------------------------------------- */
+typedef struct gogc_arena gogc_arena;
+
+/* A new arena (a collected object: an arena dropped without being freed
+ * is reclaimed like any garbage). NULL when out of memory. */
+GOGC_API gogc_arena *gogc_arena_new(void);
+
+/* Zeroed, 16-byte aligned objects. Conservatively scanned; noscan: never
+ * scanned (no pointers); typed: sized by the layout, scanned
+ * conservatively unless it has no pointers. Objects may point to
+ * collected objects (which they keep alive) and be pointed to from the
+ * heap (which keeps the arena's memory, not its objects' contents, from
+ * being reused). Requests above 256 KiB come from the heap. Pointer
+ * stores into arena objects use gogc_store like any other. NULL when out
+ * of memory. A freed arena or a handle that is not an arena aborts with a
+ * message. */
+GOGC_API void *gogc_arena_alloc(gogc_arena *arena, size_t size);
+GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *arena, size_t size);
+GOGC_API void *gogc_arena_alloc_typed(gogc_arena *arena, const gogc_type *type);
+
+/* Free the arena: every later access to its memory faults. Freeing twice
+ * or a handle that is not an arena aborts with a message. */
+GOGC_API void gogc_arena_free(gogc_arena *arena);
+
+/* A copy of the size bytes at p (an object in a live arena) in the
+ * collected heap (Go's arena.Clone); p itself if it is not in an arena. */
+GOGC_API void *gogc_arena_clone(const void *p, size_t size);
+
+/* ---------------------------------------------------------------------------
  * Statistics (the fields of Go's runtime.MemStats that apply)
  * ------------------------------------------------------------------------- */
 
@@ -393,6 +426,10 @@ typedef struct gogc_memstats {
   uint64_t cleanups_run;
   uint64_t finalizers_pending; /* now: queued or running, finalizers and cleanups */
   uint64_t weak_live;     /* now: weak handles of objects not yet found dead */
+  /* Arenas (now). */
+  uint64_t arenas_live;   /* made and not freed */
+  uint64_t arena_bytes;   /* chunk memory of those arenas */
+  uint64_t arena_chunks_quarantined; /* freed chunks waiting for a cycle to prove them unreferenced */
   struct {
     uint32_t size; /* largest object size in the class (0 for class 0) */
     uint64_t mallocs;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Long stress runs, outside CI: the multi-threaded stress test and the
-# phase-stepping tests again and again, in every collector mode, with the
+# Long stress runs, outside CI: the multi-threaded stress test, the
+# phase-stepping tests and the finalizer and pool tests again and again,
+# then a million arenas; in every collector mode, with the
 # heap verifier and checkmark on, two at a time (the machine's cores busy,
 # as in a loaded production box). Any lost or corrupted object, verifier
 # or checkmark report fails the run; the failing output is kept.
@@ -39,8 +40,15 @@ for r in $(seq 1 "$rounds"); do
     wait
   done
   run "$logs/concurrent-$r.log" GODEBUG=gcverify=1,gccheckmark=1 "$bin/unit_concurrent"
+  # Finalizers, pools and arenas beside the stress test.
+  run "$logs/final-$r.log" GODEBUG=gcverify=1,gccheckmark=1 "$bin/test_final" &
+  run "$logs/pool-$r.log" GODEBUG=gcverify=1,gccheckmark=1 "$bin/test_pool" &
+  run "$logs/threads-$r-x.log" GOGC=10 GODEBUG=gcverify=1,gccheckmark=1 "$bin/test_threads"
+  wait
   echo "round $r/$rounds done"
 done
+# A million arenas made and freed (CI runs 200000).
+run "$logs/arena-million.log" GOGC_TEST_ARENAS=1000000 "$bin/test_arena"
 if [ -e "$logs/FAILED" ]; then
   echo "stress: FAILURES (logs in $logs)"
   exit 1

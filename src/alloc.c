@@ -299,8 +299,11 @@ static void zero_pages(void *p, size_t bytes) {
   else memset(p, 0, bytes);
 }
 
-static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
-                                       const gogc_type *type) {
+/* arena: the object is an arena chunk (arena.c); it is marked as one
+ * before it can be seen, so no marker ever scans it as a plain object
+ * (a freed chunk faults, and only the chunk protocol keeps markers out). */
+static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
+                                          const gogc_type *type, bool arena) {
   gogc_runtime *rt = gogc_rt;
   if (size > HEAP_RESERVE) {
     errno = ENOMEM;
@@ -326,7 +329,12 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
         zero_pages((void *)s->base, npages * PAGE_SIZE);
         s->needzero = 0;
       }
-      s->freeindex = 1;
+      if (arena) {
+        atomic_store_relaxed(&s->arena_lo, s->base + ARENA_CHUNK_HEADER);
+        atomic_store_relaxed(&s->arena_hi, s->base + npages * PAGE_SIZE);
+        atomic_store_release(&s->arena_state, (uint32_t)ARENA_LIVE);
+      }
+      atomic_store_release(&s->freeindex, 1);
       s->alloc_count = 1;
       s->alloc_cache = 0;
       s->large_type = kind == KIND_TYPED ? type : NULL;
@@ -354,6 +362,16 @@ static GOGC_NOINLINE void *alloc_large(gogc_thread *t, size_t size, int kind,
   gogc_alloc_gc_work(t);
   __asm__ volatile("" : : "r"(p) : "memory");
   return p;
+}
+
+static void *alloc_large(gogc_thread *t, size_t size, int kind, const gogc_type *type) {
+  return alloc_large_ex(t, size, kind, type, false);
+}
+
+void *gogc_alloc_arena_chunk(void) {
+  gogc_thread *t = gogc_self;
+  if (unlikely(t == NULL) && (t = thread_slow()) == NULL) return NULL;
+  return alloc_large_ex(t, ARENA_CHUNK, KIND_CONSERVATIVE, NULL, true);
 }
 
 /* ---------------------------------------------------------------------------
@@ -492,6 +510,8 @@ GOGC_API void *gogc_realloc(void *p, size_t size) {
   uintptr_t base;
   gogc_span *s = find_object(p, &idx, &base);
   if (s == NULL) gogc_fatal("gogc_realloc(%p): not a live object allocated by gogc", p);
+  if (s->arena_state != 0)
+    gogc_fatal("gogc_realloc(%p): points into an arena (copy it with gogc_arena_clone)", p);
   if (base != (uintptr_t)p)
     gogc_fatal("gogc_realloc(%p): interior pointer (object starts at %p)", p, (void *)base);
   size_t old = s->elemsize;
@@ -535,6 +555,9 @@ GOGC_API void gogc_free(void *p) {
                any ? "object is not allocated (double free, or never allocated)"
                    : "pointer was not allocated by gogc");
   }
+  if (s->arena_state != 0)
+    gogc_fatal("gogc_free(%p): points into an arena (an arena is freed whole, with "
+               "gogc_arena_free)", p);
   if (base != (uintptr_t)p)
     gogc_fatal("gogc_free(%p): interior pointer (object starts at %p)", p, (void *)base);
   /* Marking may be reading this object; freeing now would be unsafe. An

@@ -119,6 +119,7 @@ int gogc_heap_init(void);
 gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems);
 void gogc_heap_free_span(gogc_span *s);
+void gogc_heap_free_span_ex(gogc_span *s, bool released);
 void gogc_heap_read_memory(gogc_heap_memory *m);
 void gogc_heap_lock(void);   /* registered callers: inside a critical section */
 void gogc_heap_unlock(void);
@@ -158,6 +159,7 @@ void gogc_mark_new_object(gogc_span *s, uint32_t idx);
 /* The span and slot of the live object p points into, or NULL; sweeps the
  * span first. The caller is inside a critical section. */
 gogc_span *gogc_object_find(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out);
+void *gogc_alloc_arena_chunk(void); /* a zeroed chunk, already an arena chunk (arena.c) */
 
 /* ---------------------------------------------------------------------------
  * sweep.c
@@ -252,6 +254,12 @@ static inline void gogc_wb_put(gogc_thread *t, uintptr_t v) {
 }
 
 /* ---------------------------------------------------------------------------
+ * arena.c
+ * ------------------------------------------------------------------------- */
+/* An unmarked chunk: 0 keep it, 1 free it, 2 free it, its memory returned. */
+int gogc_arena_sweep_dead(gogc_span *s);
+
+/* ---------------------------------------------------------------------------
  * pool.c
  * ------------------------------------------------------------------------- */
 void gogc_pools_init(void);
@@ -274,7 +282,7 @@ void gogc_roots_push_stack(uintptr_t lo, uintptr_t hi, const uintptr_t *regs, ui
 /* ---------------------------------------------------------------------------
  * mgc.c (the cycle, pacing, statistics)
  * ------------------------------------------------------------------------- */
-enum { TRIGGER_HEAP = 0, TRIGGER_FORCED = 1 };
+enum { TRIGGER_HEAP = 0, TRIGGER_FORCED = 1, TRIGGER_ARENA = 2 /* freed chunks to recycle */ };
 void gogc_gc(int trigger);
 void gogc_pacer_update(void);       /* gc_lock held: inputs from rt, publish outputs */
 bool gogc_parse_byte_count(const char *s, int64_t *out); /* options.c */

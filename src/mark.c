@@ -293,6 +293,23 @@ static GOGC_NO_SANITIZE void scan_typed_large(gogc_gcwork *w, uintptr_t obase, u
   }
 }
 
+/* An arena chunk (arena.c): only [base, arena_lo) can hold pointers.
+ * gogc_arena_free faults a chunk only when no marker is inside it: a
+ * marker announces itself in arena_scanning, then checks that the chunk
+ * is still live (both sequentially consistent, against the freer's store
+ * of ARENA_FREED and load of arena_scanning). */
+static GOGC_NOINLINE void scan_arena_chunk(gogc_gcwork *w, gogc_span *s, uintptr_t p) {
+  __atomic_add_fetch(&s->arena_scanning, 1, __ATOMIC_SEQ_CST);
+  if (atomic_load_seqcst(&s->arena_state) == ARENA_LIVE) {
+    uintptr_t lo = atomic_load_relaxed(&s->arena_lo);
+    if (p == s->base)
+      for (uintptr_t o = p + OBLET_BYTES; o < lo; o += OBLET_BYTES) gcw_push(w, o);
+    uintptr_t end = p + OBLET_BYTES < lo ? p + OBLET_BYTES : lo;
+    if (p < end) gogc_scan_range(w, p, end);
+  }
+  __atomic_sub_fetch(&s->arena_scanning, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Scan a grey object (or an oblet of a large one) starting at p. */
 static void scan_object(gogc_gcwork *w, uintptr_t p) {
   gogc_span *s = gogc_rt->spans[(p - gogc_rt->heap_base) >> PAGE_SHIFT];
@@ -301,6 +318,10 @@ static void scan_object(gogc_gcwork *w, uintptr_t p) {
     uintptr_t end = p + s->elemsize;
     if (kind == KIND_TYPED) scan_bits(w, p, end, s->heapbits, (p - s->base) >> 3);
     else gogc_scan_range(w, p, end);
+    return;
+  }
+  if (unlikely(atomic_load_acquire(&s->arena_state) != 0)) {
+    scan_arena_chunk(w, s, p);
     return;
   }
   uintptr_t obj_end = s->base + s->elemsize;

@@ -270,6 +270,7 @@ static GOGC_NOINLINE void stw_cycle(cycle_trace *c) {
   volatile uintptr_t marker = 0;
   gogc_stop_the_world();
   gogc_pools_cleanup();
+  atomic_store_relaxed(&rt->arena_freed_since, 0);
   atomic_store_relaxed(&rt->phase, PHASE_MARK);
   rt->nroots = 0;
   gogc_roots_prepare_static();
@@ -326,6 +327,7 @@ static void start_concurrent_cycle(int trigger) {
   c->start_ns = gogc_os_nanotime();
   gogc_stop_the_world();
   gogc_pools_cleanup(); /* before the barrier is on: plain stores */
+  atomic_store_relaxed(&rt->arena_freed_since, 0);
   rt->nroots = 0;
   gogc_roots_prepare_static();
   gogc_roots_add_threads_concurrent();
@@ -593,13 +595,17 @@ void gogc_gc(int trigger) {
   if (self == NULL) return;
   pthread_mutex_lock(&rt->gc_lock);
   start_threads_once();
+  /* An arena trigger asks for one cycle per batch of freed chunks. */
+  bool arena = trigger == TRIGGER_ARENA &&
+               atomic_load_relaxed(&rt->arena_freed_since) >= ARENA_RECYCLE_CHUNKS;
+  if (trigger == TRIGGER_ARENA) trigger = TRIGGER_HEAP;
   if (rt->opt_gcstoptheworld) {
-    if (trigger == TRIGGER_FORCED || gogc_gc_should_trigger()) run_stw_cycle(trigger);
+    if (trigger == TRIGGER_FORCED || arena || gogc_gc_should_trigger()) run_stw_cycle(trigger);
     pthread_mutex_unlock(&rt->gc_lock);
     return;
   }
   if (trigger == TRIGGER_HEAP) {
-    if (atomic_load_relaxed(&rt->phase) == PHASE_OFF && gogc_gc_should_trigger())
+    if (atomic_load_relaxed(&rt->phase) == PHASE_OFF && (arena || gogc_gc_should_trigger()))
       start_concurrent_cycle(trigger);
     pthread_mutex_unlock(&rt->gc_lock);
     return;
@@ -755,6 +761,9 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->cleanups_run = atomic_load_relaxed(&rt->cleanup_run);
   ms->finalizers_pending = atomic_load_relaxed(&rt->fin_pending);
   ms->weak_live = atomic_load_relaxed(&rt->weak_live);
+  ms->arenas_live = atomic_load_relaxed(&rt->arenas_live);
+  ms->arena_bytes = atomic_load_relaxed(&rt->arena_bytes);
+  ms->arena_chunks_quarantined = atomic_load_relaxed(&rt->arena_quarantined);
   pthread_mutex_lock(&rt->limiter_lock);
   ms->limiter_enabled = rt->limiter.enabled;
   ms->limiter_times_enabled = (uint32_t)rt->limiter.times_enabled;

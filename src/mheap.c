@@ -217,7 +217,11 @@ void gogc_heap_read_memory(gogc_heap_memory *m) {
 
 /* Return s's pages to the page allocator. The caller owns s: it is on no
  * list and cached nowhere. */
-void gogc_heap_free_span(gogc_span *s) {
+void gogc_heap_free_span(gogc_span *s) { gogc_heap_free_span_ex(s, false); }
+
+/* released: the pages' memory was returned to the OS already (they read
+ * as zero): the page allocator counts them scavenged. */
+void gogc_heap_free_span_ex(gogc_span *s, bool released) {
   gogc_runtime *rt = gogc_rt;
   /* An object with specials is never freed while they are attached. */
   gogc_assert(s->specials == NULL);
@@ -225,7 +229,8 @@ void gogc_heap_free_span(gogc_span *s) {
   uintptr_t page = (s->base - rt->heap_base) >> PAGE_SHIFT;
   atomic_store_relaxed(&s->state, SPAN_FREE);
   for (uintptr_t i = 0; i < s->npages; i++) atomic_store_relaxed(&rt->spans[page + i], NULL);
-  gogc_pages_free(page, s->npages);
+  if (released) gogc_pages_scavenge_end(page, s->npages, true);
+  else gogc_pages_free(page, s->npages);
   rt->pages_inuse -= s->npages;
   gogc_bits_free(s->allocbits, s->bitwords);
   gogc_bits_free(s->markbits, s->bitwords);

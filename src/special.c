@@ -492,6 +492,7 @@ GOGC_API int gogc_set_finalizer(void *obj, gogc_finalizer_fn fn, void *arg) {
   gogc_span *s = gogc_object_find((uintptr_t)obj, &idx, &base);
   const char *err =
       s == NULL                  ? "not a live object allocated by gogc"
+      : s->arena_state != 0      ? "points into an arena (only heap objects have finalizers)"
       : base != (uintptr_t)obj ? "interior pointer (give the object's base)"
       : fn != NULL && (uintptr_t)arg >= base && (uintptr_t)arg < base + s->elemsize
           ? "the argument points into the object, which would then never be finalized"
@@ -552,6 +553,7 @@ GOGC_API gogc_cleanup gogc_add_cleanup(void *obj, gogc_cleanup_fn fn, void *arg)
   const char *err = NULL;
   gogc_special *sp = NULL;
   if (s == NULL) err = "not a live object allocated by gogc";
+  else if (s->arena_state != 0) err = "points into an arena (only heap objects have cleanups)";
   else if ((uintptr_t)arg >= base && (uintptr_t)arg < base + s->elemsize)
     err = "the argument points into the object, which would then never be collected";
   else if ((sp = special_alloc()) == NULL) err = "out of memory";
@@ -607,6 +609,7 @@ static int weak_lookup(gogc_thread *t, const void *obj, uintptr_t *cell, gogc_we
   uint32_t idx;
   uintptr_t base;
   gogc_span *s = gogc_object_find((uintptr_t)obj, &idx, &base);
+  if (s != NULL && s->arena_state != 0) s = NULL; /* arena memory: refused */
   if (s != NULL) {
     uint32_t off = (uint32_t)(base - s->base);
     gogc_special *sp = cell != NULL ? special_alloc() : NULL;

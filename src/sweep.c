@@ -46,12 +46,19 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
   if (s->specials != NULL) gogc_specials_sweep(s);
 
   if (sc == 0) {
-    bool marked = s->markbits[0] & 1;
+    bool marked = s->markbits[0] & 1, released = false;
+    /* An arena chunk nothing points to: a freed one is unprotected first
+     * (and stays quarantined if that fails). */
+    if (!marked && s->arena_state != 0) {
+      int r = gogc_arena_sweep_dead(s);
+      marked = r == 0;
+      released = r == 2;
+    }
     if (!marked) {
       atomic_add_relaxed(&rt->large_frees, 1);
       atomic_add_relaxed(&rt->large_free_bytes, (uint64_t)s->npages * PAGE_SIZE);
       atomic_store_release(&s->sweepgen, h);
-      gogc_heap_free_span(s);
+      gogc_heap_free_span_ex(s, released);
       return false;
     }
     s->markbits[0] = 0;

@@ -155,12 +155,41 @@ typedef struct gogc_span {
   uint32_t sweepgen; /* [atomic] see the table above */
   struct gogc_span *next, *prev; /* [central] or [heap] list links */
 
+  /* An arena chunk (arena.c): one large conservative object whose objects
+   * are bump-allocated, pointerful ones up from arena_lo, pointer-free ones
+   * down from arena_hi; only [base, arena_lo) is scanned. */
+  uint32_t arena_state;    /* [atomic] 0: not a chunk; ARENA_LIVE; ARENA_FREED */
+  uint32_t arena_scanning; /* [atomic] markers reading the chunk now */
+  uintptr_t arena_lo;      /* [arena's user; read by markers] */
+  uintptr_t arena_hi;      /* [arena's user] */
+
   /* Finalizers, cleanups and weak handles of its objects (special.c),
    * sorted by object offset, then kind. */
   struct gogc_special *specials;      /* [specials_lock] */
   struct gogc_special *specials_last; /* [specials_lock] hint: last one added */
   uint32_t specials_lock;             /* [atomic] spin lock */
 } gogc_span;
+
+/* ---------------------------------------------------------------------------
+ * Arenas (arena.c). The handle is a collected object; its chunks are large
+ * objects of ARENA_CHUNK bytes chained through their first word.
+ * ------------------------------------------------------------------------- */
+enum { ARENA_LIVE = 1, ARENA_FREED = 2 };
+#define ARENA_CHUNK ((uintptr_t)1 << 20)
+#define ARENA_CHUNK_HEADER 16                  /* next-chunk word, and alignment */
+#define ARENA_MAX_OBJECT (ARENA_CHUNK / 4) /* larger: from the heap */
+#define ARENA_RECYCLE_CHUNKS 256           /* freed since the last cycle: start one */
+#define ARENA_MAGIC 0x61726e61676f6763ull  /* live handle */
+#define ARENA_MAGIC_FREED 0x66726565676f6763ull
+
+struct gogc_arena {
+  uint64_t magic;            /* ARENA_MAGIC or ARENA_MAGIC_FREED */
+  struct gogc_span *active;  /* [user] the chunk being filled, NULL once freed */
+  void *chunks;              /* [user] newest chunk; each one's first word: the next */
+  uint64_t nchunks;          /* [user] */
+  uint32_t owner;            /* [atomic] debug builds: a thread inside a call */
+  uint32_t pad;
+};
 
 /* ---------------------------------------------------------------------------
  * Pools (pool.c): Go's sync.Pool. A pool is a collected object; its local
@@ -513,6 +542,12 @@ typedef struct gogc_runtime {
   uint64_t fin_queued, fin_run;  /* [atomic] finalizers, all time */
   uint64_t cleanup_queued, cleanup_run; /* [atomic] cleanups, all time */
   uint64_t weak_live;            /* [atomic] weak handles of live objects */
+
+  /* --- arenas (arena.c) --- */
+  uint64_t arenas_live;          /* [atomic] made and not freed */
+  uint64_t arena_bytes;          /* [atomic] chunk bytes of those */
+  uint64_t arena_quarantined;    /* [atomic] freed chunks no cycle has proven unreferenced */
+  uint64_t arena_freed_since;    /* [atomic] chunks freed since the last cycle started */
 
   /* --- pools (pool.c) --- */
   pthread_mutex_t pool_lock;     /* the registries; in critical sections only */

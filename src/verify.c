@@ -55,7 +55,10 @@ static GOGC_NO_SANITIZE void verify_object(const char *when, gogc_span *s, uint3
   uintptr_t obj = s->base + (uintptr_t)i * s->elemsize;
   int kind = spanclass_kind(s->spanclass);
   if (kind == KIND_NOSCAN) return;
-  for (uintptr_t a = obj; a < obj + s->elemsize; a += 8) {
+  uintptr_t end = obj + s->elemsize;
+  if (s->arena_state == ARENA_FREED) return; /* faulted: nothing to read */
+  if (s->arena_state == ARENA_LIVE) end = s->arena_lo;
+  for (uintptr_t a = obj; a < end; a += 8) {
     uintptr_t w = (a - obj) >> 3;
     if (kind == KIND_TYPED) {
       bool ptr = s->heapbits ? gogc_bit_get(s->heapbits, (uint32_t)((a - s->base) >> 3))

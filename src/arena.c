@@ -1,0 +1,304 @@
+/* gogc: arenas (Go's GOEXPERIMENT=arenas, runtime/arena.go).
+ *
+ * An arena hands out objects from 1 MiB chunks by bumping a pointer and is
+ * freed in one call. Each chunk is one large conservative object of the
+ * heap, so the collector needs nothing new to keep things alive:
+ *   - the arena handle is a collected object whose `chunks` word starts a
+ *     chain through each chunk's first word: a live handle keeps its
+ *     chunks, and objects in them keep what they point to (the chunk is
+ *     scanned, up to arena_lo: pointerful objects are bumped up from the
+ *     bottom, pointer-free ones down from the top, which is never read);
+ *   - a pointer from anywhere into a chunk keeps the whole chunk.
+ * Requests above a quarter of a chunk come from the heap, as in Go.
+ *
+ * Free. Every chunk is made inaccessible at once (PROT_NONE, contents
+ * dropped), so any later read or write faults; a SIGSEGV handler,
+ * installed with the first arena, recognises addresses of freed chunks and
+ * says so before the process dies. A marker may be scanning the chunk at
+ * that moment: markers announce themselves in arena_scanning and skip
+ * chunks already freed, and the freer waits for the count to drop before
+ * protecting (mark.c, scan_arena_chunk). The freed chunk stays a heap
+ * object, quarantined: a pointer into it still marks it. Only when a
+ * cycle finds it unmarked does the sweep make it accessible again and give
+ * its pages back to the heap (gogc_arena_sweep_dead), so the address range
+ * is reused only once nothing can point into it. A freed chunk leaves
+ * heap_live at once (as in Go: arena churn is not heap growth); instead
+ * every ARENA_RECYCLE_CHUNKS chunks freed start a cycle, which bounds the
+ * address space in quarantine.
+ *
+ * An arena dropped without gogc_arena_free is simply garbage: its chunks
+ * are freed by the sweep like any large object.
+ *
+ * Threads. One thread at a time per arena (Go's rule). Debug builds
+ * (GOGC_DEBUG >= 1) check it on every call and abort on a violation.
+ */
+#define _GNU_SOURCE /* gettid */
+#include "internal.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+
+/* ---------------------------------------------------------------------------
+ * The fault handler
+ * ------------------------------------------------------------------------- */
+static struct sigaction old_segv;
+static int segv_installed;
+
+static size_t fmt_hex(char *b, uintptr_t v) {
+  char tmp[18];
+  size_t n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v != 0);
+  b[0] = '0';
+  b[1] = 'x';
+  for (size_t i = 0; i < n; i++) b[2 + i] = tmp[n - 1 - i];
+  return n + 2;
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uc) {
+  uintptr_t a = (uintptr_t)si->si_addr;
+  gogc_span *s = gogc_rt != NULL ? gogc_span_of(a) : NULL;
+  if (s != NULL && atomic_load_relaxed(&s->arena_state) == ARENA_FREED && a >= s->base &&
+      a < s->base + ARENA_CHUNK) {
+    char msg[200];
+    size_t n = 0;
+    const char *p1 = "gogc: fatal error: access to ";
+    const char *p2 = ", in memory of an arena freed by gogc_arena_free (chunk ";
+    const char *p3 = ")\n";
+    memcpy(msg + n, p1, strlen(p1)), n += strlen(p1);
+    n += fmt_hex(msg + n, a);
+    memcpy(msg + n, p2, strlen(p2)), n += strlen(p2);
+    n += fmt_hex(msg + n, s->base);
+    msg[n++] = '-';
+    n += fmt_hex(msg + n, s->base + ARENA_CHUNK);
+    memcpy(msg + n, p3, strlen(p3)), n += strlen(p3);
+    gogc_os_write_err(msg, n);
+    signal(SIGSEGV, SIG_DFL); /* the access is retried and kills the process */
+    return;
+  }
+  /* Not ours: whatever was there before. */
+  if (old_segv.sa_flags & SA_SIGINFO) {
+    if (old_segv.sa_sigaction != NULL) {
+      old_segv.sa_sigaction(sig, si, uc);
+      return;
+    }
+  } else if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN &&
+             old_segv.sa_handler != NULL) {
+    old_segv.sa_handler(sig);
+    return;
+  }
+  signal(SIGSEGV, SIG_DFL);
+}
+
+static void install_handler(void) {
+  uint32_t zero = 0;
+  if (atomic_load_acquire(&segv_installed) ||
+      !__atomic_compare_exchange_n(&segv_installed, &zero, 1, false, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_RELAXED))
+    return;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = segv_handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGSEGV, &sa, &old_segv) != 0)
+    gogc_warn("cannot install the handler that reports accesses to freed arenas");
+}
+
+/* ---------------------------------------------------------------------------
+ * Handles and the thread rule
+ * ------------------------------------------------------------------------- */
+
+/* The arena behind a handle, or an abort naming the misuse. */
+static gogc_arena *checked(const char *fn, gogc_arena *a, bool freed_ok) {
+  if (a == NULL) gogc_fatal("%s(NULL): no arena", fn);
+  if (gogc_base(a) != a || gogc_size(a) < sizeof *a ||
+      (a->magic != ARENA_MAGIC && a->magic != ARENA_MAGIC_FREED))
+    gogc_fatal("%s(%p): not an arena (not a handle from gogc_arena_new)", fn, (void *)a);
+  if (a->magic == ARENA_MAGIC_FREED && !freed_ok)
+    gogc_fatal("%s(%p): the arena was freed by gogc_arena_free", fn, (void *)a);
+  return a;
+}
+
+#if GOGC_DEBUG >= 1
+static void enter(gogc_arena *a) {
+  uint32_t me = (uint32_t)gettid(), zero = 0;
+  if (!__atomic_compare_exchange_n(&a->owner, &zero, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    gogc_fatal("arena %p used by two threads at once (threads %u and %u): an arena is for one "
+               "thread at a time",
+               (void *)a, zero, me);
+}
+static void leave(gogc_arena *a) { atomic_store_release(&a->owner, 0); }
+#else
+static inline void enter(gogc_arena *a) { (void)a; }
+static inline void leave(gogc_arena *a) { (void)a; }
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Chunks
+ * ------------------------------------------------------------------------- */
+
+/* A new chunk for a, made active. false when out of memory. */
+static bool new_chunk(gogc_arena *a) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t *c = gogc_alloc_arena_chunk(); /* zeroed, conservative, large */
+  if (c == NULL) return false;
+  gogc_span *s = gogc_span_of((uintptr_t)c);
+  gogc_assert(s != NULL && s->base == (uintptr_t)c && s->arena_state == ARENA_LIVE);
+  gogc_store(&c[0], a->chunks);
+  gogc_store(&a->chunks, c);
+  a->active = s;
+  a->nchunks++;
+  atomic_add_relaxed(&rt->arena_bytes, ARENA_CHUNK);
+  return true;
+}
+
+/* Make the chunk inaccessible, once no marker is reading it. */
+static void fault_chunk(gogc_span *s) {
+  gogc_runtime *rt = gogc_rt;
+  atomic_store_seqcst(&s->arena_state, (uint32_t)ARENA_FREED);
+  while (atomic_load_seqcst(&s->arena_scanning) != 0) sched_yield();
+  if (gogc_os_decommit((void *)s->base, ARENA_CHUNK) != 0)
+    gogc_warn("arena chunk %p could not be protected; accesses after free will not fault",
+              (void *)s->base);
+  atomic_add_relaxed(&rt->arena_quarantined, 1);
+}
+
+/* The sweep found a freed chunk unmarked: nothing points into it. Make it
+ * ordinary memory again so the heap may reuse the pages. */
+int gogc_arena_sweep_dead(gogc_span *s) {
+  gogc_runtime *rt = gogc_rt;
+  if (s->arena_state == ARENA_LIVE) { /* an arena dropped without a free */
+    atomic_sub_relaxed(&rt->arena_bytes, ARENA_CHUNK);
+    s->arena_state = 0;
+    return 1;
+  }
+  if (gogc_os_commit((void *)s->base, ARENA_CHUNK) != 0) return 0; /* try next cycle */
+  s->arena_state = 0;
+  atomic_sub_relaxed(&rt->arena_quarantined, 1);
+  return 2; /* zero pages: no need to clear them again */
+}
+
+/* ---------------------------------------------------------------------------
+ * API
+ * ------------------------------------------------------------------------- */
+
+GOGC_API gogc_arena *gogc_arena_new(void) {
+  if (gogc_ensure_init() != 0) return NULL;
+  install_handler();
+  gogc_arena *a = gogc_alloc(sizeof *a);
+  if (a == NULL) return NULL;
+  a->magic = ARENA_MAGIC;
+  if (!new_chunk(a)) return NULL;
+  atomic_add_relaxed(&gogc_rt->arenas_live, 1);
+  return a;
+}
+
+/* Out of room in the active chunk (or a misuse): a new chunk, or the heap
+ * for a large request. */
+static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
+  checked(noscan ? "gogc_arena_alloc_noscan" : "gogc_arena_alloc", a, false);
+  if (n > ARENA_MAX_OBJECT) return noscan ? gogc_alloc_noscan(n) : gogc_alloc(n);
+  enter(a);
+  void *p = NULL;
+  if (new_chunk(a)) {
+    gogc_span *s = a->active;
+    size_t r = (n + 15) & ~(size_t)15;
+    if (noscan) {
+      s->arena_hi -= r;
+      p = (void *)s->arena_hi;
+    } else {
+      p = (void *)s->arena_lo;
+      atomic_store_relaxed(&s->arena_lo, s->arena_lo + r);
+    }
+  }
+  leave(a);
+  return p;
+}
+
+/* The fast paths: a bump within the active chunk. 16-byte aligned, zeroed
+ * (chunks come zeroed and are never reused within an arena). */
+GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
+  if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
+    enter(a);
+    gogc_span *s = a->active;
+    uintptr_t lo = s->arena_lo, r = (n + 15) & ~(uintptr_t)15;
+    if (likely(r <= s->arena_hi - lo)) {
+      atomic_store_relaxed(&s->arena_lo, lo + r);
+      leave(a);
+      return (void *)lo;
+    }
+    leave(a);
+  }
+  return alloc_slow(a, n, false);
+}
+
+GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
+  if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
+    enter(a);
+    gogc_span *s = a->active;
+    uintptr_t hi = s->arena_hi, r = (n + 15) & ~(uintptr_t)15;
+    if (likely(r <= hi - s->arena_lo)) {
+      s->arena_hi = hi - r;
+      leave(a);
+      return (void *)(hi - r);
+    }
+    leave(a);
+  }
+  return alloc_slow(a, n, true);
+}
+
+GOGC_API void *gogc_arena_alloc_typed(gogc_arena *a, const gogc_type *type) {
+  if (type == NULL) gogc_fatal("gogc_arena_alloc_typed: NULL layout");
+  return type->kind == KIND_NOSCAN ? gogc_arena_alloc_noscan(a, type->size)
+                                   : gogc_arena_alloc(a, type->size);
+}
+
+GOGC_API void gogc_arena_free(gogc_arena *a) {
+  checked("gogc_arena_free", a, true);
+  if (a->magic == ARENA_MAGIC_FREED) gogc_fatal("gogc_arena_free(%p): arena already freed", (void *)a);
+  enter(a);
+  gogc_runtime *rt = gogc_rt;
+  a->magic = ARENA_MAGIC_FREED;
+  a->active = NULL;
+  uintptr_t *c = a->chunks;
+  gogc_store(&a->chunks, NULL);
+  while (c != NULL) {
+    uintptr_t *next = (uintptr_t *)c[0]; /* read before the chunk faults */
+    fault_chunk(gogc_span_of((uintptr_t)c));
+    atomic_sub_relaxed(&rt->arena_bytes, ARENA_CHUNK);
+    /* Freed as far as pacing goes (Go does the same): churning arenas
+     * must not run the collector as if the heap grew. */
+    atomic_sub_relaxed(&rt->heap_live, ARENA_CHUNK);
+    atomic_add_relaxed(&rt->arena_freed_since, 1);
+    c = next;
+  }
+  atomic_sub_relaxed(&rt->arenas_live, 1);
+  leave(a);
+  /* The address space comes back only through a cycle: start one after
+   * every ARENA_RECYCLE_CHUNKS freed chunks. */
+  if (atomic_load_relaxed(&rt->arena_freed_since) >= ARENA_RECYCLE_CHUNKS &&
+      atomic_load_relaxed(&rt->phase) == PHASE_OFF)
+    gogc_gc(TRIGGER_ARENA);
+}
+
+GOGC_API void *gogc_arena_clone(const void *p, size_t n) {
+  if (p == NULL) return NULL;
+  gogc_span *s = gogc_rt != NULL ? gogc_span_of((uintptr_t)p) : NULL;
+  uint32_t st = s != NULL ? atomic_load_relaxed(&s->arena_state) : 0;
+  if (st == 0) return (void *)p; /* not in an arena: as it is (Go's Clone) */
+  if (st == ARENA_FREED) gogc_fatal("gogc_arena_clone(%p): the arena was freed", p);
+  if ((uintptr_t)p + n > s->base + ARENA_CHUNK)
+    gogc_fatal("gogc_arena_clone(%p, %zu): runs past the end of its arena chunk", p, n);
+  /* Pointer-free objects live above arena_lo. */
+  bool noscan = (uintptr_t)p >= atomic_load_relaxed(&s->arena_lo);
+  void *q = noscan ? gogc_alloc_noscan(n) : gogc_alloc(n);
+  if (q == NULL) return NULL;
+  if (noscan) memcpy(q, p, n);
+  else gogc_memmove(q, p, n);
+  return q;
+}

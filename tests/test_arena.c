@@ -1,0 +1,291 @@
+/* test_arena: arenas.
+ *
+ *  - objects reachable only from an arena survive collections, and so do
+ *    the arena's own contents; heap objects may point into a live arena;
+ *  - an arena dropped without a free is reclaimed;
+ *  - after gogc_arena_free reads and writes fault with the report (child
+ *    processes);
+ *  - a freed chunk something still points to stays quarantined and its
+ *    addresses are not reused; once nothing points to it, it is reused;
+ *  - a million arenas made and freed keep address space and RSS bounded;
+ *  - every misuse aborts with its message (child processes), including two
+ *    threads in one arena in debug builds.
+ */
+#include <gogc.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "testutil.h"
+
+#ifndef GOGC_DEBUG_LEVEL
+#define GOGC_DEBUG_LEVEL 0
+#endif
+
+struct node {
+  struct node *next;
+  void *heap; /* a collected object this arena object keeps alive */
+  uint64_t id, check;
+};
+
+static gogc_memstats g_ms;
+static gogc_memstats *stats(void) {
+  gogc_read_memstats(&g_ms);
+  return &g_ms;
+}
+
+/* ---------------------------------------------------------------------------
+ * Survival
+ * ------------------------------------------------------------------------- */
+static gogc_arena *g_arena;
+static struct node *g_list; /* in the arena */
+static uintptr_t g_probe;
+
+TU_NOINLINE void build_list(int n) {
+  struct node *head = NULL;
+  for (int i = 0; i < n; i++) {
+    struct node *x = gogc_arena_alloc(g_arena, sizeof *x);
+    x->id = (uint64_t)i;
+    x->check = tu_mix((uint64_t)i);
+    gogc_store(&x->next, head);
+    head = x;
+  }
+  g_probe = tu_make_large(77);
+  tu_stash(&head->heap, g_probe); /* the only reference to the probe */
+  gogc_store(&g_list, head);
+}
+
+static int list_ok(int n) {
+  int k = 0;
+  for (struct node *x = g_list; x != NULL; x = x->next, k++)
+    if (x->check != tu_mix(x->id)) return 0;
+  return k == n;
+}
+
+static void test_survival(void) {
+  uint64_t bytes0 = stats()->arena_bytes, live0 = g_ms.arenas_live;
+  g_arena = gogc_arena_new();
+  CHECK(g_arena != NULL);
+  build_list(200000); /* about 6 MiB: several chunks */
+  CHECK(stats()->arenas_live == live0 + 1);
+  CHECKF(g_ms.arena_bytes >= bytes0 + (6u << 20), "arena bytes %llu",
+         (unsigned long long)g_ms.arena_bytes);
+  /* Objects allocated during the collections below too (marking on). */
+  for (int c = 0; c < 4; c++) {
+    tu_clobber_stack();
+    tu_garbage(4u << 20, 16, 256, 2, (uint64_t)c);
+    gogc_collect();
+  }
+  CHECK(list_ok(200000));
+  CHECKF(tu_large_intact(g_probe, 77), "an object referenced only from an arena was freed");
+
+  /* Noscan and typed forms; large requests come from the heap. */
+  char *s = gogc_arena_alloc_noscan(g_arena, 100);
+  memset(s, 'x', 100);
+  const gogc_type *nt = GOGC_TYPE(struct node, offsetof(struct node, next), offsetof(struct node, heap));
+  struct node *t = gogc_arena_alloc_typed(g_arena, nt);
+  CHECK(t != NULL && t->next == NULL && ((uintptr_t)t & 15) == 0);
+  char *big = gogc_arena_alloc(g_arena, 1 << 20);
+  CHECK(big != NULL && gogc_base(big) == big); /* a heap object */
+
+  /* Clone: a heap copy; a pointer outside arenas comes back as it is. */
+  struct node *second = g_list->next; /* its heap word is NULL: the clone keeps no probe */
+  struct node *c = gogc_arena_clone(second, sizeof *second);
+  CHECK(c != NULL && c != second && gogc_base(c) == c && c->id == second->id && c->next == second->next);
+  second = NULL;
+  char *cs = gogc_arena_clone(s, 100);
+  CHECK(cs != NULL && gogc_base(cs) == cs && memcmp(cs, s, 100) == 0);
+  CHECK(gogc_arena_clone(big, 16) == big);
+
+  /* Free: the clone and the heap object stay; the arena's bytes go. */
+  gogc_arena_free(g_arena);
+  CHECK(stats()->arenas_live == live0);
+  CHECK(c->id == 199998 && cs[99] == 'x' && gogc_base(big) == big);
+  gogc_store(&g_list, NULL);
+  /* The probe was kept only by the arena: it dies now. */
+  CHECKF(tu_dies(g_probe, 5), "an object referenced only from a freed arena survived");
+}
+
+/* An arena dropped without a free is reclaimed like any garbage. */
+TU_NOINLINE void drop_arena(void) {
+  gogc_arena *a = gogc_arena_new();
+  for (int i = 0; i < 100000; i++) gogc_arena_alloc(a, 24);
+}
+
+static void test_dropped(void) {
+  uint64_t bytes0 = stats()->arena_bytes;
+  drop_arena();
+  CHECK(stats()->arena_bytes >= bytes0 + (2u << 20));
+  uint64_t b = 0;
+  for (int i = 0; i < 5; i++) {
+    tu_clobber_stack();
+    gogc_collect();
+    if ((b = stats()->arena_bytes) == bytes0) break;
+  }
+  CHECKF(b == bytes0, "a dropped arena's chunks were not reclaimed (%llu bytes left)",
+         (unsigned long long)(b - bytes0));
+}
+
+/* ---------------------------------------------------------------------------
+ * Quarantine: addresses are reused only when nothing points to them.
+ * ------------------------------------------------------------------------- */
+static char *volatile g_into; /* a heap word pointing into a freed arena */
+
+TU_NOINLINE uintptr_t free_with_pointer_inside(void) {
+  gogc_arena *a = gogc_arena_new();
+  char *p = gogc_arena_alloc(a, 64);
+  gogc_store((void *)&g_into, p);
+  gogc_arena_free(a);
+  return (uintptr_t)p;
+}
+
+/* Does any new arena object or large object land in [lo, lo + 1 MiB)? */
+TU_NOINLINE int reuses(uintptr_t lo, int rounds) {
+  int hit = 0;
+  for (int r = 0; r < rounds; r++) {
+    gogc_arena *a = gogc_arena_new();
+    uintptr_t x = (uintptr_t)gogc_arena_alloc(a, 64);
+    uintptr_t y = (uintptr_t)gogc_alloc_noscan(1 << 20);
+    hit |= (x >= lo && x < lo + (1u << 20)) || (y + (1u << 20) > lo && y < lo + (1u << 20));
+    gogc_arena_free(a);
+  }
+  return hit;
+}
+
+static void test_quarantine(void) {
+  uintptr_t p = free_with_pointer_inside();
+  uintptr_t lo = p & ~(uintptr_t)((1u << 20) - 1);
+  for (int i = 0; i < 3; i++) {
+    tu_clobber_stack();
+    gogc_collect();
+  }
+  CHECK(stats()->arena_chunks_quarantined >= 1);
+  CHECKF(!reuses(lo, 64), "the address range of a freed arena still pointed to was reused");
+  gogc_store((void *)&g_into, NULL);
+  uint64_t q = 0;
+  for (int i = 0; i < 4; i++) {
+    tu_clobber_stack();
+    gogc_collect();
+  }
+  q = stats()->arena_chunks_quarantined;
+  CHECKF(q < 64, "%llu chunks still quarantined after the last pointer went",
+         (unsigned long long)q);
+}
+
+/* ---------------------------------------------------------------------------
+ * A million arenas
+ * ------------------------------------------------------------------------- */
+static void test_million(void) {
+  int n = getenv("GOGC_TEST_ARENAS") ? atoi(getenv("GOGC_TEST_ARENAS")) : 1000000;
+  uint64_t rss0 = tu_rss_bytes(), maxsys = 0, maxrss = 0;
+  for (int i = 0; i < n; i++) {
+    gogc_arena *a = gogc_arena_new();
+    if (a == NULL) {
+      CHECKF(0, "arena %d: out of memory", i);
+      break;
+    }
+    struct node *x = NULL;
+    for (int k = 0; k < 8; k++) {
+      struct node *y = gogc_arena_alloc(a, sizeof *y);
+      gogc_store(&y->next, x);
+      x = y;
+    }
+    gogc_arena_free(a);
+    if ((i & 16383) == 0) {
+      uint64_t sys = stats()->heap_sys, rss = tu_rss_bytes();
+      if (sys > maxsys) maxsys = sys;
+      if (rss > maxrss) maxrss = rss;
+    }
+  }
+  printf("million: %d arenas, heap address space at most %llu MiB, RSS at most %llu MiB "
+         "(start %llu MiB), %u collections\n",
+         n, (unsigned long long)(maxsys >> 20), (unsigned long long)(maxrss >> 20),
+         (unsigned long long)(rss0 >> 20), stats()->num_gc);
+  CHECKF(maxsys <= (2ull << 30), "heap address space grew to %llu MiB",
+         (unsigned long long)(maxsys >> 20));
+  CHECKF(maxrss <= rss0 + (256ull << 20), "RSS grew to %llu MiB", (unsigned long long)(maxrss >> 20));
+}
+
+/* ---------------------------------------------------------------------------
+ * Faults and misuse, in child processes
+ * ------------------------------------------------------------------------- */
+static void *two_threads_main(void *arg) {
+  gogc_arena *a = arg;
+  for (int i = 0; i < 10000000; i++) gogc_arena_alloc(a, 16);
+  return NULL;
+}
+
+static int child(const char *mode) {
+  gogc_arena *a = gogc_arena_new();
+  char *p = gogc_arena_alloc(a, 64);
+  if (strcmp(mode, "read_after_free") == 0) {
+    gogc_arena_free(a);
+    printf("read %d\n", *(volatile char *)p);
+  } else if (strcmp(mode, "write_after_free") == 0) {
+    gogc_arena_free(a);
+    *(volatile char *)(p + 8) = 1;
+  } else if (strcmp(mode, "double_free") == 0) {
+    gogc_arena_free(a);
+    gogc_arena_free(a);
+  } else if (strcmp(mode, "alloc_after_free") == 0) {
+    gogc_arena_free(a);
+    for (int i = 0; i < 100000; i++) gogc_arena_alloc(a, 64);
+  } else if (strcmp(mode, "not_an_arena") == 0) {
+    gogc_arena_free((gogc_arena *)gogc_alloc(64));
+  } else if (strcmp(mode, "null") == 0) {
+    gogc_arena_free(NULL);
+  } else if (strcmp(mode, "free_arena_object") == 0) {
+    gogc_free(p);
+  } else if (strcmp(mode, "two_threads") == 0) {
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, two_threads_main, a);
+    pthread_create(&t2, NULL, two_threads_main, a);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+  }
+  printf("no error\n");
+  return 0;
+}
+
+static void expect(const char *mode, int sig, const char *msg) {
+  char *out = NULL, *err = NULL;
+  int st = tu_run_child(mode, NULL, &out, &err);
+  CHECKF(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == sig && err && strstr(err, msg),
+         "%s: status %d (signal %d), stderr: %s", mode, st, WIFSIGNALED(st) ? WTERMSIG(st) : 0,
+         err ? err : "");
+  free(out);
+  free(err);
+}
+
+static void test_misuse(void) {
+  expect("read_after_free", SIGSEGV, "in memory of an arena freed by gogc_arena_free");
+  expect("write_after_free", SIGSEGV, "in memory of an arena freed by gogc_arena_free");
+  expect("double_free", SIGABRT, "arena already freed");
+  expect("alloc_after_free", SIGABRT, "the arena was freed by gogc_arena_free");
+  expect("not_an_arena", SIGABRT, "not an arena");
+  expect("null", SIGABRT, "no arena");
+  expect("free_arena_object", SIGABRT, "points into an arena");
+#if GOGC_DEBUG_LEVEL >= 1
+  expect("two_threads", SIGABRT, "used by two threads at once");
+#else
+  printf("two_threads: checked in debug builds only (GOGC_DEBUG >= 1)\n");
+#endif
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) return child(argv[1]);
+  alarm(300);
+  test_survival();
+  test_dropped();
+  test_quarantine();
+  test_misuse();
+  test_million();
+  return check_done();
+}
