@@ -70,6 +70,12 @@ def bench_table(cfg):
                  "wall ns per pair); a fresh 1 KiB allocation; a request "
                  "loop with a 4 KiB scratch buffer from a pool or fresh",
                  {}, ["gogc", "go", "malloc", "boehm"]),
+        # Arenas: requests building trees, arena / collected / malloc.
+        "arena": ("arena", [str(cfg.arena_objects)],
+                  "arena: 32-byte objects, %d per part; requests that build, "
+                  "walk and drop a tree of 1000 / 10000 / 100000 nodes "
+                  "(gogc: an arena per request, and collected nodes)" %
+                  cfg.arena_objects, {}, ["gogc", "boehm", "malloc"]),
     }
 
 
@@ -100,7 +106,7 @@ def parse_args(argv):
     p.add_argument("--only", default="",
                    help="comma-separated benchmarks: binarytrees (both), "
                    "binarytrees-1t, binarytrees-2t, gcbench, latency (all "
-                   "three), latency-limit, latency-drop, final, pool")
+                   "three), latency-limit, latency-drop, final, pool, arena")
     p.add_argument("--impls", default=",".join(IMPLS),
                    help="comma-separated implementations (default %s)" %
                    ",".join(IMPLS))
@@ -110,6 +116,9 @@ def parse_args(argv):
                    help="latency live set in MiB (default 1024, --quick 256)")
     p.add_argument("--final-n", type=int, default=None,
                    help="final: objects (default 1000000, --quick 200000)")
+    p.add_argument("--arena-objects", type=int, default=None,
+                   help="arena: objects per part (default 4000000, --quick "
+                   "1000000)")
     p.add_argument("--churn", type=float, default=16.0,
                    help="latency: MiB replaced per MiB live (default 16)")
     p.add_argument("--timeout", type=int, default=None,
@@ -123,6 +132,8 @@ def parse_args(argv):
         cfg.depth = 18 if cfg.quick else 21
     if cfg.live_mib is None:
         cfg.live_mib = 256 if cfg.quick else 1024
+    if cfg.arena_objects is None:
+        cfg.arena_objects = 1000000 if cfg.quick else 4000000
     if cfg.final_n is None:
         cfg.final_n = 200000 if cfg.quick else 1000000
     if cfg.timeout is None:
@@ -348,7 +359,55 @@ def pool_table(name, desc, cfg, results, failures, available, missing):
     return text
 
 
+def arena_table(name, desc, cfg, results, failures, available, missing):
+    """ns per object: gogc's arena and collected columns side by side."""
+    headers = ["impl", "ok", "alloc, arena", "alloc"]
+    for k in (1000, 10000, 100000):
+        headers += ["req %d, arena" % k, "req %d" % k, "collected / arena",
+                    "GCs arena / other"]
+    headers += ["peak RSS MiB"]
+    aligns = ["l"] + ["r"] * (len(headers) - 1)
+    rows, notes = [], []
+    for impl in cfg.impl_list:
+        if impl not in bench_table(cfg)[name][4]:
+            continue
+        if impl not in available or (name, impl) in missing:
+            notes.append("%s: not run" % impl)
+            continue
+        runs = results.get((name, impl), [])
+        fails = failures.get((name, impl), [])
+        if fails:
+            notes.append("%s: %d failed run(s): %s" %
+                         (impl, len(fails), "; ".join(sorted(set(fails)))))
+        row = [impl, "%d/%d" % (len(runs), len(runs) + len(fails)),
+               fmt(median_of(runs, "alloc_arena_ns"), ".2f"),
+               fmt(median_of(runs, "alloc_ns"), ".2f")]
+        for k in (1000, 10000, 100000):
+            a = median_of(runs, "req%d_arena_ns" % k)
+            h = median_of(runs, "req%d_ns" % k)
+            ga = median_of(runs, "req%d_arena_gcs" % k)
+            gh = median_of(runs, "req%d_gcs" % k)
+            row += [fmt(a, ".1f"), fmt(h, ".1f"),
+                    "-" if a is None or h is None or a == 0 else "%.2fx" % (h / a),
+                    "%s / %s" % ("-" if ga is None else "%g" % ga,
+                                 "-" if gh is None else "%g" % gh)]
+        row.append(fmt(median_of(runs, "rss_mib"), ".0f"))
+        rows.append(row)
+    text = "### %s\n\n%s\n\n%s\n" % (name, desc, render(headers, rows, aligns))
+    text += ("\nns per object. alloc: allocation alone (gogc: from an arena, "
+             "and gogc_alloc; Boehm GC_MALLOC; malloc). req K: per node of a "
+             "request building, walking and dropping a K-node tree, all-in; "
+             "the second column is collected nodes (malloc: freed one by "
+             "one). collected / arena: gogc's speed-up from the arena.\n")
+    if notes:
+        text += "\n" + "\n".join("- " + n for n in notes) + "\n"
+    return text
+
+
 def table(name, desc, cfg, results, failures, available, missing):
+    if name == "arena":
+        return arena_table(name, desc, cfg, results, failures, available,
+                           missing)
     if name == "pool":
         return pool_table(name, desc, cfg, results, failures, available,
                           missing)

@@ -114,11 +114,12 @@ command -v go >/dev/null 2>&1 && have_go=1
 [ $have_go = 1 ] || echo "Go not installed" >"$BIN/SKIP-go"
 
 echo "bench: building benchmark programs into ${BIN#$ROOT/}"
-for prog in binarytrees gcbench latency final pool; do
+for prog in binarytrees gcbench latency final pool arena; do
   cc_build gogc "$prog"
   [ $have_boehm = 1 ] && cc_build boehm "$prog"
   [ $prog = final ] && continue # collectors only; Go 1.19 has no weak pointers
   cc_build malloc "$prog"
+  [ $prog = arena ] && continue # Go's arenas are an experiment Go 1.19 lacks
   if [ $have_go = 1 ]; then
     lg=$(log "build-$prog-go")
     (cd "$BENCH/go" && GO111MODULE=off GOCACHE="$OUT/gocache" GOPATH="$OUT/gopath" \

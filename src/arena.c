@@ -44,7 +44,7 @@
  * The fault handler
  * ------------------------------------------------------------------------- */
 static struct sigaction old_segv;
-static int segv_installed;
+static uint32_t segv_installed;
 
 static size_t fmt_hex(char *b, uintptr_t v) {
   char tmp[18];
