@@ -430,6 +430,7 @@ typedef struct gogc_memstats {
   uint64_t arenas_live;   /* made and not freed */
   uint64_t arena_bytes;   /* chunk memory of those arenas */
   uint64_t arena_chunks_quarantined; /* freed chunks waiting for a cycle to prove them unreferenced */
+  uint64_t arena_chunks_ready; /* recycled chunks kept for new arenas */
   struct {
     uint32_t size; /* largest object size in the class (0 for class 0) */
     uint64_t mallocs;

@@ -369,8 +369,36 @@ static void *alloc_large(gogc_thread *t, size_t size, int kind, const gogc_type 
 }
 
 void *gogc_alloc_arena_chunk(void) {
+  gogc_runtime *rt = gogc_rt;
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL) && (t = thread_slow()) == NULL) return NULL;
+  /* A recycled chunk (zeroed; its span still in the span table, on no
+   * list): allocated again, as alloc_large would. */
+  void *p = NULL;
+  gogc_critical_enter(t);
+  gogc_span *s = gogc_arena_ready_pop();
+  if (s != NULL) {
+    s->markbits[0] = 0;
+    s->allocbits[0] = 1;
+    atomic_store_relaxed(&s->arena_lo, s->base + ARENA_CHUNK_HEADER);
+    atomic_store_relaxed(&s->arena_hi, s->base + ARENA_CHUNK);
+    atomic_store_release(&s->arena_state, (uint32_t)ARENA_LIVE);
+    atomic_store_release(&s->freeindex, 1);
+    s->alloc_count = 1;
+    atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&rt->sweepgen));
+    gogc_mcentral *c = &rt->central[s->spanclass];
+    pthread_mutex_lock(&c->lock);
+    gogc_central_push(c, s, true);
+    pthread_mutex_unlock(&c->lock);
+    atomic_add_relaxed(&rt->heap_live, ARENA_CHUNK);
+    atomic_add_relaxed(&rt->large_allocs, 1);
+    atomic_add_relaxed(&rt->large_alloc_bytes, ARENA_CHUNK);
+    if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
+    p = (void *)s->base;
+  }
+  gogc_critical_leave(t);
+  __asm__ volatile("" : : "r"(p) : "memory");
+  if (p != NULL) return p;
   return alloc_large_ex(t, ARENA_CHUNK, KIND_CONSERVATIVE, NULL, true);
 }
 

@@ -19,9 +19,12 @@
  * chunks already freed, and the freer waits for the count to drop before
  * protecting (mark.c, scan_arena_chunk). The freed chunk stays a heap
  * object, quarantined: a pointer into it still marks it. Only when a
- * cycle finds it unmarked does the sweep make it accessible again and give
- * its pages back to the heap (gogc_arena_sweep_dead), so the address range
- * is reused only once nothing can point into it. A freed chunk leaves
+ * cycle finds it unmarked does the sweep make it accessible again, clear
+ * it, and keep it for the next new chunk (up to ARENA_READY_MAX; beyond,
+ * its pages go back to the heap) (gogc_arena_sweep_dead), so the address
+ * range is reused only once nothing can point into it. Chunks keep their
+ * pages in quarantine, up to a budget: on a machine where touching a
+ * fresh page costs microseconds, clearing the used part is far cheaper. A freed chunk leaves
  * heap_live at once (as in Go: arena churn is not heap growth); instead
  * every ARENA_RECYCLE_CHUNKS chunks freed start a cycle, which bounds the
  * address space in quarantine.
@@ -109,6 +112,8 @@ static void install_handler(void) {
     gogc_warn("cannot install the handler that reports accesses to freed arenas");
 }
 
+void gogc_arenas_init(void) { pthread_mutex_init(&gogc_rt->arena_lock, NULL); }
+
 /* ---------------------------------------------------------------------------
  * Handles and the thread rule
  * ------------------------------------------------------------------------- */
@@ -157,15 +162,54 @@ static bool new_chunk(gogc_arena *a) {
   return true;
 }
 
-/* Make the chunk inaccessible, once no marker is reading it. */
+/* Make the chunk inaccessible, once no marker is reading it. While the
+ * chunks in quarantine keep less than ARENA_RESIDENT_MAX of used memory,
+ * this one keeps its pages (touching fresh pages again costs far more
+ * than clearing the used part when it is recycled); beyond, it gives them
+ * back now. */
 static void fault_chunk(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
   atomic_store_seqcst(&s->arena_state, (uint32_t)ARENA_FREED);
   while (atomic_load_seqcst(&s->arena_scanning) != 0) sched_yield();
-  if (gogc_os_decommit((void *)s->base, ARENA_CHUNK) != 0)
+  uintptr_t used = (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
+  bool keep = atomic_add_relaxed(&rt->arena_resident, used) <= ARENA_RESIDENT_MAX;
+  if (!keep) atomic_sub_relaxed(&rt->arena_resident, used);
+  s->arena_resident = keep ? (uint32_t)used : 0;
+  int rc = keep ? gogc_os_protect((void *)s->base, ARENA_CHUNK, false)
+                : gogc_os_decommit((void *)s->base, ARENA_CHUNK);
+  if (rc != 0)
     gogc_warn("arena chunk %p could not be protected; accesses after free will not fault",
               (void *)s->base);
   atomic_add_relaxed(&rt->arena_quarantined, 1);
+}
+
+/* Recycled chunks, zeroed, for new arenas. In a critical section. */
+static bool ready_push(gogc_span *s) {
+  gogc_runtime *rt = gogc_rt;
+  bool kept = false;
+  pthread_mutex_lock(&rt->arena_lock);
+  if (rt->arena_nready < ARENA_READY_MAX) {
+    s->next = rt->arena_ready;
+    rt->arena_ready = s;
+    atomic_store_relaxed(&rt->arena_nready, rt->arena_nready + 1);
+    kept = true;
+  }
+  pthread_mutex_unlock(&rt->arena_lock);
+  return kept;
+}
+
+gogc_span *gogc_arena_ready_pop(void) {
+  gogc_runtime *rt = gogc_rt;
+  if (atomic_load_relaxed(&rt->arena_nready) == 0) return NULL;
+  pthread_mutex_lock(&rt->arena_lock);
+  gogc_span *s = rt->arena_ready;
+  if (s != NULL) {
+    rt->arena_ready = s->next;
+    s->next = NULL;
+    atomic_store_relaxed(&rt->arena_nready, rt->arena_nready - 1);
+  }
+  pthread_mutex_unlock(&rt->arena_lock);
+  return s;
 }
 
 /* The sweep found a freed chunk unmarked: nothing points into it. Make it
@@ -177,10 +221,26 @@ int gogc_arena_sweep_dead(gogc_span *s) {
     s->arena_state = 0;
     return 1;
   }
-  if (gogc_os_commit((void *)s->base, ARENA_CHUNK) != 0) return 0; /* try next cycle */
-  s->arena_state = 0;
+  void *p = (void *)s->base;
+  if (s->arena_resident) {
+    if (gogc_os_protect(p, ARENA_CHUNK, true) != 0) return 0; /* try next cycle */
+    /* Clear what was used: the rest was never touched. */
+    memset(p, 0, s->arena_lo - s->base);
+    memset((void *)s->arena_hi, 0, s->base + ARENA_CHUNK - s->arena_hi);
+    atomic_sub_relaxed(&rt->arena_resident, s->arena_resident);
+  } else if (gogc_os_commit(p, ARENA_CHUNK) != 0) {
+    return 0;
+  }
+  s->arena_resident = 0;
   atomic_sub_relaxed(&rt->arena_quarantined, 1);
-  return 2; /* zero pages: no need to clear them again */
+  /* Still a chunk while it waits: a marker that reaches it through a
+   * stray word must go through the chunk protocol (it is freed again
+   * later, maybe mid-scan). */
+  atomic_store_release(&s->arena_state, (uint32_t)ARENA_READY);
+  if (ready_push(s)) return 3;
+  s->arena_state = 0;
+  gogc_os_purge(p, ARENA_CHUNK);
+  return 2; /* zero pages, memory returned: no need to clear them again */
 }
 
 /* ---------------------------------------------------------------------------
@@ -291,7 +351,7 @@ GOGC_API void *gogc_arena_clone(const void *p, size_t n) {
   gogc_span *s = gogc_rt != NULL ? gogc_span_of((uintptr_t)p) : NULL;
   uint32_t st = s != NULL ? atomic_load_relaxed(&s->arena_state) : 0;
   if (st == 0) return (void *)p; /* not in an arena: as it is (Go's Clone) */
-  if (st == ARENA_FREED) gogc_fatal("gogc_arena_clone(%p): the arena was freed", p);
+  if (st != ARENA_LIVE) gogc_fatal("gogc_arena_clone(%p): the arena was freed", p);
   if ((uintptr_t)p + n > s->base + ARENA_CHUNK)
     gogc_fatal("gogc_arena_clone(%p, %zu): runs past the end of its arena chunk", p, n);
   /* Pointer-free objects live above arena_lo. */

@@ -14,7 +14,8 @@
  *            critical section (roots, limiter, scavenger); then stop the
  *            world (threads_lock); then the locks held only inside
  *            critical sections or by the collector's own threads (the
- *            central lists, heap, work buffers, pool registries,
+ *            central lists, heap, work buffers, pool registries, arena
+ *            chunks ready for reuse,
  *            specials and the finalizer queue, metadata), in that order.
  *            Taking the second group before the stop could deadlock it (a
  *            thread inside a critical section waiting for one of them is
@@ -62,6 +63,7 @@ static void fork_prepare(void) {
   pthread_mutex_lock(&rt->heap_lock);
   pthread_mutex_lock(&rt->work_lock);
   pthread_mutex_lock(&rt->pool_lock);
+  pthread_mutex_lock(&rt->arena_lock);
   gogc_specials_fork_prepare();
   gogc_meta_lock();
 }
@@ -72,6 +74,7 @@ static void fork_release(bool child) {
   gogc_runtime *rt = gogc_rt;
   gogc_meta_unlock();
   gogc_specials_fork_release(child);
+  pthread_mutex_unlock(&rt->arena_lock);
   pthread_mutex_unlock(&rt->pool_lock);
   pthread_mutex_unlock(&rt->work_lock);
   pthread_mutex_unlock(&rt->heap_lock);

@@ -135,6 +135,7 @@ static int init_once(void) {
   pthread_mutex_init(&rt->roots_lock, NULL);
   gogc_specials_init();
   gogc_pools_init();
+  gogc_arenas_init();
   if (gogc_heap_init() != 0) {
     gogc_warn("cannot reserve %lu GiB of address space for the heap",
               (unsigned long)(HEAP_RESERVE >> 30));

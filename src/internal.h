@@ -256,8 +256,11 @@ static inline void gogc_wb_put(gogc_thread *t, uintptr_t v) {
 /* ---------------------------------------------------------------------------
  * arena.c
  * ------------------------------------------------------------------------- */
-/* An unmarked chunk: 0 keep it, 1 free it, 2 free it, its memory returned. */
+/* An unmarked chunk: 0 keep it, 1 free it, 2 free it, its memory returned,
+ * 3 the arena took it back (it is on no list now). */
 int gogc_arena_sweep_dead(gogc_span *s);
+gogc_span *gogc_arena_ready_pop(void); /* a recycled chunk, or NULL; in a critical section */
+void gogc_arenas_init(void);
 
 /* ---------------------------------------------------------------------------
  * pool.c

@@ -764,6 +764,7 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->arenas_live = atomic_load_relaxed(&rt->arenas_live);
   ms->arena_bytes = atomic_load_relaxed(&rt->arena_bytes);
   ms->arena_chunks_quarantined = atomic_load_relaxed(&rt->arena_quarantined);
+  ms->arena_chunks_ready = atomic_load_relaxed(&rt->arena_nready);
   pthread_mutex_lock(&rt->limiter_lock);
   ms->limiter_enabled = rt->limiter.enabled;
   ms->limiter_times_enabled = (uint32_t)rt->limiter.times_enabled;

@@ -48,9 +48,16 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
   if (sc == 0) {
     bool marked = s->markbits[0] & 1, released = false;
     /* An arena chunk nothing points to: a freed one is unprotected first
-     * (and stays quarantined if that fails). */
+     * (and stays quarantined if that fails), then usually kept for the
+     * next arena. */
     if (!marked && s->arena_state != 0) {
       int r = gogc_arena_sweep_dead(s);
+      if (r == 3) {
+        atomic_add_relaxed(&rt->large_frees, 1);
+        atomic_add_relaxed(&rt->large_free_bytes, (uint64_t)s->npages * PAGE_SIZE);
+        atomic_store_release(&s->sweepgen, h);
+        return false;
+      }
       marked = r == 0;
       released = r == 2;
     }

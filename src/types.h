@@ -158,8 +158,9 @@ typedef struct gogc_span {
   /* An arena chunk (arena.c): one large conservative object whose objects
    * are bump-allocated, pointerful ones up from arena_lo, pointer-free ones
    * down from arena_hi; only [base, arena_lo) is scanned. */
-  uint32_t arena_state;    /* [atomic] 0: not a chunk; ARENA_LIVE; ARENA_FREED */
+  uint32_t arena_state;    /* [atomic] 0: not a chunk; ARENA_LIVE, _FREED, _READY */
   uint32_t arena_scanning; /* [atomic] markers reading the chunk now */
+  uint32_t arena_resident; /* [freer, then sweeper] bytes used, when freed with its pages kept */
   uintptr_t arena_lo;      /* [arena's user; read by markers] */
   uintptr_t arena_hi;      /* [arena's user] */
 
@@ -174,11 +175,13 @@ typedef struct gogc_span {
  * Arenas (arena.c). The handle is a collected object; its chunks are large
  * objects of ARENA_CHUNK bytes chained through their first word.
  * ------------------------------------------------------------------------- */
-enum { ARENA_LIVE = 1, ARENA_FREED = 2 };
+enum { ARENA_LIVE = 1, ARENA_FREED = 2, ARENA_READY = 3 /* recycled, kept for a new arena */ };
 #define ARENA_CHUNK ((uintptr_t)1 << 20)
 #define ARENA_CHUNK_HEADER 16                  /* next-chunk word, and alignment */
 #define ARENA_MAX_OBJECT (ARENA_CHUNK / 4) /* larger: from the heap */
 #define ARENA_RECYCLE_CHUNKS 256           /* freed since the last cycle: start one */
+#define ARENA_RESIDENT_MAX ((uint64_t)64 << 20) /* memory freed chunks may keep in quarantine */
+#define ARENA_READY_MAX 64                 /* recycled chunks kept for new arenas */
 #define ARENA_MAGIC 0x61726e61676f6763ull  /* live handle */
 #define ARENA_MAGIC_FREED 0x66726565676f6763ull
 
@@ -548,6 +551,10 @@ typedef struct gogc_runtime {
   uint64_t arena_bytes;          /* [atomic] chunk bytes of those */
   uint64_t arena_quarantined;    /* [atomic] freed chunks no cycle has proven unreferenced */
   uint64_t arena_freed_since;    /* [atomic] chunks freed since the last cycle started */
+  uint64_t arena_resident;       /* [atomic] used bytes of quarantined chunks that kept their pages */
+  pthread_mutex_t arena_lock;    /* the ready list; in critical sections only */
+  struct gogc_span *arena_ready; /* [arena_lock] recycled chunks, zeroed, resident */
+  uint64_t arena_nready;         /* [arena_lock, read atomically] */
 
   /* --- pools (pool.c) --- */
   pthread_mutex_t pool_lock;     /* the registries; in critical sections only */

@@ -161,7 +161,8 @@ TU_NOINLINE int reuses(uintptr_t lo, int rounds) {
 
 static void test_quarantine(void) {
   uintptr_t p = free_with_pointer_inside();
-  uintptr_t lo = p & ~(uintptr_t)((1u << 20) - 1);
+  uintptr_t lo = (uintptr_t)gogc_base((void *)p); /* arena memory: its chunk */
+  CHECK(lo != 0 && lo <= p && p < lo + (1u << 20));
   for (int i = 0; i < 3; i++) {
     tu_clobber_stack();
     gogc_collect();

@@ -20,6 +20,7 @@
 #ifndef GOGC_OS_H
 #define GOGC_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,9 @@ void gogc_os_release(void *addr, size_t size);
 /* Drop the contents of Ready pages (they read as zero after); they stay
  * Ready and counted as committed. */
 int gogc_os_purge(void *addr, size_t size);
+/* Ready pages made inaccessible (rw false) or accessible again, contents
+ * and accounting unchanged (arena chunks). */
+int gogc_os_protect(void *addr, size_t size, bool rw);
 /* Reserve and commit in one step: internal metadata. NULL on failure. */
 void *gogc_os_alloc(size_t size);
 void gogc_os_free(void *addr, size_t size);

@@ -79,6 +79,11 @@ int gogc_os_purge(void *addr, size_t size) {
   return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
+int gogc_os_protect(void *addr, size_t size, bool rw) {
+  if (rw && os_should_fail()) return ENOMEM;
+  return mprotect(addr, size, rw ? PROT_READ | PROT_WRITE : PROT_NONE) == 0 ? 0 : errno;
+}
+
 void gogc_os_release(void *addr, size_t size) {
   munmap(addr, size);
   __atomic_sub_fetch(&os_reserved, size, __ATOMIC_RELAXED);
