@@ -181,6 +181,55 @@ static void test_quarantine(void) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Threads, each with its own arenas, collections all along: arena objects
+ * hold the only references to heap objects, which must survive intact.
+ * ------------------------------------------------------------------------- */
+#define AT 4
+static uint32_t g_bad_arena;
+
+static void *arena_thread(void *arg) {
+  uint64_t seed = (uint64_t)(intptr_t)arg * 1000003u;
+  for (int round = 0; round < 60; round++) {
+    gogc_arena *a = gogc_arena_new();
+    struct node *head = NULL;
+    for (int i = 0; i < 3000; i++) {
+      struct node *x = gogc_arena_alloc(a, sizeof *x);
+      x->id = seed + (uint64_t)i;
+      x->check = tu_mix(x->id);
+      uint64_t *h = gogc_alloc_noscan(24); /* kept only by the arena object */
+      h[0] = tu_mix(x->id + 1);
+      gogc_store(&x->heap, h);
+      gogc_store(&x->next, head);
+      head = x;
+      if ((i & 255) == 0) tu_garbage(64u << 10, 16, 512, 2, seed + (uint64_t)i);
+    }
+    int n = 0;
+    for (struct node *x = head; x != NULL; x = x->next, n++)
+      if (x->check != tu_mix(x->id) || gogc_base(x->heap) != x->heap ||
+          ((uint64_t *)x->heap)[0] != tu_mix(x->id + 1))
+        __atomic_fetch_add(&g_bad_arena, 1, __ATOMIC_RELAXED);
+    if (n != 3000) __atomic_fetch_add(&g_bad_arena, 1, __ATOMIC_RELAXED);
+    head = NULL;
+    gogc_arena_free(a);
+    seed += 3000;
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  int old = gogc_set_percent(20);
+  uint32_t gc0 = stats()->num_gc;
+  pthread_t t[AT];
+  for (int i = 0; i < AT; i++) CHECK(pthread_create(&t[i], NULL, arena_thread, (void *)(intptr_t)(i + 1)) == 0);
+  for (int i = 0; i < AT; i++) pthread_join(t[i], NULL);
+  gogc_set_percent(old);
+  printf("threads: %u collections while %d threads built and freed arenas\n", stats()->num_gc - gc0,
+         AT);
+  CHECKF(g_bad_arena == 0, "%u damaged nodes or lost heap objects", g_bad_arena);
+  CHECK(stats()->num_gc - gc0 >= 5);
+}
+
+/* ---------------------------------------------------------------------------
  * A million arenas
  * ------------------------------------------------------------------------- */
 static void test_million(void) {
@@ -287,6 +336,7 @@ int main(int argc, char **argv) {
   test_dropped();
   test_quarantine();
   test_misuse();
+  test_threads();
   test_million();
   return check_done();
 }
