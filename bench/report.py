@@ -277,6 +277,34 @@ def render(headers, rows, aligns):
     return "\n".join([line(headers), sep] + [line(r) for r in rows])
 
 
+def custom_table(name, desc, cfg, results, failures, available, missing,
+                 headers, row_of, legend):
+    """A table for a benchmark with its own columns: one row per
+    implementation that ran, row_of(impl, runs) giving the cells after
+    "impl" and "ok"; failures and missing programs as notes."""
+    aligns = ["l"] + ["r"] * (len(headers) - 1)
+    rows, notes = [], []
+    for impl in cfg.impl_list:
+        if impl not in bench_table(cfg)[name][4]:
+            continue
+        if impl not in available or (name, impl) in missing:
+            notes.append("%s: not run" % impl)
+            continue
+        runs = results.get((name, impl), [])
+        fails = failures.get((name, impl), [])
+        if fails:
+            notes.append("%s: %d failed run(s): %s" %
+                         (impl, len(fails), "; ".join(sorted(set(fails)))))
+        rows.append([impl, "%d/%d" % (len(runs), len(runs) + len(fails))] +
+                    row_of(impl, runs))
+    text = "### %s\n\n%s\n\n%s\n\n%s\n" % (name, desc,
+                                            render(headers, rows, aligns),
+                                            legend)
+    if notes:
+        text += "\n" + "\n".join("- " + n for n in notes) + "\n"
+    return text
+
+
 FINAL_COLS = [("fin_extra_ns", "fin +ns/obj"), ("weak_extra_ns", "weak +ns/obj"),
               ("fin_death_ns", "fin death ns/obj"),
               ("weak_death_ns", "weak death ns/obj"),
@@ -288,34 +316,20 @@ def final_table(name, desc, cfg, results, failures, available, missing):
     headers = ["impl", "ok", "plain GC ms"]
     for _, h in FINAL_COLS:
         headers += [h, "vs boehm"]
-    aligns = ["l"] + ["r"] * (len(headers) - 1)
     base = results.get((name, BASELINE), [])
-    rows, notes = [], []
-    for impl in bench_table(cfg)[name][4]:
-        if impl not in cfg.impl_list:
-            continue
-        if impl not in available or (name, impl) in missing:
-            notes.append("%s: not run" % impl)
-            continue
-        runs = results.get((name, impl), [])
-        fails = failures.get((name, impl), [])
-        if fails:
-            notes.append("%s: %d failed run(s): %s" %
-                         (impl, len(fails), "; ".join(sorted(set(fails)))))
-        row = [impl, "%d/%d" % (len(runs), len(runs) + len(fails)),
-               fmt(median_of(runs, "plain_ms"), ".1f")]
+
+    def row_of(impl, runs):
+        row = [fmt(median_of(runs, "plain_ms"), ".1f")]
         for key, _ in FINAL_COLS:
             v = median_of(runs, key)
             row += [fmt(v, ".1f"), ratio(v, median_of(base, key))]
-        rows.append(row)
-    text = "### %s\n\n%s\n\n%s\n" % (name, desc, render(headers, rows, aligns))
-    text += ("\n+ns/obj: extra time of a full collection per object that has "
-             "a finalizer (weak pointer), all reachable; death: the "
-             "collection that finds them all dead, plus running the "
-             "finalizers, per object; set/make: registration per object.\n")
-    if notes:
-        text += "\n" + "\n".join("- " + n for n in notes) + "\n"
-    return text
+        return row
+    return custom_table(
+        name, desc, cfg, results, failures, available, missing, headers,
+        row_of, "+ns/obj: extra time of a full collection per object that "
+        "has a finalizer (weak pointer), all reachable; death: the "
+        "collection that finds them all dead, plus running the finalizers, "
+        "per object; set/make: registration per object.")
 
 
 POOL_COLS = [("pair1_ns", "get+put ns"), ("pair2_ns", "2 threads ns"),
@@ -329,34 +343,21 @@ def pool_table(name, desc, cfg, results, failures, available, missing):
     for _, h in POOL_COLS:
         headers += [h, "vs go"]
     headers += ["GCs pool", "GCs fresh"]
-    aligns = ["l"] + ["r"] * (len(headers) - 1)
     base = results.get((name, "go"), [])
-    rows, notes = [], []
-    for impl in cfg.impl_list:
-        if impl not in bench_table(cfg)[name][4]:
-            continue
-        if impl not in available or (name, impl) in missing:
-            notes.append("%s: not run" % impl)
-            continue
-        runs = results.get((name, impl), [])
-        fails = failures.get((name, impl), [])
-        if fails:
-            notes.append("%s: %d failed run(s): %s" %
-                         (impl, len(fails), "; ".join(sorted(set(fails)))))
-        row = [impl, "%d/%d" % (len(runs), len(runs) + len(fails))]
+
+    def row_of(impl, runs):
+        row = []
         for key, _ in POOL_COLS:
             v = median_of(runs, key)
             row += [fmt(v, ".1f"), ratio(v, median_of(base, key))]
         for key in ("req_pool_gcs", "req_fresh_gcs"):
             v = median_of(runs, key)
             row.append("-" if v is None else "%g" % v)
-        rows.append(row)
-    text = "### %s\n\n%s\n\n%s\n" % (name, desc, render(headers, rows, aligns))
-    text += ("\nmalloc: malloc+free stands for the pool; Boehm has no pool. "
-             "GCs: collections during each request part (same duration).\n")
-    if notes:
-        text += "\n" + "\n".join("- " + n for n in notes) + "\n"
-    return text
+        return row
+    return custom_table(
+        name, desc, cfg, results, failures, available, missing, headers,
+        row_of, "malloc: malloc+free stands for the pool; Boehm has no pool. "
+        "GCs: collections during each request part (same duration).")
 
 
 def arena_table(name, desc, cfg, results, failures, available, missing):
@@ -366,21 +367,9 @@ def arena_table(name, desc, cfg, results, failures, available, missing):
         headers += ["req %d, arena" % k, "req %d" % k, "collected / arena",
                     "GCs arena / other"]
     headers += ["peak RSS MiB"]
-    aligns = ["l"] + ["r"] * (len(headers) - 1)
-    rows, notes = [], []
-    for impl in cfg.impl_list:
-        if impl not in bench_table(cfg)[name][4]:
-            continue
-        if impl not in available or (name, impl) in missing:
-            notes.append("%s: not run" % impl)
-            continue
-        runs = results.get((name, impl), [])
-        fails = failures.get((name, impl), [])
-        if fails:
-            notes.append("%s: %d failed run(s): %s" %
-                         (impl, len(fails), "; ".join(sorted(set(fails)))))
-        row = [impl, "%d/%d" % (len(runs), len(runs) + len(fails)),
-               fmt(median_of(runs, "alloc_arena_ns"), ".2f"),
+
+    def row_of(impl, runs):
+        row = [fmt(median_of(runs, "alloc_arena_ns"), ".2f"),
                fmt(median_of(runs, "alloc_ns"), ".2f")]
         for k in (1000, 10000, 100000):
             a = median_of(runs, "req%d_arena_ns" % k)
@@ -392,16 +381,14 @@ def arena_table(name, desc, cfg, results, failures, available, missing):
                     "%s / %s" % ("-" if ga is None else "%g" % ga,
                                  "-" if gh is None else "%g" % gh)]
         row.append(fmt(median_of(runs, "rss_mib"), ".0f"))
-        rows.append(row)
-    text = "### %s\n\n%s\n\n%s\n" % (name, desc, render(headers, rows, aligns))
-    text += ("\nns per object. alloc: allocation alone (gogc: from an arena, "
-             "and gogc_alloc; Boehm GC_MALLOC; malloc). req K: per node of a "
-             "request building, walking and dropping a K-node tree, all-in; "
-             "the second column is collected nodes (malloc: freed one by "
-             "one). collected / arena: gogc's speed-up from the arena.\n")
-    if notes:
-        text += "\n" + "\n".join("- " + n for n in notes) + "\n"
-    return text
+        return row
+    return custom_table(
+        name, desc, cfg, results, failures, available, missing, headers,
+        row_of, "ns per object. alloc: allocation alone (gogc: from an arena, "
+        "and gogc_alloc; Boehm GC_MALLOC; malloc). req K: per node of a "
+        "request building, walking and dropping a K-node tree, all-in; the "
+        "second column is collected nodes (malloc: freed one by one). "
+        "collected / arena: gogc's speed-up from the arena.")
 
 
 def table(name, desc, cfg, results, failures, available, missing):
