@@ -377,6 +377,55 @@ GOGC_API void gogc_arena_free(gogc_arena *arena);
 GOGC_API void *gogc_arena_clone(const void *p, size_t size);
 
 /* ---------------------------------------------------------------------------
+ * Events and tracing (docs/api.md, "Events and tracing").
+ * ------------------------------------------------------------------------- */
+typedef enum gogc_event_kind {
+  GOGC_EVENT_CYCLE_START = 1, /* a cycle begins (the trigger, or a forced one) */
+  GOGC_EVENT_PAUSE_START,     /* the world is about to stop (detail: 0 sweep
+                                 termination, 1 mark termination, 2 a whole
+                                 stop-the-world cycle) */
+  GOGC_EVENT_PAUSE_END,       /* the world runs again; duration: the pause */
+  GOGC_EVENT_MARK_START,      /* concurrent marking begins */
+  GOGC_EVENT_MARK_END,        /* marking is over (after the last pause) */
+  GOGC_EVENT_CYCLE_END,       /* the cycle is over; sweeping begins */
+  GOGC_EVENT_SWEEP_DONE,      /* the cycle's sweep is complete */
+  GOGC_EVENT_STACK_SCAN,      /* a thread's stack was scanned; thread: which,
+                                 duration: how long it was stopped */
+  GOGC_EVENT_ASSIST,          /* a mark assist; thread, duration */
+  GOGC_EVENT_SCAVENGE,        /* memory returned to the OS; bytes, duration */
+  GOGC_EVENT_HEAP_GROW        /* the heap mapped more address space */
+} gogc_event_kind;
+
+typedef struct gogc_event {
+  gogc_event_kind kind;
+  uint32_t cycle;        /* the cycle it belongs to (num_gc after it ends) */
+  uint32_t detail;       /* see the kinds */
+  uint64_t time_ns;      /* CLOCK_MONOTONIC, at the end of what it reports */
+  uint64_t duration_ns;  /* PAUSE_END, STACK_SCAN, ASSIST, SCAVENGE */
+  uint64_t thread;       /* the thread (Linux tid) the event concerns */
+  uint64_t bytes;        /* SCAVENGE: released; HEAP_GROW: added */
+  uint64_t heap_live;    /* heap figures at the event */
+  uint64_t heap_goal;
+  uint64_t heap_mapped;
+  uint64_t memory_held;
+} gogc_event;
+
+/* Called for every event, on whichever thread the event happens (a
+ * collector thread or an allocating one), never while the world is
+ * stopped. It must not call into gogc, allocate collected memory or block:
+ * copy what it needs and return. One listener at a time; NULL removes it. */
+typedef void (*gogc_event_fn)(const gogc_event *event, void *data);
+GOGC_API void gogc_set_event_listener(gogc_event_fn fn, void *data);
+
+/* Write a trace of the collector's work to path, in the Chrome
+ * trace-event JSON format (Perfetto, chrome://tracing; tools/gctrace_report.py
+ * turns it into an HTML report). GOGC_TRACE=path does the same from the
+ * start of the program to its exit. Returns 0, or -1 with a message. */
+GOGC_API int gogc_trace_start(const char *path);
+/* Finish the trace file (also done at exit when started by GOGC_TRACE). */
+GOGC_API void gogc_trace_stop(void);
+
+/* ---------------------------------------------------------------------------
  * Statistics (the fields of Go's runtime.MemStats that apply)
  * ------------------------------------------------------------------------- */
 

@@ -164,7 +164,10 @@ int gogc_ensure_init(void) {
                                   __ATOMIC_ACQUIRE)) {
     int rc = init_once();
     atomic_store_release(&init_state, rc == 0 ? 2 : 3);
-    if (rc == 0) gogc_thread_register_self();
+    if (rc == 0) {
+      gogc_thread_register_self();
+      gogc_events_init(); /* GOGC_TRACE: after init, it uses the API */
+    }
     return rc;
   }
   while ((st = atomic_load_acquire(&init_state)) == 1) sched_yield();

@@ -169,6 +169,7 @@ void *gogc_alloc_arena_chunk(void); /* a zeroed chunk, already an arena chunk (a
 bool gogc_sweep_span(gogc_span *s, bool preserve);
 bool gogc_sweep_one(void); /* false when nothing is left to sweep */
 void gogc_sweep_finish(void);
+void gogc_sweep_set_done(void); /* the first to find nothing left: SWEEP_DONE */
 void gogc_sweep_proportional(bool all); /* a slice of sweep debt (all: of the rest) */
 void gogc_ensure_swept(gogc_span *s);
 void gogc_sweeper_start(void);
@@ -251,6 +252,25 @@ static inline void gogc_wb_put(gogc_thread *t, uintptr_t v) {
   if (v - rt->heap_base >= atomic_load_relaxed(&rt->heap_mapped)) return;
   if (unlikely(t->wb_n == WB_ENTRIES)) gogc_wb_flush(t);
   t->wb[t->wb_n++] = v;
+}
+
+/* ---------------------------------------------------------------------------
+ * event.c
+ * ------------------------------------------------------------------------- */
+extern uint32_t gogc__events_on; /* a listener or the trace is on */
+void gogc_events_init(void);
+void gogc_event_emit(gogc_event *e); /* fills the heap figures (and time, cycle when 0) */
+static inline bool gogc_events_on(void) { return atomic_load_relaxed(&gogc__events_on) != 0; }
+/* An event of one kind, with the world running. */
+static inline void gogc_event_simple(gogc_event_kind kind, uint32_t cycle, uint64_t duration,
+                                     uint32_t detail) {
+  if (!gogc_events_on()) return;
+  gogc_event e = {0};
+  e.kind = kind;
+  e.cycle = cycle;
+  e.duration_ns = duration;
+  e.detail = detail;
+  gogc_event_emit(&e);
 }
 
 /* ---------------------------------------------------------------------------

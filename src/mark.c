@@ -742,6 +742,13 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
     uint64_t d = gogc_os_nanotime() - t0;
     if (d > rt->max_stack_pause_ns) rt->max_stack_pause_ns = d;
     if (d > rt->cycle_stack_pause_ns) rt->cycle_stack_pause_ns = d;
+    uint64_t tid = t->os_tid;
+    pthread_mutex_unlock(&rt->threads_lock);
+    if (gogc_events_on()) { /* once the thread runs again and no lock is held */
+      gogc_event e = {.kind = GOGC_EVENT_STACK_SCAN, .duration_ns = d, .thread = tid};
+      gogc_event_emit(&e);
+    }
+    return;
   }
   pthread_mutex_unlock(&rt->threads_lock);
 }

@@ -97,7 +97,7 @@ gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t) {
   if (atomic_load_relaxed(&rt->mem_limit) != INT64_MAX && !atomic_load_relaxed(&rt->sweep_done)) {
     for (int i = 0; i < 32; i++)
       if (!gogc_sweep_one()) {
-        atomic_store_relaxed(&rt->sweep_done, 1);
+        gogc_sweep_set_done();
         break;
       }
   }

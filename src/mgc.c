@@ -144,6 +144,7 @@ typedef struct cycle_trace {
   uint64_t stack_pause_max;
   uint64_t sweep_finish_ns; /* finishing the previous sweep before pause 1 */
   int forced, concurrent, restarts;
+  uint32_t num; /* this cycle's number (num_gc once it ends) */
 } cycle_trace;
 
 static cycle_trace cur; /* [gc] the cycle in progress */
@@ -298,8 +299,13 @@ static void run_stw_cycle(int trigger) {
   gogc_sweep_finish();
   gogc_roots_snapshot_data();
   c.heap0 = atomic_load_relaxed(&rt->heap_live);
+  c.num = (uint32_t)rt->num_gc + 1;
+  gogc_event_simple(GOGC_EVENT_CYCLE_START, c.num, 0, 0);
+  gogc_event_simple(GOGC_EVENT_PAUSE_START, c.num, 0, 2);
   c.start_ns = gogc_os_nanotime();
   stw_cycle(&c);
+  gogc_event_simple(GOGC_EVENT_PAUSE_END, c.num, c.t_end - c.start_ns, 2);
+  gogc_event_simple(GOGC_EVENT_CYCLE_END, c.num, 0, 0);
   gogc_sweeper_wake();
   atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - cpu0 - c.mark_cpu);
   if (rt->opt_gctrace) print_trace(&c);
@@ -318,12 +324,15 @@ static void start_concurrent_cycle(int trigger) {
   memset(c, 0, sizeof *c);
   c->forced = trigger == TRIGGER_FORCED;
   c->concurrent = 1;
+  c->num = (uint32_t)rt->num_gc + 1;
+  gogc_event_simple(GOGC_EVENT_CYCLE_START, c->num, 0, 0);
   uint64_t cpu0 = gogc_os_thread_cputime();
   uint64_t s0 = gogc_os_nanotime();
   gogc_sweep_finish();
   c->sweep_finish_ns = gogc_os_nanotime() - s0;
   gogc_roots_snapshot_data();
   c->heap0 = atomic_load_relaxed(&rt->heap_live);
+  gogc_event_simple(GOGC_EVENT_PAUSE_START, c->num, 0, 0);
   c->start_ns = gogc_os_nanotime();
   gogc_stop_the_world();
   gogc_pools_cleanup(); /* before the barrier is on: plain stores */
@@ -351,6 +360,8 @@ static void start_concurrent_cycle(int trigger) {
   uint64_t pause = c->t_mark - c->start_ns;
   if (pause > rt->max_stw_pause_ns) rt->max_stw_pause_ns = pause;
   rt->cycle_pause_ns = pause;
+  gogc_event_simple(GOGC_EVENT_PAUSE_END, c->num, pause, 0);
+  gogc_event_simple(GOGC_EVENT_MARK_START, c->num, 0, 0);
   atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - cpu0);
   atomic_add_acq_rel(&rt->bg_seq, 1);
   gogc_os_futex_wake(&rt->bg_seq, INT_MAX);
@@ -366,6 +377,7 @@ static bool try_mark_termination(gogc_gcwork *w) {
   gogc_runtime *rt = gogc_rt;
   cycle_trace *c = &cur;
   pthread_mutex_lock(&rt->gc_lock);
+  gogc_event_simple(GOGC_EVENT_PAUSE_START, c->num, 0, 1);
   uint64_t t0 = gogc_os_nanotime();
   gogc_stop_the_world();
   bool busy = gogc_mark_work_available(); /* an assist holds work: let it finish */
@@ -382,6 +394,7 @@ static bool try_mark_termination(gogc_gcwork *w) {
     uint64_t p = gogc_os_nanotime() - t0;
     rt->cycle_pause_ns += p;
     if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
+    gogc_event_simple(GOGC_EVENT_PAUSE_END, c->num, p, 1);
     pthread_mutex_unlock(&rt->gc_lock);
     return false;
   }
@@ -402,6 +415,11 @@ static bool try_mark_termination(gogc_gcwork *w) {
   if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
   record_cycle(c, rt->cycle_pause_ns + p);
   gogc_start_the_world();
+  if (gogc_events_on()) {
+    gogc_event_simple(GOGC_EVENT_PAUSE_END, c->num, p, 1);
+    gogc_event_simple(GOGC_EVENT_MARK_END, c->num, 0, 0);
+    gogc_event_simple(GOGC_EVENT_CYCLE_END, c->num, 0, 0);
+  }
   /* The trace line is out before anyone waiting for the cycle returns. */
   if (rt->opt_gctrace) print_trace(c);
   if (rt->opt_scavtrace) gogc_scavenger_trace();
@@ -535,6 +553,7 @@ void gogc_assist(gogc_thread *t) {
   atomic_add_relaxed(&rt->assist_cpu_ns, used);
   atomic_add_relaxed(&rt->gc_cpu_ns, used);
   atomic_add_relaxed(&rt->assists, 1);
+  gogc_event_simple(GOGC_EVENT_ASSIST, 0, used, 0);
 }
 
 /* Work an allocation owes after leaving its critical section: an assist

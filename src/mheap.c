@@ -133,11 +133,14 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   pthread_mutex_lock(&rt->heap_lock);
   uintptr_t dirty = 0;
   uintptr_t page = gogc_pages_alloc(npages, &dirty);
+  uintptr_t grown = 0;
   if (page == UINTPTR_MAX) {
+    uintptr_t before = rt->heap_mapped;
     if (!heap_grow(npages) || (page = gogc_pages_alloc(npages, &dirty)) == UINTPTR_MAX) {
       pthread_mutex_unlock(&rt->heap_lock);
       return NULL;
     }
+    grown = rt->heap_mapped - before;
   }
   gogc_span *s = span_struct_alloc();
   uint64_t *a = NULL, *m = NULL, *h = NULL;
@@ -181,6 +184,10 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   for (uintptr_t i = 0; i < npages; i++) atomic_store_relaxed(&rt->spans[page + i], s);
   atomic_store_release(&s->state, SPAN_INUSE);
   pthread_mutex_unlock(&rt->heap_lock);
+  if (grown != 0 && gogc_events_on()) {
+    gogc_event e = {.kind = GOGC_EVENT_HEAP_GROW, .bytes = grown};
+    gogc_event_emit(&e);
+  }
   /* Pages faulted back in may take the process over the memory limit:
    * return as much elsewhere (Go's allocSpan). */
   if (dirty < npages) gogc_scavenge_for_limit();

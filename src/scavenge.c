@@ -203,6 +203,10 @@ static void *scavenger_main(void *arg) {
     }
     worked = gogc_os_nanotime() - t0;
     atomic_add_relaxed(&rt->scav_bg_ns, worked);
+    if (gogc_events_on()) {
+      gogc_event e = {.kind = GOGC_EVENT_SCAVENGE, .duration_ns = worked, .bytes = released};
+      gogc_event_emit(&e);
+    }
     if (worked == 0) worked = 1;
     /* 1% of GOMAXPROCS CPUs (Go's rate): sleep worked * (100 / procs - 1).
      * Far above the goal (a quarter of it, at least 64 MiB, still to give

@@ -156,6 +156,7 @@ gogc_thread *gogc_thread_register_self(void) {
   t->gcw = gcw;
   gogc_mcache_init(t);
   t->tid = pthread_self();
+  t->os_tid = (uint64_t)gettid();
   t->stack_lo = lo;
   t->stack_hi = hi;
   t->state = THREAD_RUNNING;

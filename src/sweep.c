@@ -154,6 +154,13 @@ bool gogc_sweep_one(void) {
   return swept;
 }
 
+/* Nothing is left to sweep this cycle (the first to see it says so). */
+void gogc_sweep_set_done(void) {
+  gogc_runtime *rt = gogc_rt;
+  if (__atomic_exchange_n(&rt->sweep_done, 1, __ATOMIC_ACQ_REL) == 0)
+    gogc_event_simple(GOGC_EVENT_SWEEP_DONE, (uint32_t)atomic_load_relaxed(&rt->num_gc), 0, 0);
+}
+
 /* Called by lazy sweepers that took a span through cache_span. */
 void gogc_ensure_swept(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
@@ -202,7 +209,7 @@ void gogc_sweep_proportional(bool all) {
   uint64_t t0 = gogc_os_nanotime();
   for (int n = 0; atomic_load_relaxed(&rt->pages_swept) < target; n++) {
     if (!gogc_sweep_one()) {
-      atomic_store_relaxed(&rt->sweep_done, 1);
+      gogc_sweep_set_done();
       break;
     }
     if ((n & 7) == 7 && gogc_os_nanotime() - t0 > 100000) break;
@@ -216,7 +223,7 @@ void gogc_sweep_finish(void) {
   while (gogc_sweep_one()) {
   }
   while (atomic_load_acquire(&rt->sweepers_active) != 0) sched_yield();
-  atomic_store_relaxed(&rt->sweep_done, 1);
+  gogc_sweep_set_done();
 }
 
 /* ---------------------------------------------------------------------------
@@ -243,7 +250,7 @@ static void *sweeper_main(void *arg) {
     while (gogc_sweep_one()) {
       if (++n % 16 == 0) sched_yield();
     }
-    atomic_store_relaxed(&rt->sweep_done, 1); /* a hint for the allocators */
+    gogc_sweep_set_done(); /* a hint for the allocators */
     /* The pages in use are exact now: new goals for the memory limit and
      * the scavenger. */
     gogc_pacer_update_try();
