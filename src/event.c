@@ -221,6 +221,15 @@ GOGC_API void gogc_trace_stop(void) {
 
 static void trace_at_exit(void) { gogc_trace_stop(); }
 
+/* In the child of fork: the trace belongs to the parent (another thread
+ * may have held trace_lock at the fork): the child writes none. */
+void gogc_events_fork_child(void) {
+  pthread_mutex_init(&trace_lock, NULL);
+  trace_fd = -1;
+  atomic_store_relaxed(&trace_on, 0);
+  update_on();
+}
+
 /* GOGC_TRACE=FILE, at initialisation. */
 void gogc_events_init(void) {
   const char *path = getenv("GOGC_TRACE");

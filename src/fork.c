@@ -95,6 +95,7 @@ static void fork_child(void) {
   if (!fork_held) return;
   gogc_runtime *rt = gogc_rt;
   fork_release(true);
+  gogc_events_fork_child();
   gogc_fork_child_threads();
   /* The collector's threads are gone: start new ones at the next cycle,
    * waiting on counters that start again from zero. */

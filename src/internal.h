@@ -259,6 +259,7 @@ static inline void gogc_wb_put(gogc_thread *t, uintptr_t v) {
  * ------------------------------------------------------------------------- */
 extern uint32_t gogc__events_on; /* a listener or the trace is on */
 void gogc_events_init(void);
+void gogc_events_fork_child(void);
 void gogc_event_emit(gogc_event *e); /* fills the heap figures (and time, cycle when 0) */
 static inline bool gogc_events_on(void) { return atomic_load_relaxed(&gogc__events_on) != 0; }
 /* An event of one kind, with the world running. */
