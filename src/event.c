@@ -166,7 +166,9 @@ static void trace_event(const gogc_event *e) {
     span_event("scavenge", e->time_ns - e->duration_ns, e->time_ns, e->thread, e->cycle);
     break;
   case GOGC_EVENT_HEAP_GROW:
-    counters(e);
+    trace_put("{\"name\":\"heap MiB\",\"ph\":\"C\",\"ts\":%.3f,\"pid\":1,\"args\":{"
+              "\"mapped\":%.2f}}",
+              us(e->time_ns), (double)e->heap_mapped / 1048576.0);
     break;
   default:
     break;
@@ -240,11 +242,20 @@ void gogc_events_init(void) {
 /* ---------------------------------------------------------------------------
  * Emitting
  * ------------------------------------------------------------------------- */
+/* The calling thread's id without a system call per event. */
+static __thread uint64_t cached_tid;
+static uint64_t self_tid(void) {
+  gogc_thread *t = gogc_self;
+  if (t != NULL) return t->os_tid;
+  if (cached_tid == 0) cached_tid = (uint64_t)gettid();
+  return cached_tid;
+}
+
 void gogc_event_emit(gogc_event *e) {
   gogc_runtime *rt = gogc_rt;
   if (e->time_ns == 0) e->time_ns = gogc_os_nanotime();
   if (e->cycle == 0) e->cycle = (uint32_t)atomic_load_relaxed(&rt->num_gc) + 1; /* marking now */
-  if (e->thread == 0) e->thread = (uint64_t)gettid();
+  if (e->thread == 0) e->thread = self_tid();
   e->heap_live = atomic_load_relaxed(&rt->heap_live);
   e->heap_goal = atomic_load_relaxed(&rt->next_gc);
   e->heap_mapped = atomic_load_relaxed(&rt->heap_mapped);
