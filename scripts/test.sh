@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need cmake || ! need gcc; then
-  echo "test.sh: installing cmake and gcc with apt-get" >&2
-  apt-get update -qq && apt-get install -y -qq cmake gcc make >/dev/null
+if ! need cmake || ! need gcc || ! need pkg-config; then
+  echo "test.sh: installing cmake, gcc and pkg-config with apt-get" >&2
+  apt-get update -qq && apt-get install -y -qq cmake gcc make pkg-config >/dev/null
 fi
 
 run() { # name, cmake args...
