@@ -49,8 +49,17 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+#ifndef GOGC_SOURCE_DIR
+#define GOGC_SOURCE_DIR "."
+#endif
+#define TRACE_FILE "gogc-demo-trace.json"
+#define REPORT_FILE "gogc-demo-report.html"
+
 int main(void) {
   node_type = GOGC_TYPE(struct node, offsetof(struct node, left), offsetof(struct node, right));
+  /* A trace of the run (unless GOGC_TRACE names another file), turned
+   * into an HTML report at the end. */
+  int traced = getenv("GOGC_TRACE") == NULL && gogc_trace_start(TRACE_FILE) == 0;
   printf("gogc %s demo: a 16 MiB live tree, 2 threads allocating garbage\n", gogc_version());
   gogc_store(&long_lived, tree(19, 1));
   uint64_t expect = sum(long_lived);
@@ -82,5 +91,18 @@ int main(void) {
          ms.concurrent ? "concurrent" : "with the world stopped", ms.pause_max_ns / 1e6,
          ms.stack_pause_max_ns / 1e6, (unsigned long long)ms.mark_assists);
   printf("  GC CPU fraction:         %.1f%%\n", ms.gc_cpu_fraction * 100);
+  if (traced) {
+    gogc_trace_stop();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 '%s/scripts/trace_report.py' %s -o %s 2>/dev/null",
+             GOGC_SOURCE_DIR, TRACE_FILE, REPORT_FILE);
+    fflush(stdout);
+    if (system(cmd) == 0)
+      printf("  report:                  %s (open it in a browser; the trace, %s, opens in "
+             "ui.perfetto.dev)\n", REPORT_FILE, TRACE_FILE);
+    else
+      printf("  trace:                   %s (ui.perfetto.dev; for a report: python3 "
+             "scripts/trace_report.py %s -o %s)\n", TRACE_FILE, TRACE_FILE, REPORT_FILE);
+  }
   return ok ? 0 : 1;
 }

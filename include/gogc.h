@@ -393,7 +393,9 @@ typedef enum gogc_event_kind {
                                  duration: how long it was stopped */
   GOGC_EVENT_ASSIST,          /* a mark assist; thread, duration */
   GOGC_EVENT_SCAVENGE,        /* memory returned to the OS; bytes, duration */
-  GOGC_EVENT_HEAP_GROW        /* the heap mapped more address space */
+  GOGC_EVENT_HEAP_GROW,       /* the heap mapped more address space */
+  GOGC_EVENT_WORKER           /* a mark worker's slice of work; thread,
+                                 duration; detail 0 background, 1 idle */
 } gogc_event_kind;
 
 typedef struct gogc_event {

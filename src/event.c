@@ -162,6 +162,11 @@ static void trace_event(const gogc_event *e) {
   case GOGC_EVENT_ASSIST:
     span_event("mark assist", e->time_ns - e->duration_ns, e->time_ns, e->thread, e->cycle);
     break;
+  case GOGC_EVENT_WORKER:
+    if (e->duration_ns >= 1000) /* slices that found work */
+      span_event(e->detail ? "idle mark worker" : "background mark worker",
+                 e->time_ns - e->duration_ns, e->time_ns, e->thread, e->cycle);
+    break;
   case GOGC_EVENT_SCAVENGE:
     span_event("scavenge", e->time_ns - e->duration_ns, e->time_ns, e->thread, e->cycle);
     break;

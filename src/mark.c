@@ -846,7 +846,10 @@ static void *idle_main(void *arg) {
         continue;
       }
       uint32_t ws = atomic_load_acquire(&rt->work_seq);
-      if (gogc_mark_drain_concurrent(&w, 0, gogc_os_nanotime() + 1000000)) {
+      uint64_t t0 = gogc_os_nanotime();
+      bool more = gogc_mark_drain_concurrent(&w, 0, t0 + 1000000);
+      gogc_event_simple(GOGC_EVENT_WORKER, 0, gogc_os_nanotime() - t0, 1);
+      if (more) {
         gogc_gcwork_publish(&w);
         continue;
       }

@@ -451,7 +451,9 @@ static void *bg_worker_main(void *arg) {
       while (atomic_load_acquire(&rt->test_hold)) gogc_os_futex_wait_ns(&rt->test_hold, 1, 1000000);
       uint64_t cpu0 = gogc_os_thread_cputime();
       uint64_t sw0 = w.scan_work;
-      bool more = gogc_mark_drain_concurrent(&w, 0, gogc_os_nanotime() + slice);
+      uint64_t s0 = gogc_os_nanotime();
+      bool more = gogc_mark_drain_concurrent(&w, 0, s0 + slice);
+      gogc_event_simple(GOGC_EVENT_WORKER, 0, gogc_os_nanotime() - s0, 0);
       /* What the background did is credit that assists may use. */
       atomic_add_relaxed(&rt->bg_credit, (int64_t)(w.scan_work - sw0));
       if (more) gogc_gcwork_publish(&w);

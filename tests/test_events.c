@@ -39,7 +39,7 @@ static int check_cycle(uint32_t cycle, char *why, size_t n) {
     if (e->cycle != cycle) continue;
     if (e->kind == GOGC_EVENT_STACK_SCAN || e->kind == GOGC_EVENT_ASSIST ||
         e->kind == GOGC_EVENT_SCAVENGE || e->kind == GOGC_EVENT_HEAP_GROW ||
-        e->kind == GOGC_EVENT_SWEEP_DONE)
+        e->kind == GOGC_EVENT_SWEEP_DONE || e->kind == GOGC_EVENT_WORKER)
       continue;
     if (e->time_ns < last) return snprintf(why, n, "cycle %u: time went back", cycle), 0;
     last = e->time_ns;
