@@ -198,6 +198,7 @@ static gogc_thread *thread_slow(void) {
 }
 
 static void *alloc_large(gogc_thread *t, size_t size, int kind, const gogc_type *type);
+static void stress_collect(gogc_thread *t, bool slow);
 
 /* The allocation entry point for every kind. type/count: typed objects. */
 /* Clear a slot: small ones with inline stores (most objects are a few
@@ -287,11 +288,25 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
   }
   if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
   gogc_critical_leave(t);
-  if (unlikely(trigger)) {
-    gogc_alloc_gc_work(t); /* a mark assist, or the start of a cycle */
+  if (unlikely(trigger | gogc__stress)) {
+    if (gogc__stress) stress_collect(t, c == 0);
+    if (trigger) gogc_alloc_gc_work(t); /* a mark assist, or the start of a cycle */
     __asm__ volatile("" : : "r"(p) : "memory"); /* keep p live across it */
   }
   return (void *)p;
+}
+
+/* GODEBUG=gcstress=N / gcstressslow=1 (testing): a full collection at
+ * every Nth allocation of this thread, or whenever an allocation took a
+ * slow path. After the allocation's critical section; the new object is
+ * kept live by the caller across it. */
+uint32_t gogc__stress;
+
+static GOGC_NOINLINE void stress_collect(gogc_thread *t, bool slow) {
+  gogc_runtime *rt = gogc_rt;
+  bool now = slow && rt->opt_gcstressslow;
+  if (rt->opt_gcstress > 0 && ++t->stress_allocs % (uint64_t)rt->opt_gcstress == 0) now = true;
+  if (now) gogc_gc(TRIGGER_FORCED);
 }
 
 static void zero_pages(void *p, size_t bytes) {
@@ -359,6 +374,7 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
   }
   if (needzero) zero_pages(p, npages * PAGE_SIZE);
   if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) t->assist_credit -= (int64_t)(npages * PAGE_SIZE);
+  if (unlikely(gogc__stress)) stress_collect(t, true);
   gogc_alloc_gc_work(t);
   __asm__ volatile("" : : "r"(p) : "memory");
   return p;

@@ -354,6 +354,7 @@ void gogc_checkmark(void); /* world stopped, mark complete: abort on a miss */
  * options.c
  * ------------------------------------------------------------------------- */
 void gogc_options_init(void);
+extern uint32_t gogc__stress; /* alloc.c: GODEBUG=gcstress or gcstressslow is on */
 
 /* ---------------------------------------------------------------------------
  * verify.c

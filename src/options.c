@@ -32,6 +32,12 @@
   X("gccheckmark", opt_gccheckmark, 0, 0, 1,                                   \
     "re-mark with the world stopped after each concurrent mark and abort "     \
     "if an object reachable then was not marked")                              \
+  X("gcstress", opt_gcstress, 0, 0, 1000000000,                                \
+    "a full collection at every Nth allocation of each thread (1: at every "   \
+    "one)")                                                                    \
+  X("gcstressslow", opt_gcstressslow, 0, 0, 1,                                 \
+    "a full collection on the first try of every allocation slow path "        \
+    "(a new span, a large object)")                                            \
   X("poolcheck", opt_poolcheck, 0, 0, 1,                                       \
     "pools: poison objects put in a pool and abort if one was written "        \
     "before a get returned it; drop one put in four")
@@ -130,6 +136,7 @@ void gogc_options_init(void) {
                 "GiB or TiB suffix) or \"off\"; no memory limit", v);
   }
   if ((v = getenv("GODEBUG")) != NULL) parse_godebug(rt, v);
+  gogc__stress = rt->opt_gcstress != 0 || rt->opt_gcstressslow != 0;
   rt->opt_procs = (int)rt->ncpu;
   if ((v = getenv("GOMAXPROCS")) != NULL && *v != 0) {
     long n;

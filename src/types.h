@@ -319,6 +319,7 @@ typedef struct gogc_thread {
   uint32_t wb_n;                      /* [owner, in critical; collector when stopped] */
   uint32_t pool_idx;                  /* [threads_lock] its slot in every pool (pool.c) */
   uint64_t os_tid;                    /* [init] the Linux thread id (events) */
+  uint64_t stress_allocs;             /* [owner] GODEBUG=gcstress count */
   uint32_t pool_epoch;                /* [owner] pool_slot is valid while pool.c's epoch equals it */
   struct gogc_pool *pool_last;        /* [owner] the pool it used last ... */
   struct gogc_pool_local *pool_slot;  /* [owner] ... and its slot there */
@@ -603,6 +604,8 @@ typedef struct gogc_runtime {
   int opt_gccheckmark;
   int opt_scavtrace;
   int opt_poolcheck;
+  int opt_gcstress;
+  int opt_gcstressslow;
   int opt_procs;
 } gogc_runtime;
 
