@@ -314,7 +314,34 @@ static void zero_pages(void *p, size_t bytes) {
   else memset(p, 0, bytes);
 }
 
-/* arena: the object is an arena chunk (arena.c); it is marked as one
+/* A large span the caller owns becomes the one allocated object it holds
+ * (fresh from the page heap, or an arena chunk recycled by arena.c): in
+ * its mcentral's swept list, counted, black while marking. arena: it is
+ * an arena chunk, marked as one before it can be seen, so no marker ever
+ * scans it as a plain object (a freed chunk faults, and only the chunk
+ * protocol keeps markers out). In the allocation's critical section. */
+static void large_publish(gogc_span *s, bool arena) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t bytes = (uintptr_t)s->npages * PAGE_SIZE;
+  if (arena) {
+    atomic_store_relaxed(&s->arena_lo, s->base + ARENA_CHUNK_HEADER);
+    atomic_store_relaxed(&s->arena_hi, s->base + bytes);
+    atomic_store_release(&s->arena_state, (uint32_t)ARENA_LIVE);
+  }
+  atomic_store_release(&s->freeindex, 1);
+  s->alloc_count = 1;
+  s->alloc_cache = 0;
+  gogc_mcentral *c = &rt->central[s->spanclass];
+  pthread_mutex_lock(&c->lock);
+  gogc_central_push(c, s, true);
+  pthread_mutex_unlock(&c->lock);
+  atomic_add_relaxed(&rt->heap_live, bytes);
+  atomic_add_relaxed(&rt->large_allocs, 1);
+  atomic_add_relaxed(&rt->large_alloc_bytes, bytes);
+  if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
+}
+
+/* arena: the object is an arena chunk (see large_publish); it is marked as one
  * before it can be seen, so no marker ever scans it as a plain object
  * (a freed chunk faults, and only the chunk protocol keeps markers out). */
 static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
@@ -344,23 +371,8 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
         zero_pages((void *)s->base, npages * PAGE_SIZE);
         s->needzero = 0;
       }
-      if (arena) {
-        atomic_store_relaxed(&s->arena_lo, s->base + ARENA_CHUNK_HEADER);
-        atomic_store_relaxed(&s->arena_hi, s->base + npages * PAGE_SIZE);
-        atomic_store_release(&s->arena_state, (uint32_t)ARENA_LIVE);
-      }
-      atomic_store_release(&s->freeindex, 1);
-      s->alloc_count = 1;
-      s->alloc_cache = 0;
       s->large_type = kind == KIND_TYPED ? type : NULL;
-      gogc_mcentral *c = &rt->central[spc];
-      pthread_mutex_lock(&c->lock);
-      gogc_central_push(c, s, true);
-      pthread_mutex_unlock(&c->lock);
-      atomic_add_relaxed(&rt->heap_live, npages * PAGE_SIZE);
-      atomic_add_relaxed(&rt->large_allocs, 1);
-      atomic_add_relaxed(&rt->large_alloc_bytes, npages * PAGE_SIZE);
-      if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
+      large_publish(s, arena);
       p = (void *)s->base;
       needzero = s->needzero;
     }
@@ -396,20 +408,8 @@ void *gogc_alloc_arena_chunk(void) {
   if (s != NULL) {
     s->markbits[0] = 0;
     s->allocbits[0] = 1;
-    atomic_store_relaxed(&s->arena_lo, s->base + ARENA_CHUNK_HEADER);
-    atomic_store_relaxed(&s->arena_hi, s->base + ARENA_CHUNK);
-    atomic_store_release(&s->arena_state, (uint32_t)ARENA_LIVE);
-    atomic_store_release(&s->freeindex, 1);
-    s->alloc_count = 1;
     atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&rt->sweepgen));
-    gogc_mcentral *c = &rt->central[s->spanclass];
-    pthread_mutex_lock(&c->lock);
-    gogc_central_push(c, s, true);
-    pthread_mutex_unlock(&c->lock);
-    atomic_add_relaxed(&rt->heap_live, ARENA_CHUNK);
-    atomic_add_relaxed(&rt->large_allocs, 1);
-    atomic_add_relaxed(&rt->large_alloc_bytes, ARENA_CHUNK);
-    if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
+    large_publish(s, true);
     p = (void *)s->base;
   }
   gogc_critical_leave(t);

@@ -157,7 +157,6 @@ static bool new_chunk(gogc_arena *a) {
   gogc_store(&c[0], a->chunks);
   gogc_store(&a->chunks, c);
   a->active = s;
-  a->nchunks++;
   atomic_add_relaxed(&rt->arena_bytes, ARENA_CHUNK);
   return true;
 }

@@ -319,7 +319,7 @@ static GOGC_NOINLINE void pool_put_slow(gogc_pool *p, void *x) {
   if (p == NULL || x == NULL) return;
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL)) t = pool_thread();
-  if (unlikely(gogc_rt->opt_poolcheck)) {
+  if (unlikely(pool_check)) {
     poison(x);
     if (drop_one_in_four()) return;
   }
@@ -397,7 +397,7 @@ static GOGC_NOINLINE void *pool_get_slow(gogc_pool *p) {
   gogc_critical_leave(t);
   if (x == NULL) {
     if (p->new_fn != NULL) x = p->new_fn(p->new_arg);
-  } else if (unlikely(gogc_rt->opt_poolcheck)) {
+  } else if (unlikely(pool_check)) {
     check_poison(x);
   }
   return x;

@@ -189,7 +189,6 @@ struct gogc_arena {
   uint64_t magic;            /* ARENA_MAGIC or ARENA_MAGIC_FREED */
   struct gogc_span *active;  /* [user] the chunk being filled, NULL once freed */
   void *chunks;              /* [user] newest chunk; each one's first word: the next */
-  uint64_t nchunks;          /* [user] */
   uint32_t owner;            /* [atomic] debug builds: a thread inside a call */
   uint32_t pad;
 };
