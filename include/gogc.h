@@ -123,6 +123,16 @@ GOGC_API size_t gogc_size(const void *p);
  * NULL when p does not point into a live collected object. */
 GOGC_API void *gogc_base(const void *p);
 
+/* Out of memory. When an allocation cannot be satisfied even after a
+ * full collection, the handler (if one is set) is called with the size
+ * asked for and `data`, with no lock of gogc held; it may free memory it
+ * knows about, print and exit, or longjmp out. If it returns nonzero the
+ * allocation is tried once more; if it returns 0 (or there is no
+ * handler) the allocation returns NULL with errno set to ENOMEM. fn NULL
+ * removes the handler. Also called when an arena cannot get a chunk. */
+typedef int (*gogc_oom_fn)(size_t size, void *data);
+GOGC_API void gogc_set_oom_handler(gogc_oom_fn fn, void *data);
+
 /* Optional explicit free of memory the program knows to be dead (no other
  * reference may remain). NULL is ignored. A pointer that is not the base of
  * a live collected object (a foreign pointer, an interior pointer, an
@@ -420,7 +430,7 @@ typedef void (*gogc_event_fn)(const gogc_event *event, void *data);
 GOGC_API void gogc_set_event_listener(gogc_event_fn fn, void *data);
 
 /* Write a trace of the collector's work to path, in the Chrome
- * trace-event JSON format (Perfetto, chrome://tracing; tools/gctrace_report.py
+ * trace-event JSON format (Perfetto, chrome://tracing; scripts/trace_report.py
  * turns it into an HTML report). GOGC_TRACE=path does the same from the
  * start of the program to its exit. Returns 0, or -1 with a message. */
 GOGC_API int gogc_trace_start(const char *path);

@@ -235,8 +235,9 @@ static inline void *alloc_object(size_t size, int kind, const gogc_type *type) {
 }
 
 /* The heap could not grow for a small object: collect once (which frees
- * spans to reuse) and try again; NULL with ENOMEM if that fails too, as
- * for large objects. */
+ * spans to reuse) and try again, then ask the out-of-memory handler
+ * (gogc_set_oom_handler) and try once more if it says so; NULL with
+ * ENOMEM if that fails too, as for large objects. */
 static GOGC_NOINLINE void *alloc_small_oom(size_t size, int kind, const gogc_type *type,
                                            const bits_copy *copy) {
   static __thread int retrying;
@@ -245,6 +246,7 @@ static GOGC_NOINLINE void *alloc_small_oom(size_t size, int kind, const gogc_typ
   gogc_gc(TRIGGER_FORCED);
   gogc_sweep_finish();
   void *p = alloc_object_copy(size, kind, type, copy);
+  if (p == NULL && gogc_oom_retry(size)) p = alloc_object_copy(size, kind, type, copy);
   retrying = 0;
   if (p == NULL) errno = ENOMEM;
   return p;
@@ -275,6 +277,7 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
       return alloc_small_oom(size, kind, type, copy);
     }
   }
+  gogc_mem_unpoison(p, s->elemsize);
   if (s->needzero) zero_small((void *)p, s->elemsize);
   if (kind == KIND_TYPED) {
     heapbits_write(s, p, type);
@@ -286,7 +289,7 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
       }
     }
   }
-  if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
+  if (unlikely(gogc_wb_marking())) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
   gogc_critical_leave(t);
   if (unlikely(trigger | gogc__stress)) {
     if (gogc__stress) stress_collect(t, c == 0);
@@ -338,7 +341,7 @@ static void large_publish(gogc_span *s, bool arena) {
   atomic_add_relaxed(&rt->heap_live, bytes);
   atomic_add_relaxed(&rt->large_allocs, 1);
   atomic_add_relaxed(&rt->large_alloc_bytes, bytes);
-  if (unlikely(gogc__wb_enabled)) gogc_mark_new_object(s, 0);
+  if (unlikely(gogc_wb_marking())) gogc_mark_new_object(s, 0);
 }
 
 /* arena: the object is an arena chunk (see large_publish); it is marked as one
@@ -359,7 +362,7 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
    * through p (the span pointer s is metadata, not a root). */
   void *p = NULL;
   bool needzero = false;
-  for (int attempt = 0; attempt < 2 && p == NULL; attempt++) {
+  for (int attempt = 0; attempt < 3 && p == NULL; attempt++) {
     gogc_critical_enter(t);
     gogc_span *s = gogc_heap_alloc_span(npages, spc, npages * PAGE_SIZE, 1);
     if (s != NULL) {
@@ -379,6 +382,7 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
     gogc_critical_leave(t);
     __asm__ volatile("" : : "r"(p) : "memory");
     if (p == NULL && attempt == 0) gogc_gc(TRIGGER_FORCED); /* free what we can */
+    if (p == NULL && attempt == 1 && !gogc_oom_retry(size)) break; /* the user's handler */
   }
   if (p == NULL) {
     errno = ENOMEM;
@@ -649,6 +653,7 @@ GOGC_API void gogc_free(void *p) {
     s->allocbits[w] |= m;
   }
   gogc_bit_clear(s->allocbits, idx);
+  gogc_mem_poison(base, s->elemsize);
   if (idx < s->freeindex) s->freeindex = idx;
   gogc_span_refill_cache(s);
   s->alloc_count--;

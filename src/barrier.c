@@ -65,11 +65,41 @@ static GOGC_NOINLINE gogc_thread *barrier_thread(void) {
   return t;
 }
 
+/* ---------------------------------------------------------------------------
+ * GODEBUG=invalidptr=1: a pointer into the heap that does not point into
+ * an allocated object (a dangling pointer, or one past the end of an
+ * object) is reported where it is first seen: passed to the API, or found
+ * in a typed pointer slot by the marker. With it on, every gogc_store
+ * takes this slow path (WB_CHECK).
+ * ------------------------------------------------------------------------- */
+
+/* Does p point into the heap but not into an allocated object? Caller in
+ * a critical section (no sweep can change the answer under it). */
+bool gogc_ptr_is_invalid(uintptr_t p) {
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t off = p - rt->heap_base;
+  if (off >= atomic_load_acquire(&rt->heap_mapped)) return false; /* not the heap */
+  uint32_t idx;
+  uintptr_t base;
+  return gogc_object_find(p, &idx, &base) == NULL;
+}
+
+void gogc_check_ptr(const char *fn, const char *what, const void *p) {
+  if (p != NULL && gogc_ptr_is_invalid((uintptr_t)p))
+    gogc_fatal("%s: %s %p points into the gogc heap but not into an allocated object "
+               "(freed, never allocated, or one past the end) [GODEBUG=invalidptr=1]",
+               fn, what, p);
+}
+
 GOGC_API void gogc__store_slow(void **slot, void *value) {
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL)) t = barrier_thread();
   gogc_critical_enter(t);
-  if (atomic_load_relaxed(&gogc__wb_enabled)) {
+  if (atomic_load_relaxed(&gogc__wb_enabled) & WB_CHECK) {
+    gogc_check_ptr("gogc_store", "slot", slot);
+    gogc_check_ptr("gogc_store", "value", value);
+  }
+  if (gogc_wb_marking()) {
     gogc_wb_put(t, (uintptr_t)atomic_load_relaxed(slot));
     gogc_wb_put(t, (uintptr_t)value);
   }
@@ -106,7 +136,11 @@ GOGC_API void *gogc_memmove(void *dst, const void *src, size_t n) {
     size_t piece = n - done < BULK_PIECE ? n - done : BULK_PIECE;
     size_t off = forward ? done : n - done - piece;
     gogc_critical_enter(t);
-    if (atomic_load_relaxed(&gogc__wb_enabled)) wb_put_range(t, d + off, s + off, piece);
+    if (done == 0 && (atomic_load_relaxed(&gogc__wb_enabled) & WB_CHECK)) {
+      gogc_check_ptr("gogc_memmove", "destination", dst);
+      gogc_check_ptr("gogc_memmove", "destination end", (const char *)dst + n - 1);
+    }
+    if (gogc_wb_marking()) wb_put_range(t, d + off, s + off, piece);
     memmove((void *)(d + off), (const void *)(s + off), piece);
     gogc_critical_leave(t);
     done += piece;
@@ -121,7 +155,11 @@ GOGC_API void gogc_memclr(void *dst, size_t n) {
   for (size_t done = 0; done < n;) {
     size_t piece = n - done < BULK_PIECE ? n - done : BULK_PIECE;
     gogc_critical_enter(t);
-    if (atomic_load_relaxed(&gogc__wb_enabled)) wb_put_range(t, d + done, 0, piece);
+    if (done == 0 && (atomic_load_relaxed(&gogc__wb_enabled) & WB_CHECK)) {
+      gogc_check_ptr("gogc_memclr", "destination", dst);
+      gogc_check_ptr("gogc_memclr", "destination end", (const char *)dst + n - 1);
+    }
+    if (gogc_wb_marking()) wb_put_range(t, d + done, 0, piece);
     memset((void *)(d + done), 0, piece);
     gogc_critical_leave(t);
     done += piece;
@@ -132,7 +170,11 @@ GOGC_API void gogc_atomic_store(void *slot, const void *value) {
   gogc_thread *t = gogc_self;
   if (t == NULL) t = barrier_thread();
   gogc_critical_enter(t);
-  if (atomic_load_relaxed(&gogc__wb_enabled)) {
+  if (atomic_load_relaxed(&gogc__wb_enabled) & WB_CHECK) {
+    gogc_check_ptr("gogc_atomic_store", "slot", slot);
+    gogc_check_ptr("gogc_atomic_store", "value", value);
+  }
+  if (gogc_wb_marking()) {
     gogc_wb_put(t, (uintptr_t)atomic_load_relaxed((void **)slot));
     gogc_wb_put(t, (uintptr_t)value);
   }
@@ -144,7 +186,11 @@ GOGC_API void *gogc_atomic_swap(void *slot, const void *value) {
   gogc_thread *t = gogc_self;
   if (t == NULL) t = barrier_thread();
   gogc_critical_enter(t);
-  bool on = atomic_load_relaxed(&gogc__wb_enabled);
+  if (atomic_load_relaxed(&gogc__wb_enabled) & WB_CHECK) {
+    gogc_check_ptr("gogc_atomic_swap", "slot", slot);
+    gogc_check_ptr("gogc_atomic_swap", "value", value);
+  }
+  bool on = gogc_wb_marking();
   if (on) gogc_wb_put(t, (uintptr_t)value);
   void *old = __atomic_exchange_n((void **)slot, (void *)value, __ATOMIC_SEQ_CST);
   if (on) gogc_wb_put(t, (uintptr_t)old); /* exactly the value overwritten */
@@ -156,7 +202,11 @@ GOGC_API int gogc_atomic_cas(void *slot, const void *expected, const void *desir
   gogc_thread *t = gogc_self;
   if (t == NULL) t = barrier_thread();
   gogc_critical_enter(t);
-  bool on = atomic_load_relaxed(&gogc__wb_enabled);
+  if (atomic_load_relaxed(&gogc__wb_enabled) & WB_CHECK) {
+    gogc_check_ptr("gogc_atomic_cas", "slot", slot);
+    gogc_check_ptr("gogc_atomic_cas", "value", desired);
+  }
+  bool on = gogc_wb_marking();
   if (on) gogc_wb_put(t, (uintptr_t)desired);
   void *exp = (void *)expected;
   int ok = __atomic_compare_exchange_n((void **)slot, &exp, (void *)desired, false,

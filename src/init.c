@@ -2,7 +2,7 @@
  *
  * Initialisation runs once, from a constructor when the library is loaded
  * or from the first entry point that needs it, whichever comes first
- * (init_state: 0 not started, 1 running, 2 done, 3 failed). It reads the
+ * (init_state: 0 not started or failed, 1 running, 2 done). It reads the
  * options, reserves the heap, installs the suspend signal handler and
  * registers the calling thread. Marker and sweeper threads start with the
  * first collection.
@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +105,75 @@ void *gogc_meta_alloc(size_t size) {
   return p;
 }
 
+/* The collector's own metadata for a cycle in progress (mark work
+ * buffers, the root table, a thread's mark state, finalizer queue
+ * entries) cannot wait for memory: without it marking cannot finish and
+ * no memory would ever be freed. When the OS refuses, it comes from a
+ * reserve mapped at start-up (1 MiB: about 250 work buffers), refilled
+ * when the OS gives memory again. Only an exhausted reserve is fatal. */
+#define META_RESERVE ((size_t)1 << 20)
+static uintptr_t reserve_cur, reserve_end;
+
+static int meta_reserve_fill(void) {
+  if (reserve_end - reserve_cur >= META_RESERVE / 2) return 0;
+  void *c = gogc_os_alloc(META_RESERVE);
+  if (c == NULL) return -1;
+  __atomic_add_fetch(&meta_total, META_RESERVE, __ATOMIC_RELAXED);
+  reserve_cur = (uintptr_t)c; /* what is left of the old one stays in use */
+  reserve_end = reserve_cur + META_RESERVE;
+  return 0;
+}
+
+void *gogc_meta_alloc_critical(size_t size, const char *what) {
+  void *p = gogc_meta_alloc(size);
+  if (p != NULL) return p;
+  size = (size + 15) & ~(size_t)15;
+  gogc_thread *t = gogc_self;
+  if (t != NULL) gogc_critical_enter(t);
+  pthread_mutex_lock(&meta_lock);
+  if (reserve_end - reserve_cur >= size) {
+    p = (void *)reserve_cur;
+    reserve_cur += size;
+  }
+  pthread_mutex_unlock(&meta_lock);
+  if (t != NULL) gogc_critical_leave(t);
+  if (p == NULL) gogc_fatal("out of memory for %s (the OS refused and the reserve is spent)", what);
+  atomic_store_relaxed(&gogc_rt->meta_reserve_used, 1);
+  atomic_add_relaxed(&gogc_rt->meta_reserve_draws, 1);
+  return p;
+}
+
+/* After a cycle that used the reserve: map a new one if the OS lets us. */
+void gogc_meta_reserve_refill(void) {
+  if (!atomic_load_relaxed(&gogc_rt->meta_reserve_used)) return;
+  gogc_thread *t = gogc_self;
+  if (t != NULL) gogc_critical_enter(t);
+  pthread_mutex_lock(&meta_lock);
+  if (meta_reserve_fill() == 0) atomic_store_relaxed(&gogc_rt->meta_reserve_used, 0);
+  pthread_mutex_unlock(&meta_lock);
+  if (t != NULL) gogc_critical_leave(t);
+}
+
+/* ---------------------------------------------------------------------------
+ * Out of memory
+ * ------------------------------------------------------------------------- */
+static gogc_oom_fn oom_fn;
+static void *oom_data;
+
+GOGC_API void gogc_set_oom_handler(gogc_oom_fn fn, void *data) {
+  __atomic_store_n(&oom_data, data, __ATOMIC_RELAXED);
+  __atomic_store_n(&oom_fn, fn, __ATOMIC_RELEASE);
+}
+
+/* An allocation of size bytes failed after a collection: ask the
+ * handler. true: try once more. false: errno is ENOMEM. */
+bool gogc_oom_retry(size_t size) {
+  gogc_oom_fn fn = __atomic_load_n(&oom_fn, __ATOMIC_ACQUIRE);
+  if (fn != NULL && fn(size, __atomic_load_n(&oom_data, __ATOMIC_RELAXED)) != 0) return true;
+  errno = ENOMEM;
+  return false;
+}
+
 void gogc_meta_lock(void) {
   pthread_mutex_lock(&meta_lock);
 }
@@ -123,10 +193,29 @@ uint64_t gogc_meta_bytes(void) {
  * ------------------------------------------------------------------------- */
 int gogc_thread_key_init(void);
 
+/* Start-up. A failure (no memory, no address space) leaves nothing
+ * mapped but the runtime struct, which a later attempt reuses: every
+ * entry point tries again, so a program that gets memory back later
+ * gets a working collector. */
+static int init_steps(void);
+
 static int init_once(void) {
-  gogc_runtime *rt = gogc_meta_alloc(sizeof(gogc_runtime));
+  static gogc_runtime *kept; /* from a failed attempt */
+  gogc_runtime *rt = kept != NULL ? kept : gogc_meta_alloc(sizeof(gogc_runtime));
   if (rt == NULL) return -1;
+  memset(rt, 0, sizeof *rt);
   gogc_rt = rt;
+  int rc = init_steps();
+  if (rc != 0) { /* nothing may see a half-made runtime */
+    kept = rt;
+    gogc_rt = NULL;
+  }
+  return rc;
+}
+
+static int init_steps(void) {
+  static bool key_made;
+  gogc_runtime *rt = gogc_rt;
   rt->start_ns = gogc_os_nanotime();
   rt->ncpu = (uint32_t)gogc_os_ncpu();
   gogc_options_init();
@@ -136,6 +225,19 @@ static int init_once(void) {
   gogc_specials_init();
   gogc_pools_init();
   gogc_arenas_init();
+  if (gogc_threads_init() != 0) return -1;
+  /* The key outlives a failed attempt (memset above cleared rt's copy). */
+  static pthread_key_t key;
+  if (!key_made) {
+    if (gogc_thread_key_init() != 0) return -1;
+    key = rt->thread_key;
+    key_made = true;
+  }
+  rt->thread_key = key;
+  pthread_mutex_lock(&meta_lock);
+  int rc = meta_reserve_fill();
+  pthread_mutex_unlock(&meta_lock);
+  if (rc != 0) return -1;
   if (gogc_heap_init() != 0) {
     gogc_warn("cannot reserve %lu GiB of address space for the heap",
               (unsigned long)(HEAP_RESERVE >> 30));
@@ -144,7 +246,6 @@ static int init_once(void) {
   for (int i = 0; i < NUM_SPAN_CLASSES; i++) gogc_central_init(&rt->central[i], (uint16_t)i);
   rt->sweepgen = 4; /* so that h - 2 never wraps */
   rt->sweep_done = 1;
-  if (gogc_threads_init() != 0 || gogc_thread_key_init() != 0) return -1;
   gogc_fork_init();
   pthread_mutex_init(&gogc_rt->limiter_lock, NULL);
   pthread_mutex_init(&gogc_rt->scav_lock, NULL);
@@ -162,8 +263,11 @@ int gogc_ensure_init(void) {
   uint32_t zero = 0;
   if (__atomic_compare_exchange_n(&init_state, &zero, 1, false, __ATOMIC_ACQ_REL,
                                   __ATOMIC_ACQUIRE)) {
+    static bool tried;
+    if (!tried) gogc_options_fault_init(); /* GODEBUG=failmem: before any request */
+    tried = true;
     int rc = init_once();
-    atomic_store_release(&init_state, rc == 0 ? 2 : 3);
+    atomic_store_release(&init_state, rc == 0 ? 2 : 0); /* 0: the next call tries again */
     if (rc == 0) {
       gogc_thread_register_self();
       gogc_events_init(); /* GOGC_TRACE: after init, it uses the API */

@@ -38,6 +38,40 @@
   __attribute__((no_sanitize("address", "thread"))) __attribute__((noinline))
 
 /* ---------------------------------------------------------------------------
+ * What memory checkers see (AddressSanitizer builds; valgrind memcheck with
+ * -DGOGC_VALGRIND=ON): free slots and free pages are inaccessible, an
+ * object is accessible from its allocation until the sweep (or gogc_free)
+ * frees it. A program that reads an object the collector freed, the sign
+ * of a lost object, is stopped at the read. Poisoned at span creation and
+ * on free; unpoisoned by allocation, before the slot is zeroed.
+ * ------------------------------------------------------------------------- */
+#if defined(GOGC_ASAN)
+#include <sanitizer/asan_interface.h>
+#define gogc_mem_poison(p, n) __asan_poison_memory_region((const void *)(p), (size_t)(n))
+#define gogc_mem_unpoison(p, n) __asan_unpoison_memory_region((const void *)(p), (size_t)(n))
+#define GOGC_MEM_CHECKED 1
+#elif defined(GOGC_VALGRIND) && GOGC_VALGRIND
+#include <valgrind/memcheck.h>
+#define gogc_mem_poison(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#define gogc_mem_unpoison(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#define GOGC_MEM_CHECKED 1
+#else
+#define gogc_mem_poison(p, n) ((void)0)
+#define gogc_mem_unpoison(p, n) ((void)0)
+#define GOGC_MEM_CHECKED 0
+#endif
+
+/* ---------------------------------------------------------------------------
+ * The barrier flag (gogc.h's inline gogc_store takes its slow path when it
+ * is not 0): WB_MARKING while the collector marks (the barrier shades),
+ * WB_CHECK for good under GODEBUG=invalidptr=1 (every store is checked).
+ * Written with the world stopped (or at start-up).
+ * ------------------------------------------------------------------------- */
+#define WB_MARKING 1u
+#define WB_CHECK 2u
+#define gogc_wb_marking() (__atomic_load_n(&gogc__wb_enabled, __ATOMIC_RELAXED) & WB_MARKING)
+
+/* ---------------------------------------------------------------------------
  * Atomics, named by memory order (GNU builtins).
  * ------------------------------------------------------------------------- */
 #define atomic_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -88,6 +122,11 @@ GOGC_COLD void gogc_fatal(const char *fmt, ...)
 void gogc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Metadata from the OS, never freed except through gogc_meta_free. */
 void *gogc_meta_alloc(size_t size);
+/* For a cycle in progress: falls back on the reserve, fatal only when
+ * that is spent too. `what` names the use in the message. */
+void *gogc_meta_alloc_critical(size_t size, const char *what);
+void gogc_meta_reserve_refill(void);
+bool gogc_oom_retry(size_t size); /* ask the user's handler; false: ENOMEM */
 
 /* ---------------------------------------------------------------------------
  * sizeclass.c
@@ -159,6 +198,8 @@ void gogc_mark_new_object(gogc_span *s, uint32_t idx);
 /* The span and slot of the live object p points into, or NULL; sweeps the
  * span first. The caller is inside a critical section. */
 gogc_span *gogc_object_find(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out);
+bool gogc_ptr_is_invalid(uintptr_t p);                                /* barrier.c */
+void gogc_check_ptr(const char *fn, const char *what, const void *p); /* barrier.c */
 void *gogc_alloc_arena_chunk(void); /* a zeroed chunk, already an arena chunk (arena.c) */
 
 /* ---------------------------------------------------------------------------
@@ -222,6 +263,7 @@ void gogc_barrier_restart(void *uctx); /* signal handler: restart an inline barr
  * ------------------------------------------------------------------------- */
 int gogc_threads_init(void);
 gogc_thread *gogc_thread_register_self(void);
+gogc_thread *gogc_thread_register_helper(void);
 void gogc_stop_the_world(void);
 void gogc_start_the_world(void);
 GOGC_COLD void gogc_suspend_self(gogc_thread *t);
@@ -354,6 +396,7 @@ void gogc_checkmark(void); /* world stopped, mark complete: abort on a miss */
  * options.c
  * ------------------------------------------------------------------------- */
 void gogc_options_init(void);
+void gogc_options_fault_init(void);
 extern uint32_t gogc__stress; /* alloc.c: GODEBUG=gcstress or gcstressslow is on */
 
 /* ---------------------------------------------------------------------------

@@ -65,8 +65,7 @@ static gogc_wbuf *wbuf_get_empty(void) {
   if (b) rt->work_empty = b->next;
   work_unlock(t);
   if (b == NULL) {
-    b = gogc_meta_alloc(sizeof(gogc_wbuf));
-    if (b == NULL) gogc_fatal("out of memory for mark work buffers");
+    b = gogc_meta_alloc_critical(sizeof(gogc_wbuf), "mark work buffers");
   }
   b->n = 0;
   b->next = NULL;
@@ -254,6 +253,31 @@ void gogc_mark_scan_unmarked(gogc_gcwork *w, uintptr_t obj) {
   gcw_push(w, obj);
 }
 
+/* GODEBUG=invalidptr=1: a typed pointer slot holding an address in the
+ * heap that is not in an allocated object. Nothing legitimate puts one
+ * there (typed objects start zeroed): it is a dangling pointer, one past
+ * the end of an object, or an object the collector lost. */
+static GOGC_COLD void invalid_slot(uintptr_t slot, uintptr_t v) {
+  uintptr_t obase = 0;
+  gogc_span *os = gogc_span_of(slot);
+  if (os != NULL && slot < os->limit)
+    obase = os->base + (uintptr_t)(spanclass_sizeclass(os->spanclass) ? gogc_span_obj_index(os, slot) : 0) * os->elemsize;
+  gogc_fatal("found invalid pointer %p in a typed pointer slot %p (object %p + %lu): it points "
+             "into the heap but not into an allocated object [GODEBUG=invalidptr=1]",
+             (void *)v, (void *)slot, (void *)obase, (unsigned long)(slot - obase));
+}
+
+static inline void check_slot(uintptr_t slot, uintptr_t v, uintptr_t heap_base,
+                              uintptr_t heap_mapped, gogc_span **spans) {
+  uintptr_t off = v - heap_base;
+  if (off >= heap_mapped) return;
+  gogc_span *s = spans[off >> PAGE_SHIFT];
+  if (s == NULL || v >= s->limit) invalid_slot(slot, v);
+  uint32_t idx = spanclass_sizeclass(s->spanclass)
+                     ? (uint32_t)(((uint64_t)(v - s->base) * s->divmagic) >> 32) : 0;
+  if (idx >= s->freeindex && !gogc_bit_get(s->allocbits, idx)) invalid_slot(slot, v);
+}
+
 /* Scan [lo, hi) where word i is a pointer iff bit (first_bit + i) of
  * bits is set (typed small objects: the span's heap bits). */
 static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t hi,
@@ -262,6 +286,7 @@ static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t h
   uintptr_t base = rt->heap_base, mapped = atomic_load_acquire(&rt->heap_mapped);
   gogc_span **spans = rt->spans;
   uintptr_t nw = (hi - lo) >> 3;
+  bool chk = rt->opt_invalidptr;
   w->scan_work += hi - lo;
   for (uintptr_t i = 0; i < nw;) {
     uintptr_t b = first_bit + i;
@@ -272,7 +297,9 @@ static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t h
     while (word) {
       uintptr_t k = (uintptr_t)__builtin_ctzll(word);
       word &= word - 1;
-      shade(w, ((const uintptr_t *)lo)[i + k], base, mapped, spans);
+      uintptr_t v = ((const uintptr_t *)lo)[i + k];
+      if (unlikely(chk)) check_slot(lo + (i + k) * 8, v, base, mapped, spans);
+      shade(w, v, base, mapped, spans);
     }
     i += take;
   }
@@ -287,8 +314,13 @@ static GOGC_NO_SANITIZE void scan_typed_large(gogc_gcwork *w, uintptr_t obase, u
   w->scan_work += hi - lo;
   size_t nwords = t->nwords;
   size_t word = ((lo - obase) >> 3) % nwords;
+  bool chk = rt->opt_invalidptr;
   for (uintptr_t a = lo; a < hi; a += 8) {
-    if (gogc_bit_get(t->mask, (uint32_t)word)) shade(w, *(const uintptr_t *)a, base, mapped, spans);
+    if (gogc_bit_get(t->mask, (uint32_t)word)) {
+      uintptr_t v = *(const uintptr_t *)a;
+      if (unlikely(chk)) check_slot(a, v, base, mapped, spans);
+      shade(w, v, base, mapped, spans);
+    }
     if (++word == nwords) word = 0;
   }
 }
@@ -461,8 +493,7 @@ static void roots_push(uintptr_t lo, uintptr_t hi, const uintptr_t *regs,
   gogc_runtime *rt = gogc_rt;
   if (rt->nroots == rt->roots_cap) {
     uint32_t cap = rt->roots_cap ? rt->roots_cap * 2 : 256;
-    gogc_root *nr = gogc_meta_alloc(cap * sizeof(gogc_root));
-    if (nr == NULL) gogc_fatal("out of memory for the root table");
+    gogc_root *nr = gogc_meta_alloc_critical(cap * sizeof(gogc_root), "the root table");
     if (rt->nroots) memcpy(nr, rt->roots, rt->nroots * sizeof(gogc_root));
     /* The old table stays as metadata: it may sit inside a metadata chunk
      * (unmapping it there took other metadata with it). */
@@ -558,8 +589,7 @@ bool gogc_gcwork_empty(const gogc_gcwork *w) {
 /* A registered thread's own gcwork (assists, barrier flushes). */
 gogc_gcwork *gogc_thread_gcw(gogc_thread *t) {
   if (t->gcw == NULL) {
-    gogc_gcwork *w = gogc_meta_alloc(sizeof *w);
-    if (w == NULL) gogc_fatal("out of memory for a thread's mark state");
+    gogc_gcwork *w = gogc_meta_alloc_critical(sizeof *w, "a thread's mark state");
     gogc_gcwork_init(w);
     t->gcw = w;
   }
@@ -783,7 +813,7 @@ static void scan_added(gogc_gcwork *w, const gogc_root *r) {
 void gogc_mark_shade_range(gogc_thread *t, uintptr_t lo, uintptr_t hi) {
   gogc_gcwork *w = gogc_thread_gcw(t);
   gogc_critical_enter(t);
-  if (atomic_load_relaxed(&gogc__wb_enabled)) {
+  if (gogc_wb_marking()) {
     gogc_scan_range(w, lo, hi);
     gogc_gcwork_publish(w);
   }

@@ -210,7 +210,7 @@ static void start_threads_once(void) {
 static void mark_termination(cycle_trace *c) {
   gogc_runtime *rt = gogc_rt;
   atomic_store_relaxed(&rt->phase, PHASE_MARKTERM);
-  atomic_store_relaxed(&gogc__wb_enabled, 0);
+  atomic_store_relaxed(&gogc__wb_enabled, gogc__wb_enabled & WB_CHECK);
   c->heap1 = atomic_load_relaxed(&rt->heap_live);
   for (gogc_thread *t = rt->threads; t; t = t->next) {
     gogc_assert(t->wb_n == 0);
@@ -307,6 +307,7 @@ static void run_stw_cycle(int trigger) {
   gogc_event_simple(GOGC_EVENT_PAUSE_END, c.num, c.t_end - c.start_ns, 2);
   gogc_event_simple(GOGC_EVENT_CYCLE_END, c.num, 0, 0);
   gogc_sweeper_wake();
+  gogc_meta_reserve_refill();
   atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - cpu0 - c.mark_cpu);
   if (rt->opt_gctrace) print_trace(&c);
   if (rt->opt_scavtrace) gogc_scavenger_trace();
@@ -354,7 +355,7 @@ static void start_concurrent_cycle(int trigger) {
   rt->heap_scan_max = c->heap0;
   for (gogc_thread *t = rt->threads; t; t = t->next) t->assist_credit = 0;
   atomic_store_relaxed(&rt->phase, PHASE_MARK);
-  atomic_store_relaxed(&gogc__wb_enabled, 1);
+  atomic_store_relaxed(&gogc__wb_enabled, WB_MARKING | (gogc__wb_enabled & WB_CHECK));
   c->t_mark = gogc_os_nanotime();
   gogc_start_the_world();
   uint64_t pause = c->t_mark - c->start_ns;
@@ -420,6 +421,7 @@ static bool try_mark_termination(gogc_gcwork *w) {
     gogc_event_simple(GOGC_EVENT_MARK_END, c->num, 0, 0);
     gogc_event_simple(GOGC_EVENT_CYCLE_END, c->num, 0, 0);
   }
+  gogc_meta_reserve_refill();
   /* The trace line is out before anyone waiting for the cycle returns. */
   if (rt->opt_gctrace) print_trace(c);
   if (rt->opt_scavtrace) gogc_scavenger_trace();

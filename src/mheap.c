@@ -184,6 +184,10 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   for (uintptr_t i = 0; i < npages; i++) atomic_store_relaxed(&rt->spans[page + i], s);
   atomic_store_release(&s->state, SPAN_INUSE);
   pthread_mutex_unlock(&rt->heap_lock);
+  /* Memory checkers: a large object is accessible at once, the slots of
+   * a small span only as they are allocated. */
+  if (spanclass_sizeclass(spanclass) == 0) gogc_mem_unpoison(s->base, npages * PAGE_SIZE);
+  else gogc_mem_poison(s->base, npages * PAGE_SIZE);
   if (grown != 0 && gogc_events_on()) {
     gogc_event e = {.kind = GOGC_EVENT_HEAP_GROW, .bytes = grown};
     gogc_event_emit(&e);
@@ -232,6 +236,7 @@ void gogc_heap_free_span_ex(gogc_span *s, bool released) {
   gogc_runtime *rt = gogc_rt;
   /* An object with specials is never freed while they are attached. */
   gogc_assert(s->specials == NULL);
+  gogc_mem_poison(s->base, (uintptr_t)s->npages * PAGE_SIZE);
   pthread_mutex_lock(&rt->heap_lock);
   uintptr_t page = (s->base - rt->heap_base) >> PAGE_SHIFT;
   atomic_store_relaxed(&s->state, SPAN_FREE);

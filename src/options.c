@@ -40,7 +40,15 @@
     "(a new span, a large object)")                                            \
   X("poolcheck", opt_poolcheck, 0, 0, 1,                                       \
     "pools: poison objects put in a pool and abort if one was written "        \
-    "before a get returned it; drop one put in four")
+    "before a get returned it; drop one put in four")                          \
+  X("invalidptr", opt_invalidptr, 0, 0, 1,                                    \
+    "check pointers passed to the API and found in typed pointer slots: one "  \
+    "into the heap must point into an allocated object (abort otherwise)")     \
+  X("failmem", opt_failmem, 0, 0, 1000000000,                                 \
+    "testing: the Nth request for memory from the OS fails (counted from "    \
+    "start-up, before anything else is read)")                                 \
+  X("failmempersist", opt_failmempersist, 0, 0, 1,                             \
+    "testing, with failmem: every request after the Nth fails too")
 
 static bool parse_long(const char *s, size_t n, long lo, long hi, long *out) {
   if (n == 0 || n > 30) return false;
@@ -53,6 +61,29 @@ static bool parse_long(const char *s, size_t n, long lo, long hi, long *out) {
   if (errno != 0 || *end != 0 || end == buf || v < lo || v > hi) return false;
   *out = v;
   return true;
+}
+
+/* GODEBUG=failmem/failmempersist, read before anything else so that it
+ * can fail start-up's first request. Silent: parse_godebug reports a
+ * malformed value later, from the table. */
+void gogc_options_fault_init(void) {
+  const char *s = getenv("GODEBUG");
+  long nth = 0, persist = 0;
+  while (s != NULL && *s) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    const char *eq = memchr(s, '=', len);
+    if (eq != NULL) {
+      size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
+      if (klen == 7 && memcmp(s, "failmem", 7) == 0) {
+        if (!parse_long(eq + 1, vlen, 0, 1000000000, &nth)) nth = 0;
+      } else if (klen == 14 && memcmp(s, "failmempersist", 14) == 0) {
+        if (!parse_long(eq + 1, vlen, 0, 1, &persist)) persist = 0;
+      }
+    }
+    s = comma ? comma + 1 : s + len;
+  }
+  if (nth > 0) gogc_os_fail_set((uint64_t)nth, persist != 0);
 }
 
 static void parse_godebug(gogc_runtime *rt, const char *s) {
@@ -137,6 +168,7 @@ void gogc_options_init(void) {
   }
   if ((v = getenv("GODEBUG")) != NULL) parse_godebug(rt, v);
   gogc__stress = rt->opt_gcstress != 0 || rt->opt_gcstressslow != 0;
+  if (rt->opt_invalidptr) atomic_or_relaxed(&gogc__wb_enabled, WB_CHECK);
   rt->opt_procs = (int)rt->ncpu;
   if ((v = getenv("GOMAXPROCS")) != NULL && *v != 0) {
     long n;

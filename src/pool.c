@@ -49,7 +49,8 @@
 #define POISON 0xdb
 
 static int pool_check;       /* GODEBUG=poolcheck: the fast paths are off */
-static uint32_t pool_epoch;  /* [world stopped] bumped by each cleanup */
+static uint32_t pool_epoch = 1; /* [world stopped] bumped by each cleanup; a new
+                                   thread (epoch 0) never matches */
 
 void gogc_pools_init(void) {
   pthread_mutex_init(&gogc_rt->pool_lock, NULL);
@@ -84,7 +85,7 @@ static inline uint64_t pack(uint32_t head, uint32_t tail) { return (uint64_t)hea
 static GOGC_NOINLINE void barrier_on(gogc_thread *t, void *v) { gogc_wb_put(t, (uintptr_t)v); }
 
 static inline void barrier(gogc_thread *t, void *v) {
-  if (unlikely(atomic_load_relaxed(&gogc__wb_enabled))) barrier_on(t, v);
+  if (unlikely(gogc_wb_marking())) barrier_on(t, v);
 }
 
 
@@ -310,13 +311,22 @@ GOGC_API gogc_pool *gogc_pool_new(void *(*new_fn)(void *arg), void *arg) {
   if (gogc_ensure_init() != 0) return NULL;
   gogc_pool *p = gogc_alloc(sizeof *p);
   if (p == NULL) return NULL;
+  p->magic = POOL_MAGIC;
   p->new_fn = new_fn;
   gogc_store(&p->new_arg, arg);
   return p;
 }
 
+/* A handle that is not a pool is a program error (a fast path never
+ * sees one: it only matches a pool a slow path has checked). */
+static void pool_checked(const char *fn, gogc_pool *p) {
+  if (gogc_base(p) != p || gogc_size(p) < sizeof *p || p->magic != POOL_MAGIC)
+    gogc_fatal("%s(%p): not a pool (not a handle from gogc_pool_new)", fn, (void *)p);
+}
+
 static GOGC_NOINLINE void pool_put_slow(gogc_pool *p, void *x) {
-  if (p == NULL || x == NULL) return;
+  if (p == NULL || x == NULL) return; /* documented: ignored */
+  pool_checked("gogc_pool_put", p);
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL)) t = pool_thread();
   if (unlikely(pool_check)) {
@@ -378,6 +388,7 @@ static GOGC_NOINLINE void *get_slow(gogc_pool *p, gogc_thread *t) {
 
 static GOGC_NOINLINE void *pool_get_slow(gogc_pool *p) {
   if (p == NULL) return NULL;
+  pool_checked("gogc_pool_get", p);
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL)) t = pool_thread();
   gogc_critical_enter(t);
@@ -416,7 +427,7 @@ GOGC_API void *gogc_pool_get(gogc_pool *p) {
   if (likely(t != NULL && !pool_check)) {
     gogc_critical_enter(t);
     if (likely(t->pool_last == p && t->pool_epoch == pool_epoch &&
-               !atomic_load_relaxed(&gogc__wb_enabled))) {
+               !gogc_wb_marking())) {
       gogc_pool_local *l = t->pool_slot;
       void *x = l->private;
       if (likely(x != NULL)) {
@@ -438,7 +449,7 @@ GOGC_API void gogc_pool_put(gogc_pool *p, void *x) {
   if (likely(t != NULL && x != NULL && !pool_check)) {
     gogc_critical_enter(t);
     if (likely(t->pool_last == p && t->pool_epoch == pool_epoch &&
-               !atomic_load_relaxed(&gogc__wb_enabled))) {
+               !gogc_wb_marking())) {
       gogc_pool_local *l = t->pool_slot;
       if (likely(l->private == NULL)) {
         l->private = x;

@@ -104,7 +104,7 @@ GOGC_API int gogc_add_roots(void *lo, void *hi) {
   if (t != NULL) gogc_critical_leave(t);
   /* Marking now: the range was not a root when the cycle started, and
    * what it holds was stored without the barrier's knowledge. */
-  if (t != NULL && atomic_load_relaxed(&gogc__wb_enabled)) gogc_mark_shade_range(t, l, h);
+  if (t != NULL && gogc_wb_marking()) gogc_mark_shade_range(t, l, h);
   return 0;
 }
 

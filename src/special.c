@@ -202,7 +202,7 @@ bool gogc_specials_any(void) {
 
 /* Shade single words from a registered thread while marking. */
 static void shade_words(gogc_thread *t, uintptr_t a, uintptr_t b) {
-  if (!atomic_load_relaxed(&gogc__wb_enabled)) return;
+  if (!gogc_wb_marking()) return;
   uintptr_t w[2] = {a, b};
   gogc_mark_shade_range(t, (uintptr_t)w, (uintptr_t)(w + 2));
 }
@@ -243,7 +243,7 @@ static gogc_fin_entry *fin_entry_alloc(gogc_fin_entry **cache) {
   }
   gogc_fin_entry *e = *cache;
   if (e != NULL) *cache = e->next;
-  else e = gogc_meta_alloc(sizeof *e);
+  else e = gogc_meta_alloc_critical(sizeof *e, "the finalizer queue");
   return e;
 }
 
@@ -439,7 +439,6 @@ void gogc_specials_sweep(gogc_span *s) {
         nweak++;
       } else {
         gogc_fin_entry *e = fin_entry_alloc(&cache);
-        if (e == NULL) gogc_fatal("out of memory for the finalizer queue");
         e->next = NULL;
         e->fn = sp->fn;
         e->obj = sp->kind == SPECIAL_FINALIZER ? obj : NULL;
@@ -524,7 +523,7 @@ GOGC_API int gogc_set_finalizer(void *obj, gogc_finalizer_fn fn, void *arg) {
     span_unlock(s);
   }
   /* The root job may have run already this cycle: do its work. */
-  if (shade && atomic_load_relaxed(&gogc__wb_enabled)) {
+  if (shade && gogc_wb_marking()) {
     if (spanclass_kind(s->spanclass) != KIND_NOSCAN) gogc_mark_shade_range(t, base, base + s->elemsize);
     shade_words(t, (uintptr_t)arg, 0);
   }
@@ -568,7 +567,7 @@ GOGC_API gogc_cleanup gogc_add_cleanup(void *obj, gogc_cleanup_fn fn, void *arg)
     span_lock(s);
     special_insert(s, sp);
     span_unlock(s);
-    if (atomic_load_relaxed(&gogc__wb_enabled)) shade_words(t, (uintptr_t)arg, 0);
+    if (gogc_wb_marking()) shade_words(t, (uintptr_t)arg, 0);
   }
   gogc_critical_leave(t);
   if (err != NULL) gogc_warn("gogc_add_cleanup(%p): %s", obj, err);
@@ -635,7 +634,7 @@ static int weak_lookup(gogc_thread *t, const void *obj, uintptr_t *cell, gogc_we
     span_unlock(s);
     if (sp != NULL) special_free_chain(sp);
     /* A cell allocated before this cycle and since kept only here. */
-    if (rc == 1 && cell != NULL && atomic_load_relaxed(&gogc__wb_enabled)) shade_words(t, (uintptr_t)cell, 0);
+    if (rc == 1 && cell != NULL && gogc_wb_marking()) shade_words(t, (uintptr_t)cell, 0);
   }
   gogc_critical_leave(t);
   return rc;
@@ -674,7 +673,7 @@ GOGC_API void *gogc_weak_get(const gogc_weak *w) {
     gogc_span *s = gogc_span_of(p);
     if (s != NULL) gogc_ensure_swept(s);
     p = atomic_load_acquire(cell);
-    if (p != 0 && atomic_load_relaxed(&gogc__wb_enabled)) shade_words(t, p, 0);
+    if (p != 0 && gogc_wb_marking()) shade_words(t, p, 0);
   }
   gogc_critical_leave(t);
   return (void *)p;

@@ -136,6 +136,17 @@ int gogc_thread_key_init(void) {
   return pthread_key_create(&gogc_rt->thread_key, key_destructor);
 }
 
+/* A collector thread (the background sweeper) must register even when
+ * the OS refuses memory: its struct may come from the reserve. */
+static __thread bool registering_helper;
+
+gogc_thread *gogc_thread_register_helper(void) {
+  registering_helper = true;
+  gogc_thread *t = gogc_thread_register_self();
+  registering_helper = false;
+  return t;
+}
+
 gogc_thread *gogc_thread_register_self(void) {
   gogc_thread *t = gogc_self;
   if (t != NULL) return t;
@@ -149,7 +160,9 @@ gogc_thread *gogc_thread_register_self(void) {
   t = thread_free_list;
   if (t) thread_free_list = t->next;
   pthread_mutex_unlock(&rt->threads_lock);
-  if (t == NULL) t = gogc_meta_alloc(sizeof *t);
+  if (t == NULL)
+    t = registering_helper ? gogc_meta_alloc_critical(sizeof *t, "a collector thread")
+                           : gogc_meta_alloc(sizeof *t);
   if (t == NULL) return NULL;
   struct gogc_gcwork *gcw = t->gcw; /* kept by a recycled struct */
   memset(t, 0, sizeof *t);
@@ -454,7 +467,7 @@ static void *thread_start(void *p) {
   /* The record may still be an unscanned root of a cycle that started
    * before this thread registered (and will not scan this stack): the
    * barrier for taking the value out of it. */
-  if (t != NULL && atomic_load_relaxed(&gogc__wb_enabled))
+  if (t != NULL && gogc_wb_marking())
     gogc_mark_shade_range(t, (uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1));
   pthread_mutex_lock(&rt->threads_lock);
   if (r->prev) r->prev->next = r->next;
@@ -483,7 +496,7 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *tid,
   /* The argument moves from this stack to one the collector will not
    * scan this cycle (the new thread's): the barrier for that store. */
   gogc_thread *self = gogc_self;
-  if (self != NULL && atomic_load_relaxed(&gogc__wb_enabled))
+  if (self != NULL && gogc_wb_marking())
     gogc_mark_shade_range(self, (uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1));
   pthread_mutex_lock(&rt->threads_lock);
   r->next = pending_starts;

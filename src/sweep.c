@@ -87,6 +87,10 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
   }
   gogc_assert(nalloc <= s->alloc_count);
   uint32_t nfreed = s->alloc_count - nalloc;
+  if (GOGC_MEM_CHECKED && nfreed) /* memory checkers: freed slots inaccessible */
+    for (uint32_t i = 0; i < s->nelems; i++)
+      if (!gogc_bit_get(s->markbits, i) && gogc_span_is_allocated(s, i))
+        gogc_mem_poison(s->base + (uintptr_t)i * s->elemsize, s->elemsize);
   uint64_t *old = s->allocbits;
   s->allocbits = s->markbits;
   s->markbits = old;
@@ -233,7 +237,7 @@ static void *sweeper_main(void *arg) {
   gogc_runtime *rt = gogc_rt;
   uint32_t seen = 0;
   /* Registered like a mutator, so the world stops around its sweeps. */
-  if (gogc_thread_register_self() == NULL) gogc_fatal("cannot register the background sweeper");
+  if (gogc_thread_register_helper() == NULL) gogc_fatal("cannot register the background sweeper");
   for (;;) {
     uint32_t seq;
     gogc_enter_blocking(); /* parked: no need to stop it */

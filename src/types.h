@@ -215,13 +215,14 @@ typedef struct gogc_pool_page {
   gogc_pool_local slot[POOL_PAGE];
 } gogc_pool_page;
 
+#define POOL_MAGIC 0x706f6f6cu /* "pool" */
 struct gogc_pool {
   gogc_pool_page **local;   /* [pool_lock to change; critical sections; world stopped] */
   uint32_t local_size;      /* [atomic] pages the directory has room for */
   uint32_t registered;      /* [pool_lock] in pools_all */
   gogc_pool_page **victim;  /* [critical sections; world stopped] last cycle's local */
   uint32_t victim_size;     /* [atomic] 0 once found empty */
-  uint32_t pad;
+  uint32_t magic;           /* [init] POOL_MAGIC */
   void *(*new_fn)(void *);  /* [init] */
   void *new_arg;            /* [init] */
 };
@@ -594,6 +595,8 @@ typedef struct gogc_runtime {
   uint64_t gc_cpu_ns;            /* [gc] CPU spent by the collector */
   uint64_t start_ns;             /* [init] */
   uint64_t metadata_bytes;       /* [atomic] */
+  uint32_t meta_reserve_used;    /* [atomic] the critical reserve was drawn on */
+  uint64_t meta_reserve_draws;   /* [atomic] allocations served by it (tests) */
   uint32_t ncpu;                 /* [init] */
 
   /* --- options (src/options.c) --- */
@@ -604,6 +607,9 @@ typedef struct gogc_runtime {
   int opt_scavtrace;
   int opt_poolcheck;
   int opt_gcstress;
+  int opt_invalidptr;
+  int opt_failmem;        /* informational: applied by gogc_options_fault_init */
+  int opt_failmempersist;
   int opt_gcstressslow;
   int opt_procs;
 } gogc_runtime;

@@ -103,7 +103,8 @@ static void test_scavenge(void) {
   CHECK(a != UINTPTR_MAX);
   if (a == UINTPTR_MAX) return;
   unsigned char *mem = (unsigned char *)(rt->heap_base + a * PAGE_SIZE);
-  memset(mem, 0xA5, NP * PAGE_SIZE); /* now backed */
+  gogc_mem_unpoison(mem, NP * PAGE_SIZE); /* free pages are poisoned under ASan */
+  memset(mem, 0xA5, NP * PAGE_SIZE);      /* now backed */
   long rss0 = (tu_rss_bytes() / 1024);
   pthread_mutex_lock(&rt->heap_lock);
   gogc_pages_free(a, NP);

@@ -67,8 +67,12 @@ int gogc_os_thread_stack(uintptr_t *lo, uintptr_t *hi);
 /* Write a string to stderr without stdio (async-signal-safe). */
 void gogc_os_write_err(const char *s, size_t n);
 
-/* Fault injection for tests: the Nth memory request from now fails
- * (0 disables). Counts reserve, commit and alloc requests. */
+/* Fault injection (tests, GODEBUG=failmem): the Nth memory request from
+ * now fails, and with persistent every later one too (n 0 disables).
+ * Counts reserve, commit, alloc and protect-to-accessible requests.
+ * gogc_os_fail_count: failures delivered since the process started. */
+void gogc_os_fail_set(uint64_t n, bool persistent);
 void gogc_os_fail_nth(uint64_t n);
+uint64_t gogc_os_fail_count(void);
 
 #endif

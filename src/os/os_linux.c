@@ -16,18 +16,33 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t os_reserved, os_committed, os_fail_at, os_requests;
+static uint64_t os_reserved, os_committed;
+/* Fault injection: requests counted from the last gogc_os_fail_set. */
+static uint64_t os_fail_at, os_requests, os_failed;
+static bool os_fail_persist;
 
 static int os_should_fail(void) {
   uint64_t at = __atomic_load_n(&os_fail_at, __ATOMIC_RELAXED);
   if (at == 0) return 0;
   uint64_t n = __atomic_add_fetch(&os_requests, 1, __ATOMIC_RELAXED);
-  return n == at;
+  bool fail = n == at || (n > at && __atomic_load_n(&os_fail_persist, __ATOMIC_RELAXED));
+  if (fail) __atomic_add_fetch(&os_failed, 1, __ATOMIC_RELAXED);
+  return fail;
+}
+
+void gogc_os_fail_set(uint64_t n, bool persistent) {
+  __atomic_store_n(&os_fail_at, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&os_requests, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&os_fail_persist, persistent, __ATOMIC_RELAXED);
+  __atomic_store_n(&os_fail_at, n, __ATOMIC_RELAXED);
 }
 
 void gogc_os_fail_nth(uint64_t n) {
-  __atomic_store_n(&os_requests, 0, __ATOMIC_RELAXED);
-  __atomic_store_n(&os_fail_at, n, __ATOMIC_RELAXED);
+  gogc_os_fail_set(n, false);
+}
+
+uint64_t gogc_os_fail_count(void) {
+  return __atomic_load_n(&os_failed, __ATOMIC_RELAXED);
 }
 
 size_t gogc_os_page_size(void) {
