@@ -286,6 +286,9 @@ static inline void gogc_critical_leave(gogc_thread *t) {
 }
 int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
                              void *(*fn)(void *), void *arg);
+/* A collector thread: the program's signals blocked in it (stw.c). */
+int gogc_start_helper(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *),
+                      void *arg);
 
 /* Append v to t's barrier buffer if it may point into the heap. Inside a
  * critical section, with the barrier on. */

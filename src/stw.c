@@ -255,6 +255,7 @@ GOGC_API void gogc_leave_blocking(void) {
   if (t == NULL || t->blocking_depth == 0) return;
   if (--t->blocking_depth > 0) return;
   gogc_runtime *rt = gogc_rt;
+  int saved_errno = errno; /* the program reads the blocking call's errno after this */
   atomic_add_relaxed(&rt->nrunning, 1);
   for (;;) {
     atomic_store_seqcst(&t->state, THREAD_RUNNING);
@@ -265,6 +266,7 @@ GOGC_API void gogc_leave_blocking(void) {
       gogc_os_futex_wait(&rt->stw_seq, seq);
     while (atomic_load_seqcst(&t->suspend_req)) gogc_os_futex_wait(&t->suspend_req, 1);
   }
+  errno = saved_errno;
 }
 
 /* ---------------------------------------------------------------------------
@@ -454,6 +456,28 @@ int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
 #else
   return pthread_create(tid, attr, fn, arg);
 #endif
+}
+
+/* The collector's own threads (markers, workers, sweeper, scavenger,
+ * finalizer thread) start with every signal blocked but the suspend
+ * signal and the synchronous ones: a signal the program sends to the
+ * process must reach one of the program's threads, not run the program's
+ * handler on a collector thread. */
+int gogc_start_helper(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *),
+                      void *arg) {
+  sigset_t all, old;
+  sigfillset(&all);
+  sigdelset(&all, gogc_rt->suspend_signal);
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  sigdelset(&all, SIGTRAP);
+  sigdelset(&all, SIGABRT);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = gogc_real_pthread_create(tid, attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
 }
 
 #if GOGC_INTERPOSE

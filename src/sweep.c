@@ -263,7 +263,7 @@ static void *sweeper_main(void *arg) {
 }
 
 void gogc_sweeper_start(void) {
-  gogc_real_pthread_create(&gogc_rt->sweeper_tid, NULL, sweeper_main, NULL);
+  gogc_start_helper(&gogc_rt->sweeper_tid, NULL, sweeper_main, NULL);
 }
 
 void gogc_sweeper_wake(void) {

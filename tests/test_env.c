@@ -341,9 +341,12 @@ static void test_set_percent(void) {
   gogc_read_memstats(a);
   tu_garbage((size_t)64 << 20, 16, 4096, 2, 5);
   gogc_read_memstats(b);
-  CHECKF(b->num_gc == a->num_gc, "GOGC off: %u collections ran", b->num_gc - a->num_gc);
-  CHECK(b->heap_alloc >= a->heap_alloc + ((uint64_t)60 << 20));
+  if (!tu_stressed()) {
+    CHECKF(b->num_gc == a->num_gc, "GOGC off: %u collections ran", b->num_gc - a->num_gc);
+    CHECK(b->heap_alloc >= a->heap_alloc + ((uint64_t)60 << 20));
+  }
   /* gogc_collect still works. */
+  gogc_read_memstats(a);
   tu_clobber_stack();
   gogc_collect();
   gogc_read_memstats(b);
@@ -359,7 +362,7 @@ static void test_set_percent(void) {
   tu_garbage((size_t)64 << 20, 16, 4096, 2, 6);
   gogc_read_memstats(b);
   CHECKF(b->num_gc > a->num_gc, "GOGC=100 again: no automatic collection");
-  CHECK(b->num_forced_gc == a->num_forced_gc);
+  CHECK(tu_stressed() || b->num_forced_gc == a->num_forced_gc);
   CHECK(gogc_set_percent(100) == 100);
   free(a);
   free(b);

@@ -103,13 +103,13 @@ static void test_small_garbage(void) {
   stats(&g_b);
   printf("small garbage: %llu objects, heap_alloc %.1f MiB, %u cycles\n",
          (unsigned long long)n, (double)g_b.heap_alloc / MiB, g_b.num_gc - g_a.num_gc);
-  CHECK(n > 60000);
+  CHECK(n > (tu_stressed() ? 3000 : 60000)); /* tu_garbage does a sixteenth under gcstress */
   CHECKF(g_b.heap_alloc < 8 * MiB, "heap_alloc %.1f MiB after collecting 64 MiB of garbage",
          (double)g_b.heap_alloc / MiB);
   CHECKF(g_b.frees - g_a.frees >= n - n / 100, "frees rose by %llu, %llu objects were garbage",
          (unsigned long long)(g_b.frees - g_a.frees), (unsigned long long)n);
   CHECK(g_b.mallocs - g_a.mallocs >= n);
-  CHECK(g_b.total_alloc - g_a.total_alloc >= 64 * MiB);
+  CHECK(g_b.total_alloc - g_a.total_alloc >= (tu_stressed() ? 4 : 64) * MiB);
   CHECKF(g_b.num_gc > g_a.num_gc + 1, "no automatic collection while allocating 64 MiB");
   check_consistency(&g_b, "after small garbage");
 }
@@ -146,13 +146,18 @@ static void test_off_then_collect(void) {
   stats(&g_a);
   uint64_t n = tu_garbage(64 * MiB, 32, 1024, 2, 4);
   stats(&g_b);
-  CHECKF(g_b.num_gc == g_a.num_gc, "collector off, yet %u cycles ran", g_b.num_gc - g_a.num_gc);
-  CHECKF(g_b.heap_alloc >= g_a.heap_alloc + 60 * MiB, "collector off, heap_alloc only %.1f MiB",
-         (double)g_b.heap_alloc / MiB);
+  if (!tu_stressed()) {
+    CHECKF(g_b.num_gc == g_a.num_gc, "collector off, yet %u cycles ran", g_b.num_gc - g_a.num_gc);
+    CHECKF(g_b.heap_alloc >= g_a.heap_alloc + 60 * MiB, "collector off, heap_alloc only %.1f MiB",
+           (double)g_b.heap_alloc / MiB);
+  }
+  uint64_t frees0 = g_a.frees; /* under gcstress, stress cycles freed some already */
+  stats(&g_a);
   tu_clobber_stack();
   gogc_collect();
   stats(&g_b);
   CHECK(g_b.num_gc == g_a.num_gc + 1);
+  g_a.frees = frees0;
   CHECKF(g_b.heap_alloc < 8 * MiB, "heap_alloc %.1f MiB after one cycle",
          (double)g_b.heap_alloc / MiB);
   CHECKF(g_b.frees - g_a.frees >= n - n / 100, "one cycle freed %llu of %llu",
