@@ -139,7 +139,8 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
                                                  gogc_span **out, bool *trigger) {
   gogc_runtime *rt = gogc_rt;
   gogc_span *s = t->alloc[spc];
-  uint32_t idx = gogc_span_next_free(s);
+  /* The shared empty sentinel is never written (every thread has it). */
+  uint32_t idx = s == &empty_span ? 0 : gogc_span_next_free(s);
   if (idx >= s->nelems) {
     if (s != &empty_span) mcache_uncache(t, s);
     t->alloc[spc] = &empty_span;
@@ -350,7 +351,7 @@ static void large_publish(gogc_span *s, bool arena) {
 static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
                                           const gogc_type *type, bool arena) {
   gogc_runtime *rt = gogc_rt;
-  if (size > HEAP_RESERVE) {
+  if (size > rt->heap_reserve) {
     errno = ENOMEM;
     return NULL;
   }

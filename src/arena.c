@@ -266,7 +266,7 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   void *p = NULL;
   if (new_chunk(a)) {
     gogc_span *s = a->active;
-    size_t r = (n + 15) & ~(size_t)15;
+    size_t r = (n + 15 + (n == 0)) & ~(size_t)15;
     if (noscan) {
       s->arena_hi -= r;
       p = (void *)s->arena_hi;
@@ -285,7 +285,7 @@ GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t lo = s->arena_lo, r = (n + 15) & ~(uintptr_t)15;
+    uintptr_t lo = s->arena_lo, r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
     if (likely(r <= s->arena_hi - lo)) {
       atomic_store_relaxed(&s->arena_lo, lo + r);
       leave(a);
@@ -300,7 +300,7 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t hi = s->arena_hi, r = (n + 15) & ~(uintptr_t)15;
+    uintptr_t hi = s->arena_hi, r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
     if (likely(r <= hi - s->arena_lo)) {
       s->arena_hi = hi - r;
       leave(a);

@@ -55,6 +55,7 @@ static GOGC_NO_SANITIZE bool word_points(const gogc_span *s, uintptr_t obj, uint
     if (!ptr) return false;
   }
   uintptr_t v = *(const uintptr_t *)a;
+  gogc_mem_launder(v);
   return v >= lo && v < hi;
 }
 

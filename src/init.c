@@ -239,8 +239,9 @@ static int init_steps(void) {
   pthread_mutex_unlock(&meta_lock);
   if (rc != 0) return -1;
   if (gogc_heap_init() != 0) {
-    gogc_warn("cannot reserve %lu GiB of address space for the heap",
-              (unsigned long)(HEAP_RESERVE >> 30));
+    static bool warned; /* every entry point retries: say it once */
+    if (!warned) gogc_warn("cannot reserve 1 GiB of address space for the heap");
+    warned = true;
     return -1;
   }
   for (int i = 0; i < NUM_SPAN_CLASSES; i++) gogc_central_init(&rt->central[i], (uint16_t)i);

@@ -214,6 +214,7 @@ void gogc_gcwork_flush(gogc_gcwork *w) {
 /* Shade the object p points into, if any (see the top of the file). */
 static inline void shade(gogc_gcwork *w, uintptr_t p, uintptr_t heap_base,
                          uintptr_t heap_mapped, gogc_span **spans) {
+  gogc_mem_launder(p);
   uintptr_t off = p - heap_base;
   if (off >= heap_mapped) return;
   gogc_span *s = spans[off >> PAGE_SHIFT];

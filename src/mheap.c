@@ -1,7 +1,8 @@
 /* gogc: the page heap (Go's mheap).
  *
  * Address space. At start-up the heap reserves HEAP_RESERVE bytes of
- * address space (PROT_NONE, no memory) aligned to an arena. It commits
+ * address space (PROT_NONE, no memory) aligned to an arena, or half as
+ * much, down to 1 GiB, where the address space is limited (heap_reserve). It commits
  * that space from the bottom, one 64 MiB arena at a time, as spans need
  * pages; the committed prefix [heap_base, heap_base + heap_mapped) only
  * grows. Keeping the heap contiguous makes the pointer test in the
@@ -43,23 +44,31 @@ static int table_commit(uintptr_t table, uintptr_t *committed, uintptr_t need) {
 
 static uintptr_t spans_committed, inuse_committed, scav_committed, specials_committed;
 
+/* The reservation: HEAP_RESERVE, or less where the address space is
+ * limited (ulimit -v, valgrind's 64 GiB): halved down to 1 GiB. */
 int gogc_heap_init(void) {
   gogc_runtime *rt = gogc_rt;
-  void *heap = gogc_os_reserve(HEAP_RESERVE, ARENA_SIZE);
+  uintptr_t size = HEAP_RESERVE;
+  void *heap = NULL;
+  for (; size >= ((uintptr_t)1 << 30) && heap == NULL; size /= 2)
+    heap = gogc_os_reserve(size, ARENA_SIZE);
   if (heap == NULL) return -1;
-  void *spans = gogc_os_reserve(HEAP_PAGES * sizeof(gogc_span *), gogc_os_page_size());
-  void *inuse = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
-  void *scav = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
-  void *specials = gogc_os_reserve(HEAP_PAGES / 8, gogc_os_page_size());
+  size *= 2; /* undo the loop's last halving */
+  uintptr_t pages = size >> PAGE_SHIFT;
+  void *spans = gogc_os_reserve(pages * sizeof(gogc_span *), gogc_os_page_size());
+  void *inuse = gogc_os_reserve(pages / 8, gogc_os_page_size());
+  void *scav = gogc_os_reserve(pages / 8, gogc_os_page_size());
+  void *specials = gogc_os_reserve(pages / 8, gogc_os_page_size());
   void *chunks = gogc_meta_alloc(NUM_CHUNKS * sizeof(uint32_t));
   if (spans == NULL || inuse == NULL || scav == NULL || specials == NULL || chunks == NULL) {
-    gogc_os_release(heap, HEAP_RESERVE);
-    if (spans) gogc_os_release(spans, HEAP_PAGES * sizeof(gogc_span *));
-    if (inuse) gogc_os_release(inuse, HEAP_PAGES / 8);
-    if (scav) gogc_os_release(scav, HEAP_PAGES / 8);
-    if (specials) gogc_os_release(specials, HEAP_PAGES / 8);
+    gogc_os_release(heap, size);
+    if (spans) gogc_os_release(spans, pages * sizeof(gogc_span *));
+    if (inuse) gogc_os_release(inuse, pages / 8);
+    if (scav) gogc_os_release(scav, pages / 8);
+    if (specials) gogc_os_release(specials, pages / 8);
     return -1;
   }
+  rt->heap_reserve = size;
   rt->heap_base = (uintptr_t)heap;
   rt->spans = spans;
   rt->page_inuse = inuse;
@@ -75,7 +84,7 @@ static bool heap_grow(uintptr_t npages) {
   gogc_runtime *rt = gogc_rt;
   uintptr_t bytes = (npages * PAGE_SIZE + ARENA_SIZE - 1) & ~(ARENA_SIZE - 1);
   uintptr_t mapped = rt->heap_mapped;
-  if (bytes > HEAP_RESERVE - mapped) return false;
+  if (bytes > rt->heap_reserve - mapped) return false;
   uintptr_t new_pages = (mapped + bytes) >> PAGE_SHIFT;
   if (table_commit((uintptr_t)rt->spans, &spans_committed,
                    new_pages * sizeof(gogc_span *)) != 0 ||

@@ -440,8 +440,10 @@ void gogc_fork_child_threads(void) {
 /* ---------------------------------------------------------------------------
  * pthread_create
  * ------------------------------------------------------------------------- */
+#if GOGC_INTERPOSE
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 static pthread_create_fn real_create;
+#endif
 
 int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
                              void *(*fn)(void *), void *arg) {

@@ -430,6 +430,7 @@ enum { PHASE_OFF = 0, PHASE_MARK = 1, PHASE_MARKTERM = 2 };
 typedef struct gogc_runtime {
   /* --- heap (mheap) --- */
   uintptr_t heap_base;           /* [init] start of the reservation */
+  uintptr_t heap_reserve;        /* [init] its size: HEAP_RESERVE or less */
   gogc_span **spans;             /* [init] page -> span, for every page */
   uintptr_t heap_mapped;         /* [atomic] bytes committed from heap_base */
   pthread_mutex_t heap_lock;

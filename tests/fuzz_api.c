@@ -33,8 +33,14 @@
  *
  * Built with -fsanitize=fuzzer and -DGOGC_FUZZ_LIBFUZZER (scripts/fuzz.sh)
  * this is a libFuzzer target; otherwise it has a main that replays files or
- * directories of inputs (the fuzz_replay test replays tests/fuzz/corpus).
+ * directories of inputs (the fuzz_replay test replays tests/fuzz/corpus),
+ * prints how many ran and fails only if none could be read.
  * GOGC_FUZZ_TRACE=1 prints every operation on stderr.
+ *
+ * The corpus depends on the encoding: tests/fuzz/make_corpus.py reads the
+ * opcodes from k_op_name below. Add operations at the end of the list and
+ * keep the meaning of existing argument bytes, or the committed inputs
+ * (tests/fuzz/corpus) lose what they covered.
  */
 #include <gogc.h>
 
@@ -53,8 +59,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The checking loops carry no coverage instrumentation under libFuzzer:
- * their comparisons say nothing about the input and cost a fifth of the
- * time when traced. */
+ * their branches say nothing about the input, and instrumented they took a
+ * fifth of the time. */
 #if defined(GOGC_FUZZ_LIBFUZZER) && defined(__clang__)
 #define NOCOV __attribute__((no_sanitize("coverage")))
 #else

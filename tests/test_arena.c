@@ -119,6 +119,21 @@ TU_NOINLINE void drop_arena(void) {
   for (int i = 0; i < 100000; i++) gogc_arena_alloc(a, 24);
 }
 
+/* A request of 0 bytes gets a distinct minimal object inside the arena,
+ * as on the heap, also when the chunk is exactly full. */
+static void test_zero_size(void) {
+  gogc_arena *a = gogc_arena_new();
+  char *p = gogc_arena_alloc(a, 0), *q = gogc_arena_alloc(a, 0);
+  CHECK(p != NULL && q != NULL && p != q);
+  CHECK(gogc_base(p) != NULL && gogc_base(p) == gogc_base(q)); /* one chunk */
+  /* Fill the chunk to its last byte, then ask for 0 bytes. */
+  char *last = q;
+  for (int i = 0; i < 1 << 20 && gogc_base(last) == gogc_base(q); i++) last = gogc_arena_alloc(a, 16);
+  char *z = gogc_arena_alloc(a, 0);
+  CHECK(z != NULL && gogc_base(z) != NULL && z != last);
+  gogc_arena_free(a);
+}
+
 static void test_dropped(void) {
   uint64_t bytes0 = stats()->arena_bytes;
   drop_arena();
@@ -333,6 +348,7 @@ int main(int argc, char **argv) {
   if (argc > 1) return child(argv[1]);
   alarm(300);
   test_survival();
+  test_zero_size();
   test_dropped();
   test_quarantine();
   test_misuse();

@@ -388,7 +388,7 @@ static void test_threads(void) {
   gogc_read_memstats(&ms);
   printf("threads: %u collections during the run, %u weak pointers of dropped objects read\n",
          ms.num_gc - gc0, g_weak_checked);
-  CHECKF(ms.num_gc - gc0 >= 5, "only %u collections while the threads ran", ms.num_gc - gc0);
+  CHECKF(tu_slow() || ms.num_gc - gc0 >= 5, "only %u collections while the threads ran", ms.num_gc - gc0);
   CHECKF(g_weak_null_live == 0, "%u weak pointers of reachable objects read NULL", g_weak_null_live);
   CHECKF(g_weak_bad == 0, "%u weak pointers returned a damaged object (of %u checked)", g_weak_bad,
          g_weak_checked);

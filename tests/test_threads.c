@@ -503,7 +503,7 @@ int main(void) {
   CHECKF(get(&g_verified) - v0 == graphs, "final check verified %llu of %zu graphs",
          (unsigned long long)(get(&g_verified) - v0), graphs);
   /* How much work a run of fixed length does; under gcstress, less. */
-  uint64_t scale = tu_stressed() ? 64 : 1;
+  uint64_t scale = tu_slow() ? 64 : 1;
   CHECKF(bytes >= ((uint64_t)64 << 20) / scale, "only %llu bytes allocated", (unsigned long long)bytes);
   CHECKF(get(&g_threads_started) >= NWORK + 4, "only %llu threads started (no churn)",
          (unsigned long long)get(&g_threads_started));

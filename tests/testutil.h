@@ -103,6 +103,14 @@ TU_FN int tu_stressed(void) {
   return g != NULL && strstr(g, "gcstress") != NULL;
 }
 
+/* Under gcstress, or on a much slower machine (GOGC_TEST_SLOW=1: valgrind,
+ * which also runs one thread at a time): checks on how much work a run of
+ * fixed length does, or on what background threads keep up with, do not
+ * apply either. */
+TU_FN int tu_slow(void) {
+  return tu_stressed() || getenv("GOGC_TEST_SLOW") != NULL;
+}
+
 TU_FN double tu_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
