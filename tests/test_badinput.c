@@ -182,23 +182,11 @@ static void announced_hex(const char *out, char *hex, size_t n) {
   hex[i] = '\0';
 }
 
+static void expect_abort_env(const char *mode, const char *env, const char *what);
+
+/* The child aborts with a message naming gogc, func and the pointer. */
 static void expect_abort(const char *mode, const char *func) {
-  char *out = NULL, *err = NULL, sbuf[64], hex[32];
-  int st = tu_run_child(mode, NULL, &out, &err);
-  if (!out)
-    out = strdup("");
-  if (!err)
-    err = strdup("");
-  CHECKF(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
-         "%s: want SIGABRT, got %s; stdout:\n%s--- stderr:\n%s---", mode,
-         tu_status_str(st, sbuf, sizeof sbuf), out, err);
-  CHECKF(strstr(err, "gogc") != NULL && strstr(err, func) != NULL,
-         "%s: stderr does not name gogc and %s:\n%s---", mode, func, err);
-  announced_hex(out, hex, sizeof hex);
-  CHECKF(hex[0] != '\0' && strstr(err, hex) != NULL,
-         "%s: stderr does not name the pointer %s:\n%s---", mode, hex, err);
-  free(out);
-  free(err);
+  expect_abort_env(mode, NULL, func);
 }
 
 static void expect_exit0(const char *mode) {
@@ -215,12 +203,13 @@ static void expect_exit0(const char *mode) {
   free(err);
 }
 
-/* Like expect_abort, with GODEBUG set for the child; the message must
- * also contain `what`. */
+/* The child, with env (a "GODEBUG=..." setting, or NULL) in its
+ * environment, aborts with a message that names gogc, contains `what` and
+ * names the pointer the child announced. */
 static void expect_abort_env(const char *mode, const char *env, const char *what) {
   const char *envs[] = {env, NULL};
   char *out = NULL, *err = NULL, sbuf[64], hex[32];
-  int st = tu_run_child(mode, envs, &out, &err);
+  int st = tu_run_child(mode, env ? envs : NULL, &out, &err);
   if (!out)
     out = strdup("");
   if (!err)
@@ -228,7 +217,8 @@ static void expect_abort_env(const char *mode, const char *env, const char *what
   CHECKF(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
          "%s: want SIGABRT, got %s; stdout:\n%s--- stderr:\n%s---", mode,
          tu_status_str(st, sbuf, sizeof sbuf), out, err);
-  CHECKF(strstr(err, what) != NULL, "%s: stderr does not say %s:\n%s---", mode, what, err);
+  CHECKF(strstr(err, "gogc") != NULL && strstr(err, what) != NULL,
+         "%s: stderr does not name gogc and say %s:\n%s---", mode, what, err);
   announced_hex(out, hex, sizeof hex);
   CHECKF(hex[0] != '\0' && strstr(err, hex) != NULL,
          "%s: stderr does not name the pointer %s:\n%s---", mode, hex, err);
