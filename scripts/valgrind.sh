@@ -18,10 +18,8 @@ tests=("$@")
 # The default list passes. Not in it, each for a reason of its own under
 # memcheck (run them by name to see): test_fork (fork hangs), test_arena
 # and test_proclife (their watchdog alarms fire first), test_threads (its
-# checks of how much a 3 s run gets done: one thread at a time), test_final
-# (its resurrection checks allow a few cycles for an object to die; stale
-# words keep it longer on memcheck's stack layout).
-[ ${#tests[@]} -eq 0 ] && tests=(alloc reclaim survive pool modes env events badinput)
+# checks of how much a 3 s run gets done: one thread at a time).
+[ ${#tests[@]} -eq 0 ] && tests=(alloc reclaim survive final pool modes env events badinput)
 vg=(valgrind -q --error-exitcode=9 --suppressions=scripts/valgrind.supp)
 fail=0
 # First, that memcheck sees what gogc tells it: a read of a freed object
