@@ -74,18 +74,18 @@ uint32_t gogc_span_next_free(gogc_span *s) {
   while (s->alloc_cache == 0) {
     uint32_t f = (s->freeindex + 63) & ~63u;
     if (f >= s->nelems) {
-      s->freeindex = s->nelems;
+      atomic_store_relaxed(&s->freeindex, s->nelems);
       return s->nelems;
     }
-    s->freeindex = f;
+    atomic_store_relaxed(&s->freeindex, f);
     gogc_span_refill_cache(s);
-    if (s->alloc_cache == 0) s->freeindex = f + 64 < s->nelems ? f + 64 : s->nelems;
+    if (s->alloc_cache == 0) atomic_store_relaxed(&s->freeindex, f + 64 < s->nelems ? f + 64 : s->nelems);
   }
   uint64_t c = s->alloc_cache;
   uint32_t bit = (uint32_t)__builtin_ctzll(c);
   uint32_t idx = s->freeindex + bit;
   s->alloc_cache = (c >> bit) >> 1;
-  s->freeindex = idx + 1;
+  atomic_store_relaxed(&s->freeindex, idx + 1);
   s->alloc_count++;
   return idx;
 }
@@ -172,9 +172,9 @@ static inline void bits_write(uint64_t *bits, uint32_t pos, uint64_t val, uint32
   uint64_t m = len == 64 ? ~(uint64_t)0 : (((uint64_t)1 << len) - 1);
   uint32_t wi = pos >> 6, sh = pos & 63;
   val &= m;
-  bits[wi] = (bits[wi] & ~(m << sh)) | (val << sh);
+  atomic_store_relaxed(&bits[wi], (bits[wi] & ~(m << sh)) | (val << sh));
   if (sh != 0 && sh + len > 64)
-    bits[wi + 1] = (bits[wi + 1] & ~(m >> (64 - sh))) | (val >> (64 - sh));
+    atomic_store_relaxed(&bits[wi + 1], (bits[wi + 1] & ~(m >> (64 - sh))) | (val >> (64 - sh)));
 }
 
 static void heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type) {
@@ -268,7 +268,7 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
     uint32_t bit = (uint32_t)__builtin_ctzll(c);
     uint32_t idx = s->freeindex + bit;
     s->alloc_cache = (c >> bit) >> 1;
-    s->freeindex = idx + 1;
+    atomic_store_relaxed(&s->freeindex, idx + 1);
     s->alloc_count++;
     p = s->base + (uintptr_t)idx * s->elemsize;
   } else {
@@ -285,7 +285,7 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
     if (copy != NULL) {
       uint32_t to = (uint32_t)((p - s->base) >> 3);
       for (uint32_t i = 0; i < copy->n; i++) {
-        if (gogc_bit_get(copy->bits, copy->from + i)) gogc_bit_set(s->heapbits, to + i);
+        if (gogc_bit_get_shared(copy->bits, copy->from + i)) gogc_bit_set(s->heapbits, to + i);
         else gogc_bit_clear(s->heapbits, to + i);
       }
     }
@@ -336,7 +336,7 @@ static void large_publish(gogc_span *s, bool arena) {
   s->alloc_count = 1;
   s->alloc_cache = 0;
   gogc_mcentral *c = &rt->central[s->spanclass];
-  pthread_mutex_lock(&c->lock);
+  gogc_lock(&c->lock);
   gogc_central_push(c, s, true);
   pthread_mutex_unlock(&c->lock);
   atomic_add_relaxed(&rt->heap_live, bytes);
@@ -619,7 +619,7 @@ GOGC_API void gogc_free(void *p) {
   }
   gogc_mcentral *c = &rt->central[s->spanclass];
   if (spanclass_sizeclass(s->spanclass) == 0) {
-    pthread_mutex_lock(&c->lock);
+    gogc_lock(&c->lock);
     bool mine = s->list != LIST_NONE && s->cache_owner == NULL &&
                 atomic_load_relaxed(&s->state) == SPAN_INUSE;
     if (mine) gogc_central_unlink(c, s);
@@ -639,7 +639,7 @@ GOGC_API void gogc_free(void *p) {
    * A span cached by another thread keeps the object until the sweep. */
   bool owner = s->cache_owner == t;
   if (!owner) {
-    pthread_mutex_lock(&c->lock);
+    gogc_lock(&c->lock);
     if (s->cache_owner != NULL || s->list == LIST_NONE) {
       pthread_mutex_unlock(&c->lock);
       gogc_critical_leave(t);
@@ -655,7 +655,7 @@ GOGC_API void gogc_free(void *p) {
   }
   gogc_bit_clear(s->allocbits, idx);
   gogc_mem_poison(base, s->elemsize);
-  if (idx < s->freeindex) s->freeindex = idx;
+  if (idx < s->freeindex) atomic_store_relaxed(&s->freeindex, idx);
   gogc_span_refill_cache(s);
   s->alloc_count--;
   s->needzero = 1;

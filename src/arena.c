@@ -186,7 +186,7 @@ static void fault_chunk(gogc_span *s) {
 static bool ready_push(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
   bool kept = false;
-  pthread_mutex_lock(&rt->arena_lock);
+  gogc_lock(&rt->arena_lock);
   if (rt->arena_nready < ARENA_READY_MAX) {
     s->next = rt->arena_ready;
     rt->arena_ready = s;
@@ -200,7 +200,7 @@ static bool ready_push(gogc_span *s) {
 gogc_span *gogc_arena_ready_pop(void) {
   gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->arena_nready) == 0) return NULL;
-  pthread_mutex_lock(&rt->arena_lock);
+  gogc_lock(&rt->arena_lock);
   gogc_span *s = rt->arena_ready;
   if (s != NULL) {
     rt->arena_ready = s->next;

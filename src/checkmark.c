@@ -141,7 +141,7 @@ void gogc_checkmark(void) {
   uint64_t stacks = rt->stacks_scan;
 
   /* Re-mark from the roots as they are now: every thread is stopped. */
-  rt->nroots = 0;
+  atomic_store_relaxed(&rt->nroots, 0);
   gogc_roots_prepare_static();
   gogc_roots_add_threads_checkmark();
   gogc_mark_run();

@@ -121,7 +121,7 @@ static void counters(const gogc_event *e) {
 }
 
 static void trace_event(const gogc_event *e) {
-  pthread_mutex_lock(&trace_lock);
+  gogc_lock(&trace_lock);
   if (trace_fd < 0) {
     pthread_mutex_unlock(&trace_lock);
     return;
@@ -183,7 +183,7 @@ static void trace_event(const gogc_event *e) {
 
 GOGC_API int gogc_trace_start(const char *path) {
   if (gogc_ensure_init() != 0 || path == NULL) return -1;
-  pthread_mutex_lock(&trace_lock);
+  gogc_lock(&trace_lock);
   if (trace_fd >= 0) {
     pthread_mutex_unlock(&trace_lock);
     gogc_warn("gogc_trace_start(%s): a trace is already being written", path);
@@ -214,7 +214,7 @@ GOGC_API int gogc_trace_start(const char *path) {
 GOGC_API void gogc_trace_stop(void) {
   atomic_store_relaxed(&trace_on, 0);
   update_on();
-  pthread_mutex_lock(&trace_lock);
+  gogc_lock(&trace_lock);
   if (trace_fd >= 0) {
     trace_buf[trace_len++] = '\n';
     trace_buf[trace_len++] = ']';

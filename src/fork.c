@@ -41,7 +41,7 @@ static void fork_prepare(void) {
   fork_held = rt != NULL;
   if (!fork_held) return;
   gogc_thread *self = gogc_thread_register_self();
-  pthread_mutex_lock(&rt->gc_lock);
+  gogc_lock(&rt->gc_lock);
   while (atomic_load_acquire(&rt->phase) != PHASE_OFF) {
     uint32_t n = atomic_load_acquire(&rt->cycles);
     pthread_mutex_unlock(&rt->gc_lock);
@@ -49,21 +49,21 @@ static void fork_prepare(void) {
     if (t) gogc_enter_blocking(); /* the cycle may need to scan this stack */
     while (atomic_load_acquire(&rt->cycles) == n) gogc_os_futex_wait_ns(&rt->cycles, n, 1000000);
     if (t) gogc_leave_blocking();
-    pthread_mutex_lock(&rt->gc_lock);
+    gogc_lock(&rt->gc_lock);
   }
   /* No sweep may be in flight at the fork (a span half swept would stay
    * so in the child): finish the sweep; with gc_lock held no cycle makes
    * more work. */
   if (self != NULL) gogc_sweep_finish();
-  pthread_mutex_lock(&rt->roots_lock);
-  pthread_mutex_lock(&rt->limiter_lock);
-  pthread_mutex_lock(&rt->scav_lock); /* before heap_lock: the scavenger's order */
+  gogc_lock(&rt->roots_lock);
+  gogc_lock(&rt->limiter_lock);
+  gogc_lock(&rt->scav_lock); /* before heap_lock: the scavenger's order */
   gogc_stop_the_world();              /* takes threads_lock */
-  for (int i = 0; i < NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&rt->central[i].lock);
-  pthread_mutex_lock(&rt->heap_lock);
-  pthread_mutex_lock(&rt->work_lock);
-  pthread_mutex_lock(&rt->pool_lock);
-  pthread_mutex_lock(&rt->arena_lock);
+  for (int i = 0; i < NUM_SPAN_CLASSES; i++) gogc_lock(&rt->central[i].lock);
+  gogc_lock(&rt->heap_lock);
+  gogc_lock(&rt->work_lock);
+  gogc_lock(&rt->pool_lock);
+  gogc_lock(&rt->arena_lock);
   gogc_specials_fork_prepare();
   gogc_meta_lock();
 }

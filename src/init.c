@@ -86,7 +86,7 @@ void *gogc_meta_alloc(size_t size) {
    * a registered thread holds it only inside a critical section. */
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&meta_lock);
+  gogc_lock(&meta_lock);
   if (meta_end - meta_cur < size) {
     void *c = gogc_os_alloc(META_CHUNK);
     if (c == NULL) {
@@ -130,7 +130,7 @@ void *gogc_meta_alloc_critical(size_t size, const char *what) {
   size = (size + 15) & ~(size_t)15;
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&meta_lock);
+  gogc_lock(&meta_lock);
   if (reserve_end - reserve_cur >= size) {
     p = (void *)reserve_cur;
     reserve_cur += size;
@@ -148,7 +148,7 @@ void gogc_meta_reserve_refill(void) {
   if (!atomic_load_relaxed(&gogc_rt->meta_reserve_used)) return;
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&meta_lock);
+  gogc_lock(&meta_lock);
   if (meta_reserve_fill() == 0) atomic_store_relaxed(&gogc_rt->meta_reserve_used, 0);
   pthread_mutex_unlock(&meta_lock);
   if (t != NULL) gogc_critical_leave(t);
@@ -175,7 +175,7 @@ bool gogc_oom_retry(size_t size) {
 }
 
 void gogc_meta_lock(void) {
-  pthread_mutex_lock(&meta_lock);
+  gogc_lock(&meta_lock);
 }
 void gogc_meta_unlock(void) {
   pthread_mutex_unlock(&meta_lock);
@@ -234,7 +234,7 @@ static int init_steps(void) {
     key_made = true;
   }
   rt->thread_key = key;
-  pthread_mutex_lock(&meta_lock);
+  gogc_lock(&meta_lock);
   int rc = meta_reserve_fill();
   pthread_mutex_unlock(&meta_lock);
   if (rc != 0) return -1;

@@ -90,6 +90,7 @@
 #define atomic_sub_relaxed(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
 #define atomic_add_acq_rel(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 #define atomic_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define atomic_exchange_acq_rel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define atomic_signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 /* ---------------------------------------------------------------------------
@@ -273,6 +274,17 @@ gogc_thread *gogc_thread_register_helper(void);
 void gogc_stop_the_world(void);
 void gogc_start_the_world(void);
 GOGC_COLD void gogc_suspend_self(gogc_thread *t);
+/* Take a library lock. A registered thread waiting for a lock must still
+ * be stoppable: the suspend signal interrupts the wait. ThreadSanitizer
+ * holds that signal back while the thread waits inside pthread_mutex_lock,
+ * so under TSan the wait is a trylock loop around short sleeps, where TSan
+ * delivers it (stw.c). */
+#if defined(GOGC_TSAN)
+void gogc_tsan_lock(pthread_mutex_t *m);
+#define gogc_lock(m) gogc_tsan_lock(m)
+#else
+#define gogc_lock(m) pthread_mutex_lock(m)
+#endif
 /* Stop one thread (threads_lock held, never the caller), read where its
  * stack starts, let it go. */
 bool gogc_thread_suspend(gogc_thread *t);
@@ -284,11 +296,22 @@ static inline void gogc_critical_enter(gogc_thread *t) {
   t->in_critical++;
   atomic_signal_fence();
 }
+/* Should t, just out of its last critical section, stop itself now? The
+ * handler said so (suspend_pending). Under ThreadSanitizer, which holds a
+ * signal back until the thread's next intercepted call, leaving a section
+ * is also a safepoint: a thread asked to stop stops here, signal or not. */
+#if defined(GOGC_TSAN)
+#define gogc_stop_due(t)                                                               \
+  (unlikely((t)->suspend_pending) || unlikely(atomic_load_relaxed(&(t)->ack_wanted)) || \
+   unlikely(atomic_load_relaxed(&(t)->suspend_req)))
+#else
+#define gogc_stop_due(t) unlikely((t)->suspend_pending)
+#endif
 static inline void gogc_critical_leave(gogc_thread *t) {
   atomic_signal_fence();
   t->in_critical--;
   atomic_signal_fence();
-  if (unlikely(t->suspend_pending) && t->in_critical == 0) gogc_suspend_self(t);
+  if (gogc_stop_due(t) && t->in_critical == 0) gogc_suspend_self(t);
 }
 int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
                              void *(*fn)(void *), void *arg);
@@ -429,7 +452,7 @@ static inline uint32_t gogc_size_to_class(size_t size) {
 static inline gogc_span *gogc_span_of(uintptr_t p) {
   uintptr_t off = p - gogc_rt->heap_base;
   if (off >= atomic_load_relaxed(&gogc_rt->heap_mapped)) return NULL;
-  return atomic_load_relaxed(&gogc_rt->spans[off >> PAGE_SHIFT]);
+  return atomic_load_acquire(&gogc_rt->spans[off >> PAGE_SHIFT]);
 }
 
 static inline uint32_t gogc_span_obj_index(const gogc_span *s, uintptr_t p) {
@@ -439,17 +462,27 @@ static inline uint32_t gogc_span_obj_index(const gogc_span *s, uintptr_t p) {
 static inline bool gogc_bit_get(const uint64_t *bits, uint32_t i) {
   return (bits[i >> 6] >> (i & 63)) & 1;
 }
+/* A bit of a bitmap whose owner may be writing other bits of the same word
+ * (allocation and heap bits read by markers, gogc_base, gogc_realloc of
+ * another thread's object): a relaxed atomic load, a plain load on x86. */
+static inline bool gogc_bit_get_shared(const uint64_t *bits, uint32_t i) {
+  return (atomic_load_relaxed(&bits[i >> 6]) >> (i & 63)) & 1;
+}
+/* Set or clear a bit: the owner's plain read, then a relaxed atomic store
+ * of the word, so that readers of the other bits (gogc_bit_get_shared)
+ * never race with it. Not a read-modify-write: one writer at a time. */
 static inline void gogc_bit_set(uint64_t *bits, uint32_t i) {
-  bits[i >> 6] |= (uint64_t)1 << (i & 63);
+  atomic_store_relaxed(&bits[i >> 6], bits[i >> 6] | ((uint64_t)1 << (i & 63)));
 }
 static inline void gogc_bit_clear(uint64_t *bits, uint32_t i) {
-  bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
+  atomic_store_relaxed(&bits[i >> 6], bits[i >> 6] & ~((uint64_t)1 << (i & 63)));
 }
 
 /* Slot i is allocated (see the table in types.h). Caller keeps the span
  * from being swept. */
 static inline bool gogc_span_is_allocated(const gogc_span *s, uint32_t i) {
-  return i < s->freeindex || gogc_bit_get(s->allocbits, i);
+  return i < atomic_load_relaxed(&s->freeindex) ||
+         gogc_bit_get_shared(atomic_load_relaxed(&s->allocbits), i);
 }
 
 #endif

@@ -49,7 +49,7 @@
 static inline gogc_thread *work_lock(void) {
   gogc_thread *t = gogc_self;
   if (t) gogc_critical_enter(t);
-  pthread_mutex_lock(&gogc_rt->work_lock);
+  gogc_lock(&gogc_rt->work_lock);
   return t;
 }
 
@@ -76,7 +76,7 @@ static void wbuf_put_full(gogc_wbuf *b) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *t = work_lock();
   b->next = rt->work_full;
-  rt->work_full = b;
+  atomic_store_relaxed(&rt->work_full, b);
   if (rt->nwaiting > 0) pthread_cond_signal(&rt->work_cond);
   work_unlock(t);
   if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
@@ -172,12 +172,12 @@ static GOGC_NOINLINE void gcw_balance(gogc_gcwork *w) {
  * when marking is complete. */
 static bool gcw_get_full(gogc_gcwork *w) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->work_lock);
+  gogc_lock(&rt->work_lock);
   for (;;) {
     if (rt->mark_done) break;
     gogc_wbuf *b = rt->work_full;
     if (b != NULL) {
-      rt->work_full = b->next;
+      atomic_store_relaxed(&rt->work_full, b->next);
       pthread_mutex_unlock(&rt->work_lock);
       wbuf_put_empty(w->primary);
       w->primary = b;
@@ -217,10 +217,10 @@ static inline void shade(gogc_gcwork *w, uintptr_t p, uintptr_t heap_base,
   gogc_mem_launder(p);
   uintptr_t off = p - heap_base;
   if (off >= heap_mapped) return;
-  gogc_span *s = spans[off >> PAGE_SHIFT];
+  gogc_span *s = atomic_load_acquire(&spans[off >> PAGE_SHIFT]);
   if (s == NULL || p >= s->limit) return;
   uint32_t idx = (uint32_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
-  if (idx >= s->freeindex && !gogc_bit_get(s->allocbits, idx)) return;
+  if (!gogc_span_is_allocated(s, idx)) return;
   uint64_t bit = (uint64_t)1 << (idx & 63);
   uint64_t *mw = &s->markbits[idx >> 6];
   if (atomic_load_relaxed(mw) & bit) return;
@@ -272,11 +272,11 @@ static inline void check_slot(uintptr_t slot, uintptr_t v, uintptr_t heap_base,
                               uintptr_t heap_mapped, gogc_span **spans) {
   uintptr_t off = v - heap_base;
   if (off >= heap_mapped) return;
-  gogc_span *s = spans[off >> PAGE_SHIFT];
+  gogc_span *s = atomic_load_acquire(&spans[off >> PAGE_SHIFT]);
   if (s == NULL || v >= s->limit) invalid_slot(slot, v);
   uint32_t idx = spanclass_sizeclass(s->spanclass)
                      ? (uint32_t)(((uint64_t)(v - s->base) * s->divmagic) >> 32) : 0;
-  if (idx >= s->freeindex && !gogc_bit_get(s->allocbits, idx)) invalid_slot(slot, v);
+  if (!gogc_span_is_allocated(s, idx)) invalid_slot(slot, v);
 }
 
 /* Scan [lo, hi) where word i is a pointer iff bit (first_bit + i) of
@@ -345,7 +345,7 @@ static GOGC_NOINLINE void scan_arena_chunk(gogc_gcwork *w, gogc_span *s, uintptr
 
 /* Scan a grey object (or an oblet of a large one) starting at p. */
 static void scan_object(gogc_gcwork *w, uintptr_t p) {
-  gogc_span *s = gogc_rt->spans[(p - gogc_rt->heap_base) >> PAGE_SHIFT];
+  gogc_span *s = atomic_load_acquire(&gogc_rt->spans[(p - gogc_rt->heap_base) >> PAGE_SHIFT]);
   int kind = spanclass_kind(s->spanclass);
   if (spanclass_sizeclass(s->spanclass) != 0) {
     uintptr_t end = p + s->elemsize;
@@ -501,7 +501,8 @@ static void roots_push(uintptr_t lo, uintptr_t hi, const uintptr_t *regs,
     rt->roots = nr;
     rt->roots_cap = cap;
   }
-  rt->roots[rt->nroots++] = (gogc_root){lo, hi, regs, nregs, kind};
+  rt->roots[rt->nroots] = (gogc_root){lo, hi, regs, nregs, kind};
+  atomic_store_relaxed(&rt->nroots, rt->nroots + 1);
 }
 
 /* Add a range as root jobs, in shards so markers can share it. */
@@ -600,7 +601,7 @@ gogc_gcwork *gogc_thread_gcw(gogc_thread *t) {
 /* Claim a root job, counting w as active first (see above). */
 static bool take_root(gogc_gcwork *w) {
   gogc_runtime *rt = gogc_rt;
-  if (atomic_load_relaxed(&rt->root_next) >= rt->nroots) return false;
+  if (atomic_load_relaxed(&rt->root_next) >= atomic_load_relaxed(&rt->nroots)) return false;
   if (!w->active) {
     gogc_thread *t = work_lock();
     bool marking = atomic_load_relaxed(&rt->phase) == PHASE_MARK;
@@ -625,7 +626,7 @@ static bool gcw_try_get_full(gogc_gcwork *w) {
    * stop-the-world markers (checkmark), not to concurrent drainers. */
   gogc_wbuf *b = atomic_load_relaxed(&rt->phase) == PHASE_MARK ? rt->work_full : NULL;
   if (b != NULL) {
-    rt->work_full = b->next;
+    atomic_store_relaxed(&rt->work_full, b->next);
     if (!w->active) {
       rt->nactive++;
       w->active = 1;
@@ -685,7 +686,7 @@ bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadli
 bool gogc_mark_work_available(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *t = work_lock();
-  bool avail = rt->work_full != NULL || rt->nactive > 0 ||
+  bool avail = atomic_load_relaxed(&rt->work_full) != NULL || rt->nactive > 0 ||
                atomic_load_relaxed(&rt->root_next) < rt->nroots;
   work_unlock(t);
   return avail;
@@ -743,7 +744,7 @@ static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
 
 static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   if (!t->need_scan) { /* exited, or scanned with the world stopped */
     pthread_mutex_unlock(&rt->threads_lock);
     return;
@@ -785,7 +786,7 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
 }
 
 void gogc_gcwork_scan_thread(gogc_gcwork *w, gogc_thread *t) {
-  pthread_mutex_lock(&gogc_rt->threads_lock);
+  gogc_lock(&gogc_rt->threads_lock);
   t->need_scan = 1;
   pthread_mutex_unlock(&gogc_rt->threads_lock);
   scan_thread(w, t);
@@ -797,7 +798,7 @@ static void scan_added(gogc_gcwork *w, const gogc_root *r) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *t = gogc_self;
   if (t) gogc_critical_enter(t);
-  pthread_mutex_lock(&rt->roots_lock);
+  gogc_lock(&rt->roots_lock);
   for (uint32_t i = 0; i < rt->nadded; i++) {
     if (rt->added[i].lo <= r->lo && r->hi <= rt->added[i].hi) {
       gogc_scan_range(w, r->lo, r->hi);

@@ -70,7 +70,7 @@ static gogc_span *pop(gogc_mcentral *c, gogc_span **head) {
 gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   gogc_span *s;
-  pthread_mutex_lock(&c->lock);
+  gogc_lock(&c->lock);
   uint32_t h = atomic_load_relaxed(&rt->sweepgen);
   int sw = gogc_swept_index(h);
   if ((s = pop(c, &c->partial[sw])) != NULL) goto have;
@@ -83,7 +83,7 @@ gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t) {
     pthread_mutex_unlock(&c->lock);
     bool kept = gogc_sweep_span(s, true);
     atomic_sub_relaxed(&rt->sweepers_active, 1);
-    pthread_mutex_lock(&c->lock);
+    gogc_lock(&c->lock);
     gogc_assert(kept);
     (void)kept;
     if (s->alloc_count < s->nelems) goto have;
@@ -107,7 +107,7 @@ gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t) {
   s = gogc_heap_alloc_span(npages, c->spanclass, size,
                            (uint32_t)(npages * PAGE_SIZE / size));
   if (s == NULL) return NULL;
-  pthread_mutex_lock(&c->lock);
+  gogc_lock(&c->lock);
 have:
   s->cache_owner = t;
   atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&rt->sweepgen) + 3);
@@ -120,7 +120,7 @@ have:
 /* Give a cached span back. Caller: its owner, or the collector with the
  * world stopped. */
 void gogc_central_uncache_span(gogc_mcentral *c, gogc_span *s) {
-  pthread_mutex_lock(&c->lock);
+  gogc_lock(&c->lock);
   gogc_assert(s->cache_owner != NULL);
   s->cache_owner = NULL;
   atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&gogc_rt->sweepgen));

@@ -273,7 +273,7 @@ static GOGC_NOINLINE void stw_cycle(cycle_trace *c) {
   gogc_pools_cleanup();
   atomic_store_relaxed(&rt->arena_freed_since, 0);
   atomic_store_relaxed(&rt->phase, PHASE_MARK);
-  rt->nroots = 0;
+  atomic_store_relaxed(&rt->nroots, 0); /* read unlocked as a hint (take_root) */
   gogc_roots_prepare_static();
   gogc_roots_add_threads((uintptr_t)&marker);
   c->t_mark = gogc_os_nanotime();
@@ -338,7 +338,7 @@ static void start_concurrent_cycle(int trigger) {
   gogc_stop_the_world();
   gogc_pools_cleanup(); /* before the barrier is on: plain stores */
   atomic_store_relaxed(&rt->arena_freed_since, 0);
-  rt->nroots = 0;
+  atomic_store_relaxed(&rt->nroots, 0); /* read unlocked as a hint (take_root) */
   gogc_roots_prepare_static();
   gogc_roots_add_threads_concurrent();
   atomic_store_relaxed(&rt->root_next, 0);
@@ -377,7 +377,7 @@ static void start_concurrent_cycle(int trigger) {
 static bool try_mark_termination(gogc_gcwork *w) {
   gogc_runtime *rt = gogc_rt;
   cycle_trace *c = &cur;
-  pthread_mutex_lock(&rt->gc_lock);
+  gogc_lock(&rt->gc_lock);
   gogc_event_simple(GOGC_EVENT_PAUSE_START, c->num, 0, 1);
   uint64_t t0 = gogc_os_nanotime();
   gogc_stop_the_world();
@@ -616,7 +616,7 @@ void gogc_gc(int trigger) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *self = gogc_self;
   if (self == NULL) return;
-  pthread_mutex_lock(&rt->gc_lock);
+  gogc_lock(&rt->gc_lock);
   start_threads_once();
   /* An arena trigger asks for one cycle per batch of freed chunks. */
   bool arena = trigger == TRIGGER_ARENA &&
@@ -640,7 +640,7 @@ void gogc_gc(int trigger) {
     if (atomic_load_relaxed(&rt->phase) == PHASE_OFF) break;
     pthread_mutex_unlock(&rt->gc_lock);
     wait_cycle(self, n);
-    pthread_mutex_lock(&rt->gc_lock);
+    gogc_lock(&rt->gc_lock);
   }
   uint32_t n = atomic_load_acquire(&rt->cycles);
   start_concurrent_cycle(trigger);
@@ -658,7 +658,7 @@ void gogc_test_start_held_cycle(void) {
   gogc_gc(TRIGGER_FORCED); /* make sure a previous cycle is over */
   gogc_sweep_finish();
   atomic_store_release(&rt->test_hold, 1);
-  pthread_mutex_lock(&rt->gc_lock);
+  gogc_lock(&rt->gc_lock);
   start_threads_once();
   start_concurrent_cycle(TRIGGER_FORCED);
   pthread_mutex_unlock(&rt->gc_lock);
@@ -697,7 +697,7 @@ GOGC_API void gogc_collect(void) {
 GOGC_API int gogc_set_percent(int percent) {
   if (gogc_ensure_init() != 0) return 100;
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->gc_lock);
+  gogc_lock(&rt->gc_lock);
   int old = rt->gc_percent;
   atomic_store_relaxed(&rt->gc_percent, percent < 0 ? -1 : percent);
   gogc_pacer_update();
@@ -709,7 +709,7 @@ GOGC_API int64_t gogc_set_memory_limit(int64_t limit) {
   if (gogc_ensure_init() != 0) return INT64_MAX;
   gogc_runtime *rt = gogc_rt;
   if (limit < 0) return atomic_load_relaxed(&rt->mem_limit);
-  pthread_mutex_lock(&rt->gc_lock);
+  gogc_lock(&rt->gc_lock);
   int64_t old = rt->mem_limit;
   atomic_store_relaxed(&rt->mem_limit, limit);
   gogc_pacer_update();
@@ -729,7 +729,7 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   if (gogc_ensure_init() != 0) return;
   gogc_runtime *rt = gogc_rt;
   if (gogc_thread_register_self() == NULL) return;
-  pthread_mutex_lock(&rt->gc_lock);
+  gogc_lock(&rt->gc_lock);
   gogc_stop_the_world();
   uint64_t nmalloc[NUM_SIZE_CLASSES];
   for (int c = 0; c < NUM_SIZE_CLASSES; c++) nmalloc[c] = atomic_load_relaxed(&rt->small_nmalloc[c]);
@@ -764,7 +764,7 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->heap_alloc = alloc_bytes - free_bytes;
   ms->heap_objects = ms->mallocs - ms->frees;
   ms->heap_sys = atomic_load_relaxed(&rt->heap_mapped);
-  ms->heap_inuse = rt->pages_inuse * PAGE_SIZE;
+  ms->heap_inuse = atomic_load_relaxed(&rt->pages_inuse) * PAGE_SIZE;
   ms->heap_idle = ms->heap_sys - ms->heap_inuse;
   gogc_heap_memory hm;
   gogc_heap_read_memory(&hm);
@@ -788,7 +788,7 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->arena_bytes = atomic_load_relaxed(&rt->arena_bytes);
   ms->arena_chunks_quarantined = atomic_load_relaxed(&rt->arena_quarantined);
   ms->arena_chunks_ready = atomic_load_relaxed(&rt->arena_nready);
-  pthread_mutex_lock(&rt->limiter_lock);
+  gogc_lock(&rt->limiter_lock);
   ms->limiter_enabled = rt->limiter.enabled;
   ms->limiter_times_enabled = (uint32_t)rt->limiter.times_enabled;
   pthread_mutex_unlock(&rt->limiter_lock);
@@ -801,7 +801,7 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->num_gc = (uint32_t)rt->num_gc;
   ms->num_forced_gc = (uint32_t)rt->num_forced_gc;
   uint64_t elapsed = gogc_os_nanotime() - rt->start_ns;
-  ms->gc_cpu_fraction = elapsed ? (double)rt->gc_cpu_ns / ((double)elapsed * rt->ncpu) : 0;
+  ms->gc_cpu_fraction = elapsed ? (double)atomic_load_relaxed(&rt->gc_cpu_ns) / ((double)elapsed * rt->ncpu) : 0;
   ms->gc_percent = rt->gc_percent;
   ms->concurrent = rt->opt_gcstoptheworld == 0;
   ms->pause_max_ns = rt->max_stw_pause_ns;

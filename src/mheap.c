@@ -139,7 +139,7 @@ void gogc_bits_free(uint64_t *bits, uint32_t words) {
 gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->heap_lock);
+  gogc_lock(&rt->heap_lock);
   uintptr_t dirty = 0;
   uintptr_t page = gogc_pages_alloc(npages, &dirty);
   uintptr_t grown = 0;
@@ -181,16 +181,16 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   s->divmagic = spanclass_sizeclass(spanclass) ? gogc_class_divmagic[spanclass_sizeclass(spanclass)] : 0;
   s->spanclass = spanclass;
   s->bitwords = (uint8_t)words;
-  s->allocbits = a;
+  atomic_store_relaxed(&s->allocbits, a);
   s->markbits = m;
   s->heapbits = h;
   s->needzero = dirty != 0;
-  s->freeindex = 0;
+  atomic_store_relaxed(&s->freeindex, 0);
   s->alloc_count = 0;
   s->alloc_cache = ~(uint64_t)0;
   s->sweepgen = atomic_load_relaxed(&rt->sweepgen);
-  rt->pages_inuse += npages;
-  for (uintptr_t i = 0; i < npages; i++) atomic_store_relaxed(&rt->spans[page + i], s);
+  atomic_store_relaxed(&rt->pages_inuse, rt->pages_inuse + npages); /* [heap_lock]; racy readers */
+  for (uintptr_t i = 0; i < npages; i++) atomic_store_release(&rt->spans[page + i], s);
   atomic_store_release(&s->state, SPAN_INUSE);
   pthread_mutex_unlock(&rt->heap_lock);
   /* Memory checkers: a large object is accessible at once, the slots of
@@ -214,7 +214,7 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
 void gogc_heap_lock(void) {
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&gogc_rt->heap_lock);
+  gogc_lock(&gogc_rt->heap_lock);
 }
 void gogc_heap_unlock(void) {
   gogc_thread *t = gogc_self;
@@ -246,13 +246,13 @@ void gogc_heap_free_span_ex(gogc_span *s, bool released) {
   /* An object with specials is never freed while they are attached. */
   gogc_assert(s->specials == NULL);
   gogc_mem_poison(s->base, (uintptr_t)s->npages * PAGE_SIZE);
-  pthread_mutex_lock(&rt->heap_lock);
+  gogc_lock(&rt->heap_lock);
   uintptr_t page = (s->base - rt->heap_base) >> PAGE_SHIFT;
   atomic_store_relaxed(&s->state, SPAN_FREE);
   for (uintptr_t i = 0; i < s->npages; i++) atomic_store_relaxed(&rt->spans[page + i], NULL);
   if (released) gogc_pages_scavenge_end(page, s->npages, true);
   else gogc_pages_free(page, s->npages);
-  rt->pages_inuse -= s->npages;
+  atomic_store_relaxed(&rt->pages_inuse, rt->pages_inuse - s->npages);
   gogc_bits_free(s->allocbits, s->bitwords);
   gogc_bits_free(s->markbits, s->bitwords);
   if (s->heapbits) gogc_bits_free(s->heapbits, s->npages * (uint32_t)(PAGE_SIZE / 512));

@@ -187,7 +187,7 @@ void gogc_limiter_init(gogc_limiter *l, int procs, uint64_t now) {
  * CPU in it; idle: idle marking (free, not counted). Returns the state. */
 bool gogc_limiter_update(gogc_limiter *l, uint64_t now, uint64_t gc, uint64_t idle,
                          uint64_t total) {
-  l->last = now;
+  atomic_store_relaxed(&l->last, now); /* read without limiter_lock (gogc_limiter_poll) */
   if (idle > total) idle = total;
   total -= idle;
   if (gc > total) gc = total;

@@ -190,7 +190,7 @@ static GOGC_NOINLINE gogc_pool_local *pin_slow(gogc_pool *p, gogc_thread *t) {
   gogc_critical_enter(t);
   gogc_pool_local *l = pin(p, t);
   if (l != NULL || page == NULL) return l; /* another thread did it */
-  pthread_mutex_lock(&rt->pool_lock);
+  gogc_lock(&rt->pool_lock);
   uint32_t size = atomic_load_relaxed(&p->local_size);
   gogc_pool_page **cur = atomic_load_relaxed(&p->local);
   if (size < need && dir != NULL) { /* grow: same pages, more room */
@@ -435,7 +435,7 @@ GOGC_API void *gogc_pool_get(gogc_pool *p) {
         atomic_signal_fence();
         t->in_critical--;
         atomic_signal_fence();
-        if (unlikely(t->suspend_pending) && t->in_critical == 0) return suspend_then(t, x);
+        if (gogc_stop_due(t) && t->in_critical == 0) return suspend_then(t, x);
         return x;
       }
     }
@@ -456,7 +456,7 @@ GOGC_API void gogc_pool_put(gogc_pool *p, void *x) {
         atomic_signal_fence();
         t->in_critical--;
         atomic_signal_fence();
-        if (unlikely(t->suspend_pending) && t->in_critical == 0) suspend_then(t, NULL);
+        if (gogc_stop_due(t) && t->in_critical == 0) suspend_then(t, NULL);
         return;
       }
     }

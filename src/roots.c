@@ -55,7 +55,7 @@ void gogc_roots_prepare_static(void) {
     globals += seg[i].hi - seg[i].lo;
   }
   rt->globals_scan = globals;
-  pthread_mutex_lock(&rt->roots_lock);
+  gogc_lock(&rt->roots_lock);
   for (uint32_t i = 0; i < rt->nadded; i++)
     gogc_roots_push_range(rt->added[i].lo, rt->added[i].hi, ROOT_ADDED);
   pthread_mutex_unlock(&rt->roots_lock);
@@ -78,7 +78,7 @@ GOGC_API int gogc_add_roots(void *lo, void *hi) {
   gogc_thread *t = gogc_self;
   if (t == NULL) t = gogc_thread_register_self();
   if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&rt->roots_lock);
+  gogc_lock(&rt->roots_lock);
   for (uint32_t i = 0; i < rt->nadded; i++) {
     if (l < rt->added[i].hi && rt->added[i].lo < h) {
       pthread_mutex_unlock(&rt->roots_lock);
@@ -114,7 +114,7 @@ GOGC_API int gogc_remove_roots(void *lo, void *hi) {
   int rc = -1;
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
-  pthread_mutex_lock(&rt->roots_lock);
+  gogc_lock(&rt->roots_lock);
   for (uint32_t i = 0; i < rt->nadded; i++) {
     if (rt->added[i].lo == (uintptr_t)lo && rt->added[i].hi == (uintptr_t)hi) {
       rt->added[i] = rt->added[--rt->nadded];

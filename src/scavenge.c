@@ -79,7 +79,7 @@ static uint64_t scavenge_locked(uint64_t bytes, bool force) {
 
 uint64_t gogc_scavenge(uint64_t bytes, bool force) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->scav_lock);
+  gogc_lock(&rt->scav_lock);
   uint64_t done = scavenge_locked(bytes, force);
   pthread_mutex_unlock(&rt->scav_lock);
   return done;
@@ -142,7 +142,7 @@ void gogc_scavenger_pace(int when) {
   uint64_t rgoal = UINT64_MAX, lgoal = UINT64_MAX;
   if (when == PACE_CYCLE_END) { /* Go's lastHeapInUse and lastHeapGoal: the heap at its peak */
     if (rt->scav_base_goal != 0 && rt->scav_base_goal != UINT64_MAX) {
-      rt->scav_prev_inuse = rt->pages_inuse * PAGE_SIZE; /* pages_inuse: racy read, a heuristic */
+      rt->scav_prev_inuse = atomic_load_relaxed(&rt->pages_inuse) * PAGE_SIZE; /* a heuristic */
       rt->scav_prev_goal = rt->scav_base_goal;
     }
     rt->scav_base_goal = p->goal;
@@ -154,7 +154,7 @@ void gogc_scavenger_pace(int when) {
      * cycle after the drop; Go's formula, scaled from the peak of the
      * cycle before, takes several cycles to come down. */
     uint64_t live = atomic_load_relaxed(&rt->heap_live);
-    uint64_t inuse = rt->pages_inuse * PAGE_SIZE;
+    uint64_t inuse = atomic_load_relaxed(&rt->pages_inuse) * PAGE_SIZE;
     double frag = live > 0 && inuse > live ? (double)inuse / (double)live : 1.0;
     rt->scav_sweep_goal = (uint64_t)((double)p->goal * frag * 1.10) + PAGE_SIZE;
   }
@@ -186,7 +186,7 @@ static void *scavenger_main(void *arg) {
     seen = atomic_load_acquire(&rt->scav_seq);
     uint64_t t0 = gogc_os_nanotime(), worked = 0;
     uint64_t released = 0;
-    pthread_mutex_lock(&rt->scav_lock);
+    gogc_lock(&rt->scav_lock);
     while (worked < 1000000) {
       uint64_t need = scavenge_needed();
       if (need == 0) break;

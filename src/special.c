@@ -86,7 +86,7 @@ static void span_unlock(gogc_span *s) { atomic_store_release(&s->specials_lock, 
 /* Caller in a critical section (or unregistered). */
 static gogc_special *special_alloc(void) {
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->special_lock);
+  gogc_lock(&rt->special_lock);
   gogc_special *sp = rt->special_free;
   if (sp != NULL) rt->special_free = sp->next;
   pthread_mutex_unlock(&rt->special_lock);
@@ -101,7 +101,7 @@ static void special_free_chain(gogc_special *head) {
   gogc_special *tail = head;
   while (tail->next != NULL) tail = tail->next;
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->special_lock);
+  gogc_lock(&rt->special_lock);
   tail->next = rt->special_free;
   rt->special_free = head;
   pthread_mutex_unlock(&rt->special_lock);
@@ -216,7 +216,7 @@ static void fin_enqueue(gogc_fin_entry *head, gogc_fin_entry *tail, uint32_t n) 
   if (n == 0) return;
   gogc_runtime *rt = gogc_rt;
   atomic_add_relaxed(&rt->fin_pending, n);
-  pthread_mutex_lock(&rt->fin_lock);
+  gogc_lock(&rt->fin_lock);
   if (rt->fin_tail != NULL) rt->fin_tail->next = head;
   else rt->fin_head = head;
   rt->fin_tail = tail;
@@ -231,7 +231,7 @@ static void fin_enqueue(gogc_fin_entry *head, gogc_fin_entry *tail, uint32_t n) 
 static gogc_fin_entry *fin_entry_alloc(gogc_fin_entry **cache) {
   gogc_runtime *rt = gogc_rt;
   if (*cache == NULL) {
-    pthread_mutex_lock(&rt->fin_lock);
+    gogc_lock(&rt->fin_lock);
     gogc_fin_entry *e = rt->fin_free, *last = NULL;
     for (int i = 0; i < 64 && e != NULL; i++) last = e, e = e->next;
     if (last != NULL) {
@@ -253,7 +253,7 @@ static void fin_entry_uncache(gogc_fin_entry *cache) {
   gogc_runtime *rt = gogc_rt;
   gogc_fin_entry *last = cache;
   while (last->next != NULL) last = last->next;
-  pthread_mutex_lock(&rt->fin_lock);
+  gogc_lock(&rt->fin_lock);
   last->next = rt->fin_free;
   rt->fin_free = cache;
   pthread_mutex_unlock(&rt->fin_lock);
@@ -269,7 +269,7 @@ static void fin_entry_uncache(gogc_fin_entry *cache) {
 static GOGC_NOINLINE bool fin_run_one(gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   gogc_critical_enter(t);
-  pthread_mutex_lock(&rt->fin_lock);
+  gogc_lock(&rt->fin_lock);
   gogc_fin_entry *e = rt->fin_head;
   if (e == NULL) {
     pthread_mutex_unlock(&rt->fin_lock);
@@ -405,7 +405,7 @@ void gogc_specials_scan(gogc_gcwork *w) {
     }
   }
   if (t) gogc_critical_enter(t);
-  pthread_mutex_lock(&rt->fin_lock);
+  gogc_lock(&rt->fin_lock);
   for (gogc_fin_entry *e = rt->fin_head; e != NULL; e = e->next) {
     gogc_mark_shade_word(w, (uintptr_t)e->obj);
     gogc_mark_shade_word(w, (uintptr_t)e->arg);
@@ -691,8 +691,8 @@ GOGC_API void *gogc_weak_get(const gogc_weak *w) {
  * then gogc_wait_finalizers runs the queue itself.
  * ------------------------------------------------------------------------- */
 void gogc_specials_fork_prepare(void) {
-  pthread_mutex_lock(&gogc_rt->special_lock);
-  pthread_mutex_lock(&gogc_rt->fin_lock);
+  gogc_lock(&gogc_rt->special_lock);
+  gogc_lock(&gogc_rt->fin_lock);
 }
 
 void gogc_specials_fork_release(bool child) {

@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <time.h>
 
 __thread gogc_thread *gogc_self __attribute__((tls_model("initial-exec")));
 
@@ -69,30 +70,56 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;
   t->suspend_pending = 0;
-  t->saved_sp = (uintptr_t)&marker;
-
-  if (atomic_load_seqcst(&t->suspend_req) && !atomic_load_seqcst(&rt->world_stopping)) {
-    /* A single-thread stop (a stack scan or a barrier-buffer flush). */
-    atomic_store_release(&t->suspended, 1);
-    gogc_os_futex_wake(&t->suspended, 1);
-    while (atomic_load_acquire(&t->suspend_req)) gogc_os_futex_wait(&t->suspend_req, 1);
-    (void)marker;
-    return;
-  }
-  uint32_t seq = atomic_load_acquire(&rt->stw_seq);
-  atomic_add_acq_rel(&rt->stw_acks, 1);
-  gogc_os_futex_wake(&rt->stw_acks, 1);
-  while (atomic_load_acquire(&rt->stw_seq) == seq) gogc_os_futex_wait(&rt->stw_seq, seq);
+  if (t->in_suspend) return; /* a signal that arrived while stopped: see below */
+  do {
+    t->in_suspend = 1;
+    atomic_signal_fence();
+    if (atomic_exchange_acq_rel(&t->ack_wanted, 0)) {
+      /* A full stop: one ack for the signal that asked for it. */
+      atomic_store_relaxed(&t->saved_sp, (uintptr_t)&marker);
+      uint32_t seq = atomic_load_acquire(&rt->stw_seq);
+      atomic_add_acq_rel(&rt->stw_acks, 1);
+      gogc_os_futex_wake(&rt->stw_acks, 1);
+      while (atomic_load_acquire(&rt->stw_seq) == seq) gogc_os_futex_wait(&rt->stw_seq, seq);
+    } else if (atomic_load_seqcst(&t->suspend_req)) {
+      /* A single-thread stop (a stack scan or a barrier-buffer flush). */
+      atomic_store_relaxed(&t->saved_sp, (uintptr_t)&marker);
+      atomic_store_release(&t->suspended, 1);
+      gogc_os_futex_wake(&t->suspended, 1);
+      while (atomic_load_acquire(&t->suspend_req)) gogc_os_futex_wait(&t->suspend_req, 1);
+    }
+    /* Neither: the signal was stale (its stop already had this thread's
+     * ack, given at a safepoint). A signal for the next stop may have come
+     * while this one held the thread, and its handler returned at once
+     * (in_suspend): the request it carried is still set, so look again
+     * after clearing in_suspend. */
+    atomic_signal_fence();
+    t->in_suspend = 0;
+    atomic_signal_fence();
+  } while (atomic_load_seqcst(&t->ack_wanted) || atomic_load_seqcst(&t->suspend_req));
   (void)marker;
 }
+
+#if defined(GOGC_TSAN)
+void gogc_tsan_lock(pthread_mutex_t *m) {
+  for (int spins = 0; pthread_mutex_trylock(m) != 0; spins++) {
+    if (spins < 64) {
+      sched_yield();
+    } else {
+      struct timespec ts = {0, 20000};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+#endif
 
 static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   (void)sig;
   (void)info;
   int saved = errno;
   gogc_thread *t = gogc_self;
-  if (t != NULL && gogc_rt != NULL &&
-      (atomic_load_relaxed(&gogc_rt->world_stopping) || atomic_load_relaxed(&t->suspend_req))) {
+  if (t != NULL && gogc_rt != NULL && !t->in_suspend &&
+      (atomic_load_relaxed(&t->ack_wanted) || atomic_load_relaxed(&t->suspend_req))) {
     atomic_signal_fence();
     if (t->in_critical) {
       t->suspend_pending = 1;
@@ -156,7 +183,7 @@ gogc_thread *gogc_thread_register_self(void) {
     gogc_warn("cannot find the stack of the calling thread; not registered");
     return NULL;
   }
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   t = thread_free_list;
   if (t) thread_free_list = t->next;
   pthread_mutex_unlock(&rt->threads_lock);
@@ -174,7 +201,7 @@ gogc_thread *gogc_thread_register_self(void) {
   t->stack_hi = hi;
   t->state = THREAD_RUNNING;
   gogc_self = t; /* before linking: the handler must find it */
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   t->pool_idx = gogc_pool_index_alloc();
   t->next = rt->threads;
   if (rt->threads) rt->threads->prev = t;
@@ -192,7 +219,7 @@ static void thread_unregister(gogc_thread *t) {
   if (t->wb_n > 0) gogc_wb_flush(t); /* its barrier records must not be lost */
   gogc_mcache_flush(t);
   gogc_critical_leave(t);
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   t->need_scan = 0;
   if (t->prev) t->prev->next = t->next;
   else rt->threads = t->next;
@@ -227,7 +254,7 @@ void gogc_enter_blocking_regs(uintptr_t *regs) {
   if (t == NULL) return;
   if (t->blocking_depth++ > 0) return;
   memcpy(t->regs, regs, 6 * sizeof(uintptr_t));
-  t->saved_sp = (uintptr_t)(regs + 8); /* past the 6 saves, padding, return */
+  atomic_store_relaxed(&t->saved_sp, (uintptr_t)(regs + 8)); /* past the 6 saves, padding, return */
   atomic_store_seqcst(&t->state, THREAD_BLOCKING);
   atomic_sub_relaxed(&gogc_rt->nrunning, 1);
 }
@@ -303,7 +330,7 @@ bool gogc_thread_suspend(gogc_thread *t) {
 void gogc_thread_stopped_stack(gogc_thread *t, uintptr_t *sp, const uintptr_t **regs,
                                uint32_t *nregs) {
   bool blocking = t->stopped_blocking; /* not the state now: see types.h */
-  *sp = t->saved_sp;
+  *sp = atomic_load_relaxed(&t->saved_sp);
   *regs = blocking ? t->regs : NULL;
   *nregs = blocking ? 6 : 0;
 }
@@ -320,7 +347,7 @@ void gogc_thread_resume(gogc_thread *t) {
 void gogc_stop_the_world(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *self = gogc_self;
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   atomic_store_relaxed(&rt->stw_acks, 0);
   atomic_store_seqcst(&rt->world_stopping, 1);
   uint32_t expected = 0;
@@ -331,9 +358,13 @@ void gogc_stop_the_world(void) {
       t->stopped_blocking = 1; /* it waits in gogc_leave_blocking until the restart */
       continue;
     }
+    atomic_store_seqcst(&t->ack_wanted, 1);
     int rc = pthread_kill(t->tid, rt->suspend_signal);
     if (rc == 0) expected++;
-    else gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
+    else {
+      atomic_store_seqcst(&t->ack_wanted, 0);
+      gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
+    }
   }
   uint32_t a;
   while ((a = atomic_load_acquire(&rt->stw_acks)) < expected) gogc_os_futex_wait(&rt->stw_acks, a);
@@ -355,7 +386,7 @@ void gogc_roots_add_threads(uintptr_t self_sp) {
   gogc_thread *self = gogc_self;
   uint64_t stacks = 0;
   for (gogc_thread *t = rt->threads; t; t = t->next) {
-    uintptr_t sp = t == self ? self_sp : t->saved_sp;
+    uintptr_t sp = t == self ? self_sp : atomic_load_relaxed(&t->saved_sp);
     bool blocking = t != self && t->stopped_blocking; /* as the stop found it */
     if (sp < t->stack_lo || sp > t->stack_hi) {
       gogc_warn("thread stack pointer %p outside its stack [%p, %p): not scanned", (void *)sp,
@@ -403,7 +434,7 @@ void gogc_roots_add_threads_checkmark(void) {
 void gogc_fork_child_threads(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *self = gogc_self;
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   gogc_thread *t = rt->threads;
   rt->threads = NULL;
   rt->nthreads = 0;
@@ -495,7 +526,7 @@ static void *thread_start(void *p) {
    * barrier for taking the value out of it. */
   if (t != NULL && gogc_wb_marking())
     gogc_mark_shade_range(t, (uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1));
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   if (r->prev) r->prev->next = r->next;
   else pending_starts = r->next;
   if (r->next) r->next->prev = r->prev;
@@ -511,7 +542,7 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *tid,
                                                           void *(*fn)(void *), void *arg) {
   if (gogc_ensure_init() != 0) return gogc_real_pthread_create(tid, attr, fn, arg);
   gogc_runtime *rt = gogc_rt;
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   start_rec *r = start_free;
   if (r) start_free = r->next;
   pthread_mutex_unlock(&rt->threads_lock);
@@ -524,14 +555,14 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *tid,
   gogc_thread *self = gogc_self;
   if (self != NULL && gogc_wb_marking())
     gogc_mark_shade_range(self, (uintptr_t)&r->arg, (uintptr_t)(&r->arg + 1));
-  pthread_mutex_lock(&rt->threads_lock);
+  gogc_lock(&rt->threads_lock);
   r->next = pending_starts;
   if (pending_starts) pending_starts->prev = r;
   pending_starts = r;
   pthread_mutex_unlock(&rt->threads_lock);
   int rc = gogc_real_pthread_create(tid, attr, thread_start, r);
   if (rc != 0) {
-    pthread_mutex_lock(&rt->threads_lock);
+    gogc_lock(&rt->threads_lock);
     if (r->prev) r->prev->next = r->next;
     else pending_starts = r->next;
     if (r->next) r->next->prev = r->prev;

@@ -72,7 +72,7 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
     s->allocbits[0] = 1;
     atomic_store_release(&s->sweepgen, h);
     if (!preserve) {
-      pthread_mutex_lock(&c->lock);
+      gogc_lock(&c->lock);
       gogc_central_push(c, s, true);
       pthread_mutex_unlock(&c->lock);
     }
@@ -92,10 +92,10 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
       if (!gogc_bit_get(s->markbits, i) && gogc_span_is_allocated(s, i))
         gogc_mem_poison(s->base + (uintptr_t)i * s->elemsize, s->elemsize);
   uint64_t *old = s->allocbits;
-  s->allocbits = s->markbits;
+  atomic_store_relaxed(&s->allocbits, s->markbits);
   s->markbits = old;
   memset(old, 0, s->bitwords * sizeof(uint64_t));
-  s->freeindex = 0;
+  atomic_store_relaxed(&s->freeindex, 0);
   s->alloc_count = nalloc;
   gogc_span_refill_cache(s);
   if (nfreed) {
@@ -108,7 +108,7 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
     return false;
   }
   if (!preserve) {
-    pthread_mutex_lock(&c->lock);
+    gogc_lock(&c->lock);
     gogc_central_push(c, s, true);
     pthread_mutex_unlock(&c->lock);
   }
@@ -141,7 +141,7 @@ bool gogc_sweep_one(void) {
     uint32_t i = atomic_load_relaxed(&rt->sweep_central);
     if (i >= NUM_SPAN_CLASSES) break;
     gogc_mcentral *c = &rt->central[i];
-    pthread_mutex_lock(&c->lock);
+    gogc_lock(&c->lock);
     gogc_span *s = take_unswept(c, h);
     pthread_mutex_unlock(&c->lock);
     if (s == NULL) {
@@ -173,7 +173,7 @@ void gogc_ensure_swept(gogc_span *s) {
   if (sg == h || sg == h + 3) return;
   if (atomic_load_relaxed(&s->state) != SPAN_INUSE) return;
   gogc_mcentral *c = &rt->central[s->spanclass];
-  pthread_mutex_lock(&c->lock);
+  gogc_lock(&c->lock);
   if (atomic_load_relaxed(&s->sweepgen) == h - 2 && s->list != LIST_NONE) {
     gogc_central_unlink(c, s);
     atomic_store_relaxed(&s->sweepgen, h - 1);

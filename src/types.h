@@ -284,6 +284,11 @@ typedef struct gogc_mcentral {
  * and the thread suspends itself when it leaves the section. It is a plain
  * field shared with the thread's own signal handler, ordered by compiler
  * signal fences.
+ *
+ * A thread acknowledges a full stop only if ack_wanted is set, and clears
+ * it as it does: one ack per signal sent, however late the signal comes.
+ * (Under ThreadSanitizer a signal can arrive long after the stop it was
+ * sent for, when the thread already stopped itself at a safepoint.)
  * ------------------------------------------------------------------------- */
 enum { THREAD_RUNNING = 0, THREAD_BLOCKING = 1 };
 
@@ -292,6 +297,9 @@ typedef struct gogc_thread {
   uint64_t local_large_alloc;         /* [owner] bytes, not yet published */
   uint32_t in_critical;               /* [owner + own signal handler] */
   volatile uint32_t suspend_pending;  /* [owner + own signal handler] */
+  volatile uint32_t in_suspend;       /* [owner + own signal handler] inside gogc_suspend_self */
+  volatile uint32_t ack_wanted;       /* [atomic] set by the collector before it signals
+                                         for a full stop; cleared by the one ack */
   uint32_t state;                     /* [atomic] THREAD_* */
   uint32_t blocking_depth;            /* [owner] */
   uint32_t registered_by_pthread;     /* [owner] created through our wrapper */

@@ -95,7 +95,7 @@ void gogc_heap_verify(const char *when) {
     p += s->npages;
   }
   if (pages != rt->pages_inuse) verify_fail(when, "pages_inuse differs from the spans found", NULL, 0, 0, pages);
-  pthread_mutex_lock(&rt->heap_lock);
+  gogc_lock(&rt->heap_lock);
   bool ok = gogc_pages_is_valid();
   pthread_mutex_unlock(&rt->heap_lock);
   if (!ok) verify_fail(when, "page allocator invariants", NULL, 0, 0, 0);

@@ -380,7 +380,22 @@ static void *stack_thread(void *arg) {
 /* ------------------------------------------------------------------------ */
 /* (h) roots only in callee-saved registers (x86-64)                         */
 /* ------------------------------------------------------------------------ */
-#if defined(__x86_64__)
+/* (h) needs a thread stopped by a signal while it spins with no call at
+ * all. ThreadSanitizer holds signals back until an intercepted call, so
+ * under TSan such a thread cannot be stopped (docs/api.md): not there. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#if defined(__x86_64__) && !defined(UNDER_TSAN)
+#define REG_TEST 1
+#else
+#define REG_TEST 0
+#endif
+#if REG_TEST
 #define REG_SMALL 256
 #define REG_LARGE ((size_t)100000)
 struct reg_ctl {
@@ -511,7 +526,7 @@ int main(void) {
   pthread_t st;
   struct stack_ctl sc = {0, 0, 0};
   CHECK(pthread_create(&st, NULL, stack_thread, &sc) == 0);
-#if defined(__x86_64__)
+#if REG_TEST
   pthread_t rt;
   static struct reg_ctl rc;
   CHECK(pthread_create(&rt, NULL, reg_thread, &rc) == 0);
@@ -542,7 +557,7 @@ int main(void) {
 
   while (!__atomic_load_n(&sc.ready, __ATOMIC_ACQUIRE))
     tu_sleep_ms(1);
-#if defined(__x86_64__)
+#if REG_TEST
   while (!__atomic_load_n(&rc.ready, __ATOMIC_ACQUIRE))
     tu_sleep_ms(1);
 #endif
@@ -589,7 +604,7 @@ int main(void) {
   __atomic_store_n(&sc.go, 1, __ATOMIC_RELEASE);
   pthread_join(st, NULL);
   CHECKF(sc.bad == 0, "(g) objects held on another thread's stack: %zu bad", sc.bad);
-#if defined(__x86_64__)
+#if REG_TEST
   __atomic_store_n(&rc.go, 1, __ATOMIC_RELEASE);
   pthread_join(rt, NULL);
   char *s = rc.out_small, *l = rc.out_large;
