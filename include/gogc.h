@@ -425,7 +425,10 @@ typedef struct gogc_event {
 /* Called for every event, on whichever thread the event happens (a
  * collector thread or an allocating one), never while the world is
  * stopped. It must not call into gogc, allocate collected memory or block:
- * copy what it needs and return. One listener at a time; NULL removes it. */
+ * copy what it needs and return. One listener at a time; NULL removes it.
+ * When gogc_set_event_listener returns, the listener it replaced is not
+ * running on any thread and will not be called again, so its data may be
+ * read or freed. */
 typedef void (*gogc_event_fn)(const gogc_event *event, void *data);
 GOGC_API void gogc_set_event_listener(gogc_event_fn fn, void *data);
 

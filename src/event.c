@@ -25,6 +25,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 
 static gogc_event_fn user_fn;   /* [atomic] */
 static void *user_data;         /* [atomic, with user_fn] */
+static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER; /* setters, one at a time */
 static uint32_t trace_on;       /* [atomic] */
 
 uint32_t gogc__events_on; /* user_fn != NULL || trace_on: the one load per event */
@@ -42,10 +44,23 @@ static void update_on(void) {
                                   atomic_load_relaxed(&trace_on)));
 }
 
+/* Calls of the program's listener in progress. Once gogc_set_event_listener
+ * returns, the old listener is neither running nor called again: an emitter
+ * counts itself in before it loads the listener, and the setter, after the
+ * store, waits for the count to drop to zero (both sequentially
+ * consistent: either the emitter sees the new listener or the setter sees
+ * the emitter). */
+static uint32_t listener_calls;
+
 GOGC_API void gogc_set_event_listener(gogc_event_fn fn, void *data) {
   if (gogc_ensure_init() != 0) return;
+  gogc_lock(&listener_lock);
+  atomic_store_seqcst(&user_fn, NULL);
+  uint32_t n;
+  while ((n = atomic_load_seqcst(&listener_calls)) != 0) gogc_os_futex_wait(&listener_calls, n);
   atomic_store_relaxed(&user_data, data);
-  atomic_store_release(&user_fn, fn);
+  atomic_store_seqcst(&user_fn, fn);
+  pthread_mutex_unlock(&listener_lock);
   update_on();
 }
 
@@ -267,6 +282,9 @@ void gogc_event_emit(gogc_event *e) {
   /* Racy reads: figures for a trace, not accounting. */
   e->memory_held = e->heap_mapped - atomic_load_relaxed(&rt->pages_scav) * PAGE_SIZE + gogc_meta_bytes();
   if (atomic_load_relaxed(&trace_on)) trace_event(e);
-  gogc_event_fn fn = atomic_load_acquire(&user_fn);
+  if (atomic_load_relaxed(&user_fn) == NULL) return;
+  atomic_add_seqcst(&listener_calls, 1);
+  gogc_event_fn fn = atomic_load_seqcst(&user_fn);
   if (fn != NULL) fn(e, atomic_load_relaxed(&user_data));
+  if (atomic_sub_seqcst(&listener_calls, 1) == 0) gogc_os_futex_wake(&listener_calls, INT_MAX);
 }

@@ -90,6 +90,8 @@
 #define atomic_sub_relaxed(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
 #define atomic_add_acq_rel(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 #define atomic_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define atomic_add_seqcst(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define atomic_sub_seqcst(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define atomic_exchange_acq_rel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define atomic_signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 

@@ -187,14 +187,14 @@ static bool gcw_get_full(gogc_gcwork *w) {
       pthread_mutex_unlock(&rt->work_lock);
       return true; /* root jobs left: the caller takes one */
     }
-    rt->nwaiting++;
+    atomic_store_relaxed(&rt->nwaiting, rt->nwaiting + 1); /* read unlocked by drain */
     if (rt->nwaiting == rt->nworkers) {
       rt->mark_done = 1;
       pthread_cond_broadcast(&rt->work_cond);
       break;
     }
     pthread_cond_wait(&rt->work_cond, &rt->work_lock);
-    rt->nwaiting--;
+    atomic_store_relaxed(&rt->nwaiting, rt->nwaiting - 1);
   }
   pthread_mutex_unlock(&rt->work_lock);
   return false;
@@ -467,7 +467,7 @@ void gogc_mark_init(void) {
 void gogc_mark_run(void) {
   gogc_runtime *rt = gogc_rt;
   rt->nworkers = 1 + rt->nmarkers;
-  rt->nwaiting = 0;
+  atomic_store_relaxed(&rt->nwaiting, 0);
   rt->mark_done = 0;
   atomic_store_relaxed(&rt->root_next, 0);
   atomic_store_relaxed(&rt->bytes_marked, 0);

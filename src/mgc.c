@@ -56,9 +56,9 @@ static void pacer_read_memory(gogc_pacer *p, uint64_t heap_alloc) {
 static void pacer_publish(int when) {
   gogc_runtime *rt = gogc_rt;
   gogc_pacer *p = &rt->pacer;
-  p->gc_percent = atomic_load_relaxed(&rt->gc_percent);
+  atomic_store_relaxed(&p->gc_percent, atomic_load_relaxed(&rt->gc_percent));
   p->mem_limit = atomic_load_relaxed(&rt->mem_limit);
-  p->globals_scan = rt->globals_scan;
+  atomic_store_relaxed(&p->globals_scan, rt->globals_scan);
   gogc_pacer_commit(p, rt->opt_gcstoptheworld == 0);
   atomic_store_relaxed(&rt->next_gc, p->goal);
   atomic_store_relaxed(&rt->trigger, p->trigger);
@@ -105,8 +105,10 @@ void gogc_limiter_poll(void) {
 /* Scan work per byte of allocation an assist must do now (Go's revise). */
 static double assist_ratio(void) {
   gogc_runtime *rt = gogc_rt;
-  return gogc_pacer_assist_ratio(&rt->pacer, atomic_load_relaxed(&rt->heap_live), rt->heap_triggered,
-                                 atomic_load_relaxed(&rt->scan_work), rt->heap_scan_max);
+  return gogc_pacer_assist_ratio(&rt->pacer, atomic_load_relaxed(&rt->heap_live),
+                                 atomic_load_relaxed(&rt->heap_triggered),
+                                 atomic_load_relaxed(&rt->scan_work),
+                                 atomic_load_relaxed(&rt->heap_scan_max));
 }
 
 /* ---------------------------------------------------------------------------
@@ -162,7 +164,7 @@ static void print_trace(const cycle_trace *c) {
   fmt_ms(g, sizeof g, c->idle_cpu);
   fmt_ms(h, sizeof h, (c->t_end - c->t_markterm) * procs);
   uint64_t elapsed = gogc_os_nanotime() - rt->start_ns;
-  double frac = elapsed ? (double)rt->gc_cpu_ns / ((double)elapsed * rt->ncpu) : 0;
+  double frac = elapsed ? (double)atomic_load_relaxed(&rt->gc_cpu_ns) / ((double)elapsed * rt->ncpu) : 0;
   char line[512];
   int n = snprintf(line, sizeof line,
                    "gc %llu @%.3fs %d%%: %s+%s+%s ms clock, %s+%s/%s/%s+%s ms cpu, "
@@ -257,7 +259,7 @@ static void record_cycle(cycle_trace *c, uint64_t pause) {
   rt->pause_end[rt->num_gc % GOGC_PAUSE_RING] = now_unix;
   rt->pause_total_ns += pause;
   rt->last_gc_unix = now_unix;
-  rt->num_gc++;
+  atomic_store_relaxed(&rt->num_gc, rt->num_gc + 1); /* [gc_lock]; events read it */
   if (c->forced) rt->num_forced_gc++;
 }
 
@@ -351,8 +353,8 @@ static void start_concurrent_cycle(int trigger) {
   rt->cycle_stack_pause_ns = 0;
   rt->stacks_scan = 0;
   gogc_assert(rt->nactive == 0 && rt->work_full == NULL);
-  rt->heap_triggered = c->heap0;
-  rt->heap_scan_max = c->heap0;
+  atomic_store_relaxed(&rt->heap_triggered, c->heap0); /* read by assists */
+  atomic_store_relaxed(&rt->heap_scan_max, c->heap0);
   for (gogc_thread *t = rt->threads; t; t = t->next) t->assist_credit = 0;
   atomic_store_relaxed(&rt->phase, PHASE_MARK);
   atomic_store_relaxed(&gogc__wb_enabled, WB_MARKING | (gogc__wb_enabled & WB_CHECK));
@@ -798,7 +800,7 @@ GOGC_API void gogc_read_memstats(gogc_memstats *ms) {
   ms->pause_total_ns = rt->pause_total_ns;
   memcpy(ms->pause_ns, rt->pause_ns, sizeof ms->pause_ns);
   memcpy(ms->pause_end, rt->pause_end, sizeof ms->pause_end);
-  ms->num_gc = (uint32_t)rt->num_gc;
+  ms->num_gc = (uint32_t)atomic_load_relaxed(&rt->num_gc);
   ms->num_forced_gc = (uint32_t)rt->num_forced_gc;
   uint64_t elapsed = gogc_os_nanotime() - rt->start_ns;
   ms->gc_cpu_fraction = elapsed ? (double)atomic_load_relaxed(&rt->gc_cpu_ns) / ((double)elapsed * rt->ncpu) : 0;

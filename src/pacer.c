@@ -59,7 +59,7 @@
 
 void gogc_pacer_init(gogc_pacer *p, int gc_percent, int64_t mem_limit, int procs) {
   memset(p, 0, sizeof *p);
-  p->gc_percent = gc_percent;
+  atomic_store_relaxed(&p->gc_percent, gc_percent);
   p->mem_limit = mem_limit;
   p->procs = procs > 0 ? procs : 1;
 }
@@ -90,9 +90,9 @@ void gogc_pacer_commit(gogc_pacer *p, bool concurrent) {
     if (pct_goal < min) pct_goal = min;
   }
   uint64_t lim_goal = gogc_pacer_limit_goal(p);
-  p->limit_bound = lim_goal < pct_goal;
+  atomic_store_relaxed(&p->limit_bound, lim_goal < pct_goal);
   uint64_t goal = p->limit_bound ? lim_goal : pct_goal;
-  p->goal = goal;
+  atomic_store_relaxed(&p->goal, goal);
   if (goal == UINT64_MAX) {
     p->trigger = UINT64_MAX;
     return;
@@ -133,29 +133,38 @@ void gogc_pacer_end_cycle(gogc_pacer *p, const gogc_mark_stats *m) {
     for (int i = 3; i > 0; i--) p->cons_hist[i] = p->cons_hist[i - 1];
     p->cons_hist[0] = cur;
     p->cons_mark = best;
-    p->cycles_measured++;
+    atomic_store_relaxed(&p->cycles_measured, p->cycles_measured + 1);
   }
   p->heap_marked = m->heap_marked;
-  p->last_heap_scan = m->scan_work > m->root_scan_work ? m->scan_work - m->root_scan_work : 0;
-  p->stack_scan = m->stack_scan;
+  atomic_store_relaxed(&p->last_heap_scan,
+                       m->scan_work > m->root_scan_work ? m->scan_work - m->root_scan_work : 0);
+  atomic_store_relaxed(&p->stack_scan, m->stack_scan);
 }
 
+/* Called by assists without gc_lock, while the collector may be revising
+ * the pacer: each field is read once, atomically (the collector stores them
+ * atomically too); a ratio from a mix of old and new values is still a
+ * sensible one. */
 double gogc_pacer_assist_ratio(const gogc_pacer *p, uint64_t heap_live, uint64_t triggered,
                                uint64_t work_done, uint64_t heap_scan_max) {
-  uint64_t goal = p->goal;
-  uint64_t roots = p->stack_scan + p->globals_scan;
+  const uint64_t p_goal = atomic_load_relaxed(&p->goal);
+  const bool limit_bound = atomic_load_relaxed(&p->limit_bound);
+  const int gc_percent = atomic_load_relaxed(&p->gc_percent);
+  uint64_t goal = p_goal;
+  uint64_t roots = atomic_load_relaxed(&p->stack_scan) + atomic_load_relaxed(&p->globals_scan);
   uint64_t max_scan = heap_scan_max + roots;
   /* No mark measured yet (the first cycle, which under a memory limit may
    * start with hundreds of MiB allocated): expect the worst case, never
    * "almost nothing", or the first assists would earn huge credit. */
-  uint64_t expected = p->cycles_measured ? p->last_heap_scan + roots : max_scan;
+  uint64_t expected =
+      atomic_load_relaxed(&p->cycles_measured) ? atomic_load_relaxed(&p->last_heap_scan) + roots : max_scan;
   if (goal == UINT64_MAX) goal = heap_live + heap_live / 2 + (4u << 20); /* forced, GOGC off */
   if (work_done > expected && expected > 0 && goal > triggered) {
     /* The heap grew while marking: extrapolate, up to the hard goal. */
     double g = (double)triggered + (double)(goal - triggered) * (double)max_scan / (double)expected;
-    double pct = p->gc_percent >= 0 ? p->gc_percent : 100000;
-    double hard = (double)p->goal * (1 + pct / 100);
-    if (p->limit_bound || p->goal == UINT64_MAX) hard = (double)goal * 1.1;
+    double pct = gc_percent >= 0 ? gc_percent : 100000;
+    double hard = (double)p_goal * (1 + pct / 100);
+    if (limit_bound || p_goal == UINT64_MAX) hard = (double)goal * 1.1;
     if (g > hard) g = hard;
     goal = (uint64_t)g;
     expected = max_scan;
@@ -166,7 +175,7 @@ double gogc_pacer_assist_ratio(const gogc_pacer *p, uint64_t heap_live, uint64_t
      * refill assist for its whole time bound (mgc.c): allocation slows to
      * what marking allows, in short steps, instead of Go's one long
      * assist. */
-    goal = goal + (p->limit_bound ? goal / 50 : goal / 10);
+    goal = goal + (limit_bound ? goal / 50 : goal / 10);
     expected = max_scan;
   }
   double left = expected > work_done + 1000 ? (double)(expected - work_done) : 1000;

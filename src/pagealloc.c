@@ -72,7 +72,7 @@ static uintptr_t scav_clear(uintptr_t page, uintptr_t n) {
     uint64_t m = (k == 64) ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1) << bit;
     uintptr_t c = (uintptr_t)__builtin_popcountll(rt->page_scav[w] & m);
     rt->page_scav[w] &= ~m;
-    rt->pages_scav -= c;
+    atomic_store_relaxed(&rt->pages_scav, rt->pages_scav - c); /* [heap_lock]; racy readers */
     dirty -= c;
     page += k;
   }
@@ -161,7 +161,7 @@ void gogc_pages_grow(uintptr_t first, uintptr_t npages) {
   if (first < rt->search_page) rt->search_page = first;
   /* Fresh pages hold no memory until touched: scavenged. */
   for (uintptr_t p = first; p < first + npages; p++) gogc_bit_set(rt->page_scav, (uint32_t)p);
-  rt->pages_scav += npages;
+  atomic_store_relaxed(&rt->pages_scav, rt->pages_scav + npages);
 }
 
 /* The scavenger's search: the highest run of free, unscavenged pages below
@@ -216,7 +216,7 @@ void gogc_pages_scavenge_end(uintptr_t page, uintptr_t n, bool released) {
   mark_range(page, n, false);
   if (released) {
     for (uintptr_t p = page; p < page + n; p++) gogc_bit_set(rt->page_scav, (uint32_t)p);
-    rt->pages_scav += n;
+    atomic_store_relaxed(&rt->pages_scav, rt->pages_scav + n);
   }
   if (page < rt->search_page) rt->search_page = page;
 }
