@@ -4,6 +4,7 @@
 #   2. Release, clang, warnings as errors
 #   3. AddressSanitizer + debug assertions (gcc)
 #   4. UndefinedBehaviorSanitizer (clang)
+#   5. ThreadSanitizer (clang): the multi-thread tests (scripts/tsan.sh)
 # Usage: scripts/test.sh [--quick]   (--quick: configuration 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +34,10 @@ else
 fi
 ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0 \
   run asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc -DGOGC_SANITIZE=address
+if need clang; then
+  echo "=== tsan"
+  bash scripts/tsan.sh
+else
+  echo "=== clang not found: skipping the ThreadSanitizer build"
+fi
 echo "all configurations passed"
