@@ -10,6 +10,12 @@
  *  - a million arenas made and freed keep address space and RSS bounded;
  *  - every misuse aborts with its message (child processes), including two
  *    threads in one arena in debug builds.
+ *
+ * Under GODEBUG=gcstress=N (N <= 100) or gcstressslow=1 (a cycle at
+ * nearly every allocation, each scanning the arenas: tu_stress_heavy) the
+ * long list is a tenth and the threads make 3
+ * arenas each instead of 60 (LIST_N, ROUNDS); the number of arenas in the
+ * last part comes from GOGC_TEST_ARENAS (the stress runs set 20000).
  */
 #include <gogc.h>
 
@@ -69,13 +75,15 @@ static int list_ok(int n) {
   return k == n;
 }
 
+#define LIST_N (tu_stress_heavy() ? 20000 : 200000)
+
 static void test_survival(void) {
   uint64_t bytes0 = stats()->arena_bytes, live0 = g_ms.arenas_live;
   g_arena = gogc_arena_new();
   CHECK(g_arena != NULL);
-  build_list(200000); /* about 6 MiB: several chunks */
+  build_list(LIST_N); /* about 6 MiB: several chunks (600 KiB under gcstress) */
   CHECK(stats()->arenas_live == live0 + 1);
-  CHECKF(g_ms.arena_bytes >= bytes0 + (6u << 20), "arena bytes %llu",
+  CHECKF(g_ms.arena_bytes >= bytes0 + (uint64_t)LIST_N * sizeof(struct node), "arena bytes %llu",
          (unsigned long long)g_ms.arena_bytes);
   /* Objects allocated during the collections below too (marking on). */
   for (int c = 0; c < 4; c++) {
@@ -83,7 +91,7 @@ static void test_survival(void) {
     tu_garbage(4u << 20, 16, 256, 2, (uint64_t)c);
     gogc_collect();
   }
-  CHECK(list_ok(200000));
+  CHECK(list_ok(LIST_N));
   CHECKF(tu_large_intact(g_probe, 77), "an object referenced only from an arena was freed");
 
   /* Noscan and typed forms; large requests come from the heap. */
@@ -107,7 +115,7 @@ static void test_survival(void) {
   /* Free: the clone and the heap object stay; the arena's bytes go. */
   gogc_arena_free(g_arena);
   CHECK(stats()->arenas_live == live0);
-  CHECK(c->id == 199998 && cs[99] == 'x' && gogc_base(big) == big);
+  CHECK(c->id == (uint64_t)LIST_N - 2 && cs[99] == 'x' && gogc_base(big) == big);
   gogc_store(&g_list, NULL);
   /* The probe was kept only by the arena: it dies now. */
   CHECKF(tu_dies(g_probe, 5), "an object referenced only from a freed arena survived");
@@ -200,11 +208,12 @@ static void test_quarantine(void) {
  * hold the only references to heap objects, which must survive intact.
  * ------------------------------------------------------------------------- */
 #define AT 4
+#define ROUNDS (tu_stress_heavy() ? 3 : 60)
 static uint32_t g_bad_arena;
 
 static void *arena_thread(void *arg) {
   uint64_t seed = (uint64_t)(intptr_t)arg * 1000003u;
-  for (int round = 0; round < 60; round++) {
+  for (int round = 0; round < ROUNDS; round++) {
     gogc_arena *a = gogc_arena_new();
     struct node *head = NULL;
     for (int i = 0; i < 3000; i++) {

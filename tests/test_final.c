@@ -342,7 +342,9 @@ static void test_bad_input(void) {
 #define NTHREADS 4
 #define RING 64
 #define ID_BASE 10000
-#define PER_THREAD 6000
+/* Objects per thread; a tenth under GODEBUG=gcstress=N (N <= 100) or
+ * gcstressslow=1 (a cycle at nearly every allocation). */
+#define PER_THREAD (tu_stress_heavy() ? 600 : 6000)
 static void *g_ring[NTHREADS][RING]; /* strong references, via the barrier */
 static uint32_t g_weak_bad, g_weak_null_live, g_weak_checked;
 
@@ -416,7 +418,8 @@ static gogc_weak **g_cache; /* a collected table of weak pointers */
 
 TU_NOINLINE void cache_round(uint64_t seed) {
   void *keep[32] = {0};
-  for (uint64_t i = 0; i < 50000; i++) {
+  uint64_t n = tu_stress_heavy() ? 5000 : 50000; /* a tenth under heavy gcstress */
+  for (uint64_t i = 0; i < n; i++) {
     uint64_t k = tu_mix(seed + i);
     void *o = gogc_alloc(48 + (k & 63));
     uint32_t slot = (uint32_t)(k % CACHE_SLOTS);

@@ -1,7 +1,10 @@
 /* test_fork: fork() from a program whose threads allocate and collect
  * all the time. Each child (one thread left) must be able to allocate,
  * create a thread, collect, and find its data intact; the parent goes on
- * as if nothing happened. A child that hangs is killed by alarm(). */
+ * as if nothing happened. A child that hangs is killed by alarm().
+ * Under GODEBUG=gcstress=N (N <= 100) or gcstressslow=1, inherited by the
+ * children (no exec), a cycle runs at nearly every allocation: the
+ * children's chains are 1/50 as long (child_n). */
 #include <gogc.h>
 
 #include <pthread.h>
@@ -58,23 +61,26 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+static int child_n(int n) { return tu_stress_heavy() ? n / 50 : n; }
+
 static void *child_thread(void *arg) {
   (void)arg;
-  struct node *c = chain(20000, 7);
+  struct node *c = chain(child_n(20000), 7);
   gogc_collect();
-  return (void *)(intptr_t)chain_ok(c, 20000);
+  return (void *)(intptr_t)chain_ok(c, child_n(20000));
 }
 
 static void in_child(void) {
   alarm(30); /* a hang fails the test instead of stalling CI */
-  struct node *c = chain(100000, 1);
+  struct node *c = chain(child_n(100000), 1);
   gogc_collect();
   pthread_t tid;
   void *res = NULL;
   if (pthread_create(&tid, NULL, child_thread, NULL) != 0 || pthread_join(tid, &res) != 0) _exit(3);
   gogc_collect();
-  for (int i = 0; i < 100000; i++) gogc_store((void *)&g_sink, gogc_alloc(64)); /* garbage; cycles */
-  if (!chain_ok(c, 100000) || res != (void *)1) _exit(2);
+  for (int i = 0; i < child_n(100000); i++)
+    gogc_store((void *)&g_sink, gogc_alloc(64)); /* garbage; cycles */
+  if (!chain_ok(c, child_n(100000)) || res != (void *)1) _exit(2);
   _exit(0);
 }
 

@@ -13,6 +13,10 @@
  *    reads and sets; objects survive all of it intact.
  * 4. Those calls and gogc_read_memstats, in a loop, while two threads
  *    allocate and collect: no deadlock, nothing lost.
+ *
+ * Under GODEBUG=gcstress=N (N <= 100) or gcstressslow=1 (a cycle at
+ * nearly every allocation: tu_stress_heavy) the limit is 64 MiB (a quarter of the live objects at each step) and the
+ * garbage a sixteenth; the steps and the checks are the same.
  */
 #include <gogc.h>
 #include <pthread.h>
@@ -127,7 +131,8 @@ static void concurrent_calls(void) {
 int main(void) {
   g_base_rss = tu_rss_bytes();
   CHECK(gogc_init() == 0);
-  const int64_t limit = 256 * MiB;
+  const int64_t limit = tu_stress_heavy() ? 64 * MiB : 256 * MiB;
+  const size_t garbage = tu_stress_heavy() ? 6 * MiB : 96 * MiB; /* per step of part 1 */
   CHECK(gogc_set_memory_limit(-1) == INT64_MAX); /* no limit by default */
   CHECK(gogc_set_memory_limit(limit) == INT64_MAX);
   CHECK(gogc_set_memory_limit(-1) == limit);
@@ -145,17 +150,19 @@ int main(void) {
   /* 1. Live heap 10% .. 80% of the limit, with garbage between steps. */
   for (int pct = 10; pct <= 80; pct += 10) {
     set_live((size_t)(limit / 100 * pct / OBJ));
-    churn(96 * MiB);
+    churn(garbage);
   }
   gogc_read_memstats(ms);
   printf("RSS now %.1f MiB over the start; ", (double)(tu_rss_bytes() - g_base_rss) / MiB);
-  printf("limit 256 MiB, GOGC=off: %u collections, peak RSS over the start %.1f MiB, "
+  printf("limit %lld MiB, GOGC=off: %u collections, peak RSS over the start %.1f MiB, "
          "held %.1f MiB, released %.1f MiB, heap goal %.1f MiB\n",
-         ms->num_gc - gc0, (double)g_peak_over / MiB, (double)ms->memory_held / MiB,
-         (double)ms->heap_released / MiB, (double)ms->heap_goal / MiB);
+         (long long)(limit / MiB), ms->num_gc - gc0, (double)g_peak_over / MiB,
+         (double)ms->memory_held / MiB, (double)ms->heap_released / MiB,
+         (double)ms->heap_goal / MiB);
   CHECKF(ms->num_gc - gc0 >= 3, "only %u collections under the limit", ms->num_gc - gc0);
-  CHECKF(g_peak_over <= limit + 16 * MiB + SHADOW(limit), "RSS reached %.1f MiB over the start (limit 256)",
-         (double)g_peak_over / MiB);
+  CHECKF(g_peak_over <= limit + 16 * MiB + SHADOW(limit),
+         "RSS reached %.1f MiB over the start (limit %lld)", (double)g_peak_over / MiB,
+         (long long)(limit / MiB));
   CHECK(ms->memory_limit == limit);
   CHECK(ms->heap_goal <= (uint64_t)limit);
   CHECKF(bad_objects() == 0, "live objects corrupted under the limit");
@@ -172,7 +179,7 @@ int main(void) {
   double t0 = tu_now(), t_ok = -1;
   long rss = 0;
   while (tu_now() - t0 < 5.0) {
-    churn(4 * MiB);
+    churn(garbage / 24); /* 4 MiB (256 KiB under gcstress) */
     tu_sleep_ms(20);
     rss = tu_rss_bytes() - g_base_rss;
     if (rss <= want) {

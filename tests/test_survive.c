@@ -17,6 +17,12 @@
  *      gogc_remove_roots the referent dies
  *  (g) roots on another thread's stack
  *  (h) x86-64: roots only in callee-saved registers of another thread
+ *
+ * Under GODEBUG=gcstress=N (N <= 100) or gcstressslow=1 (a cycle at
+ * nearly every allocation, each marking everything built so far) the big
+ * structures are a tenth to a fiftieth of their size and the garbage
+ * between rounds a 256th (g_heavy); the structures and the checks are
+ * the same.
  */
 #include <gogc.h>
 
@@ -29,6 +35,8 @@
 
 #include "check.h"
 #include "testutil.h"
+
+static int g_heavy; /* tu_stress_heavy(), set first thing in main */
 
 /* ------------------------------------------------------------------------ */
 /* (a) conservative chain with pointers at arbitrary positions               */
@@ -169,7 +177,7 @@ static size_t verify_tree(const struct tnode *t, int depth, uint64_t *next_id, s
   return bad;
 }
 
-#define TREE_DEPTH 13
+#define TREE_DEPTH (g_heavy ? 9 : 13)
 #define TREE_FIRST_ID 500000u
 
 struct telem {
@@ -210,7 +218,7 @@ static size_t verify_tarray(const struct telem *a, size_t n, uint64_t seed) {
 /* ------------------------------------------------------------------------ */
 /* (c) noscan data                                                           */
 /* ------------------------------------------------------------------------ */
-#define NOSCAN_N 5000
+#define NOSCAN_N ((size_t)(g_heavy ? 500 : 5000))
 static size_t noscan_len(size_t i) {
   if (i % 4 == 0)
     return 1 + i % 15; /* tiny */
@@ -355,7 +363,7 @@ struct stack_ctl {
 };
 
 #define ST_FIRST 4000000u
-#define ST_N 20000
+#define ST_N (g_heavy ? 1000 : 20000)
 
 static void *stack_thread(void *arg) {
   struct stack_ctl *c = arg;
@@ -504,17 +512,23 @@ static void test_not_kept_alive(void) {
 
 /* ------------------------------------------------------------------------ */
 
+/* Garbage between rounds: under gcstress a 256th (each allocation's cycle
+ * frees the one before, which the next of its size class reuses). */
+#define GARBAGE(mib) (g_heavy ? ((size_t)(mib) << 20) / 256 : (size_t)(mib) << 20)
+
 static void churn(int round) {
-  tu_garbage(24u << 20, 8, 512, 2, 1000 + (uint64_t)round);
-  tu_garbage(6u << 20, 256, 256, 0, 2000 + (uint64_t)round);  /* same class as (d), (h) */
-  tu_garbage(4u << 20, 24, 24, 0, 3000 + (uint64_t)round);    /* same class as lnode */
-  tu_garbage(4u << 20, 48, 48, 0, 3500 + (uint64_t)round);    /* tnode, inode */
-  tu_garbage(4u << 20, 100000, 100000, 0, 4000 + (uint64_t)round);
-  tu_garbage(8u << 20, (size_t)1 << 20, (size_t)1 << 20, 2, 5000 + (uint64_t)round);
+  tu_garbage(GARBAGE(24), 8, 512, 2, 1000 + (uint64_t)round);
+  tu_garbage(GARBAGE(6), 256, 256, 0, 2000 + (uint64_t)round);  /* same class as (d), (h) */
+  tu_garbage(GARBAGE(4), 24, 24, 0, 3000 + (uint64_t)round);    /* same class as lnode */
+  tu_garbage(GARBAGE(4), 48, 48, 0, 3500 + (uint64_t)round);    /* tnode, inode */
+  tu_garbage(GARBAGE(4), 100000, 100000, 0, 4000 + (uint64_t)round);
+  tu_garbage(GARBAGE(8), (size_t)1 << 20, (size_t)1 << 20, 2, 5000 + (uint64_t)round);
   tu_clobber_stack();
 }
 
 int main(void) {
+  g_heavy = tu_stress_heavy();
+  const size_t list_n = g_heavy ? 2000 : 100000, tarr_n = g_heavy ? 500 : 5000;
   g_tnode_type = GOGC_TYPE(struct tnode, offsetof(struct tnode, left),
                            offsetof(struct tnode, right), offsetof(struct tnode, data));
   g_telem_type = GOGC_TYPE(struct telem, offsetof(struct telem, p));
@@ -534,10 +548,10 @@ int main(void) {
 
   /* (a)-(d) held from this thread's stack. */
   void **chain = build_chain();
-  struct lnode *list = build_list(1, 100000);
+  struct lnode *list = build_list(1, list_n);
   uint64_t id = TREE_FIRST_ID;
   struct tnode *tree = build_tree(TREE_DEPTH, &id);
-  struct telem *tarr = build_tarray(5000, 9000);
+  struct telem *tarr = build_tarray(tarr_n, 9000);
   struct telem *tarr_small = build_tarray(10, 9900);
   unsigned char **noscan = build_noscan();
   char *inner = make_interior_small();
@@ -573,13 +587,13 @@ int main(void) {
     id = TREE_FIRST_ID;
     CHECKF(verify_chain(chain) == 0, "round %d: (a) conservative chain: %zu bad", r,
            verify_chain(chain));
-    CHECKF(verify_list(list, 1, 100000) == 0, "round %d: (a) 100k list: %zu bad", r,
-           verify_list(list, 1, 100000));
+    CHECKF(verify_list(list, 1, list_n) == 0, "round %d: (a) %zu-node list: %zu bad", r, list_n,
+           verify_list(list, 1, list_n));
     size_t tb = verify_tree(tree, TREE_DEPTH, &id, &count);
     CHECKF(tb == 0 && count == (1u << TREE_DEPTH) - 1, "round %d: (b) typed tree: %zu bad, %zu nodes", r,
            tb, count);
-    CHECKF(verify_tarray(tarr, 5000, 9000) == 0, "round %d: (b) typed array: %zu bad", r,
-           verify_tarray(tarr, 5000, 9000));
+    CHECKF(verify_tarray(tarr, tarr_n, 9000) == 0, "round %d: (b) typed array: %zu bad", r,
+           verify_tarray(tarr, tarr_n, 9000));
     CHECKF(verify_tarray(tarr_small, 10, 9900) == 0, "round %d: (b) small typed array: %zu bad",
            r, verify_tarray(tarr_small, 10, 9900));
     CHECKF(verify_noscan(noscan) == 0, "round %d: (c) noscan: %zu bad", r, verify_noscan(noscan));

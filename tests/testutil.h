@@ -103,6 +103,29 @@ TU_FN int tu_stressed(void) {
   return g != NULL && strstr(g, "gcstress") != NULL;
 }
 
+/* Collections forced at least every 100th allocation of a thread
+ * (GODEBUG=gcstress=N with N <= 100), or at allocation slow paths
+ * (gcstressslow=1): a cycle costs about as much as marking the whole live
+ * heap, so a test whose live heap grows to hundreds of thousands of
+ * objects runs for hours. Tests make smaller structures then (under
+ * gcstress=1000 they keep their size, and their run time in CI). */
+TU_FN int tu_stress_heavy(void) {
+  const char *g = getenv("GODEBUG");
+  while (g != NULL && *g != '\0') {
+    long v = 0;
+    if (strncmp(g, "gcstressslow=", 13) == 0) {
+      v = strtol(g + 13, NULL, 10);
+      if (v != 0) return 1;
+    } else if (strncmp(g, "gcstress=", 9) == 0) {
+      v = strtol(g + 9, NULL, 10);
+      if (v > 0 && v <= 100) return 1;
+    }
+    g = strchr(g, ',');
+    if (g != NULL) g++;
+  }
+  return 0;
+}
+
 /* Under gcstress, or on a much slower machine (GOGC_TEST_SLOW=1: valgrind,
  * which also runs one thread at a time): checks on how much work a run of
  * fixed length does, or on what background threads keep up with, do not
