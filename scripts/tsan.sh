@@ -5,7 +5,7 @@
 # fails the test that printed it (TSan exits with 66).
 #
 #   scripts/tsan.sh          the tests CI runs (the multi-thread ones, ~3 min)
-#   scripts/tsan.sh --all    every test CTest runs in the plain build but two (~7 min)
+#   scripts/tsan.sh --all    every test but the stress variants and the three below (~7 min)
 #
 # Tests run with GOGC_TEST_SLOW=1: TSan slows every thread 5-15x, so the
 # checks of how much a timed run gets done are skipped (the correctness
