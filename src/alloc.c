@@ -405,22 +405,35 @@ void *gogc_alloc_arena_chunk(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL) && (t = thread_slow()) == NULL) return NULL;
-  /* A recycled chunk (zeroed; its span still in the span table, on no
-   * list): allocated again, as alloc_large would. */
+  /* A recycled chunk (its span still in the span table, on no list):
+   * cleared, then allocated again as alloc_large would. When only
+   * protected ones wait, a batch of them is made accessible first. */
+  if (atomic_load_relaxed(&rt->arena_nready_prot) != 0 &&
+      atomic_load_relaxed(&rt->arena_nready) == atomic_load_relaxed(&rt->arena_nready_prot))
+    gogc_arena_unprotect_ready(t);
   void *p = NULL;
   gogc_critical_enter(t);
   gogc_span *s = gogc_arena_ready_pop();
+  gogc_critical_leave(t);
   if (s != NULL) {
+    gogc_arena_clear_recycled(s); /* READY and on no list: nobody else reads it */
+    gogc_critical_enter(t);
     s->markbits[0] = 0;
     s->allocbits[0] = 1;
     atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&rt->sweepgen));
     large_publish(s, true);
     p = (void *)s->base;
+    gogc_critical_leave(t);
   }
-  gogc_critical_leave(t);
   __asm__ volatile("" : : "r"(p) : "memory");
   if (p != NULL) return p;
-  return alloc_large_ex(t, ARENA_CHUNK, KIND_CONSERVATIVE, NULL, true);
+  p = alloc_large_ex(t, ARENA_CHUNK, KIND_CONSERVATIVE, NULL, true);
+  if (p != NULL) { /* pages of unknown residency: all of them, for arena.c */
+    s = gogc_span_of((uintptr_t)p);
+    s->arena_touch_lo = (uint32_t)ARENA_CHUNK;
+    s->arena_touch_hi = 0;
+  }
+  return p;
 }
 
 /* ---------------------------------------------------------------------------

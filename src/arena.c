@@ -19,15 +19,28 @@
  * chunks already freed, and the freer waits for the count to drop before
  * protecting (mark.c, scan_arena_chunk). The freed chunk stays a heap
  * object, quarantined: a pointer into it still marks it. Only when a
- * cycle finds it unmarked does the sweep make it accessible again, clear
- * it, and keep it for the next new chunk (up to ARENA_READY_MAX; beyond,
- * its pages go back to the heap) (gogc_arena_sweep_dead), so the address
- * range is reused only once nothing can point into it. Chunks keep their
- * pages in quarantine, up to a budget: on a machine where touching a
- * fresh page costs microseconds, clearing the used part is far cheaper. A freed chunk leaves
+ * cycle finds it unmarked does the sweep keep it for a new arena (up to
+ * ARENA_READY_MAX; beyond, its pages go back to the heap)
+ * (gogc_arena_sweep_dead), so the address range is reused only once
+ * nothing can point into it.
+ *
+ * Recycling. Chunks keep their pages in quarantine, up to a budget
+ * (ARENA_RESIDENT_MAX of used bytes, recycled ones included): where
+ * touching a fresh page costs microseconds, clearing the used part is far
+ * cheaper. System calls are the other cost (several microseconds each on
+ * a virtual machine), so the sweep makes none for a kept chunk: it stays
+ * protected on the ready list until a thread that needs a chunk makes the
+ * whole list accessible, one mprotect per run of adjacent chunks
+ * (gogc_arena_unprotect_ready), and clears the part the chunk's last
+ * arena used as it takes it (gogc_arena_clear_recycled). Freeing a small
+ * arena thus costs one system call. Pages far beyond what an arena used
+ * are returned on free (trim_chunk): protection costs per resident page.
+ * A freed chunk leaves
  * heap_live at once (as in Go: arena churn is not heap growth); instead
  * every ARENA_RECYCLE_CHUNKS chunks freed start a cycle, which bounds the
- * address space in quarantine.
+ * address space in quarantine (a chunk counts for more in proportion to
+ * how much of it was used, ARENA_RECYCLE_UNIT, so that chunks full of
+ * resident pages come back before the budget for them runs out).
  *
  * An arena dropped without gogc_arena_free is simply garbage: its chunks
  * are freed by the sweep like any large object.
@@ -40,6 +53,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 
@@ -65,8 +79,10 @@ static size_t fmt_hex(char *b, uintptr_t v) {
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
   uintptr_t a = (uintptr_t)si->si_addr;
   gogc_span *s = gogc_rt != NULL ? gogc_span_of(a) : NULL;
-  if (s != NULL && atomic_load_relaxed(&s->arena_state) == ARENA_FREED && a >= s->base &&
-      a < s->base + ARENA_CHUNK) {
+  uint32_t st = s != NULL ? atomic_load_relaxed(&s->arena_state) : 0;
+  /* Freed, or recycled but still protected (not yet taken by a new arena). */
+  if ((st == ARENA_FREED || (st == ARENA_READY && atomic_load_relaxed(&s->arena_prot))) &&
+      a >= s->base && a < s->base + ARENA_CHUNK) {
     char msg[200];
     size_t n = 0;
     const char *p1 = "gogc: fatal error: access to ";
@@ -161,45 +177,87 @@ static bool new_chunk(gogc_arena *a) {
   return true;
 }
 
+static void set_touch(gogc_span *s, uintptr_t lo, uintptr_t hi) {
+  s->arena_touch_lo = (uint32_t)lo;
+  s->arena_touch_hi = (uint32_t)hi;
+}
+
+/* A chunk keeps its pages from one arena to the next, but protecting and
+ * unprotecting costs per resident page: a chunk that an arena filled and
+ * a later one used a little of would pay for the whole of it at every
+ * free. So on free, resident pages beyond what this arena used (they are
+ * zero) go back to the OS when they are more than half the chunk. Not
+ * sooner: faulting a page in again costs as much as protecting it some 30
+ * times, and arenas of one program tend to be of similar sizes. */
+#define ARENA_TRIM_SLACK (ARENA_CHUNK / 2)
+static void trim_chunk(gogc_span *s) {
+  uintptr_t lo = ((s->arena_lo - s->base) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+  uintptr_t hi = (s->arena_hi - s->base) & ~(PAGE_SIZE - 1);
+  uintptr_t tlo = s->arena_touch_lo > lo ? s->arena_touch_lo : lo;
+  uintptr_t thi = s->arena_touch_hi < hi ? s->arena_touch_hi : hi;
+  if (tlo > lo + ARENA_TRIM_SLACK && gogc_os_purge((void *)(s->base + lo), tlo - lo) == 0) tlo = lo;
+  if (hi > thi + ARENA_TRIM_SLACK && gogc_os_purge((void *)(s->base + thi), hi - thi) == 0) thi = hi;
+  set_touch(s, tlo, thi);
+}
+
 /* Make the chunk inaccessible, once no marker is reading it. While the
  * chunks in quarantine keep less than ARENA_RESIDENT_MAX of used memory,
  * this one keeps its pages (touching fresh pages again costs far more
  * than clearing the used part when it is recycled); beyond, it gives them
  * back now. */
-static void fault_chunk(gogc_span *s) {
+static uintptr_t fault_chunk(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
   atomic_store_seqcst(&s->arena_state, (uint32_t)ARENA_FREED);
   while (atomic_load_seqcst(&s->arena_scanning) != 0) sched_yield();
   uintptr_t used = (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
   bool keep = atomic_add_relaxed(&rt->arena_resident, used) <= ARENA_RESIDENT_MAX;
   if (!keep) atomic_sub_relaxed(&rt->arena_resident, used);
+  if (keep) trim_chunk(s);
+  else set_touch(s, 0, ARENA_CHUNK); /* decommitted below: nothing resident */
   s->arena_resident = keep ? (uint32_t)used : 0;
   int rc = keep ? gogc_os_protect((void *)s->base, ARENA_CHUNK, false)
                 : gogc_os_decommit((void *)s->base, ARENA_CHUNK);
+  atomic_store_relaxed(&s->arena_prot, (uint32_t)(keep && rc == 0));
+  if (rc != 0 && !keep) { /* the pages may still hold data: cleared when recycled */
+    atomic_add_relaxed(&rt->arena_resident, used);
+    s->arena_resident = (uint32_t)used;
+  }
   if (rc != 0)
     gogc_warn("arena chunk %p could not be protected; accesses after free will not fault",
               (void *)s->base);
   atomic_add_relaxed(&rt->arena_quarantined, 1);
+  return used;
 }
 
-/* Recycled chunks, zeroed, for new arenas. In a critical section. */
-static bool ready_push(gogc_span *s) {
+/* A recycled chunk onto the ready list (prot: the protected one), unless
+ * it is full. The chunk becomes ARENA_READY as it is linked. In a critical
+ * section. */
+static bool ready_push(gogc_span *s, bool prot) {
   gogc_runtime *rt = gogc_rt;
   bool kept = false;
   gogc_lock(&rt->arena_lock);
   if (rt->arena_nready < ARENA_READY_MAX) {
-    s->next = rt->arena_ready;
-    rt->arena_ready = s;
+    /* Still a chunk while it waits: a marker that reaches it through a
+     * stray word must go through the chunk protocol (it skips it). */
+    atomic_store_release(&s->arena_state, (uint32_t)ARENA_READY);
+    gogc_span **head = prot ? &rt->arena_ready_prot : &rt->arena_ready;
+    s->next = *head;
+    *head = s;
     atomic_store_relaxed(&rt->arena_nready, rt->arena_nready + 1);
+    if (prot) atomic_store_relaxed(&rt->arena_nready_prot, rt->arena_nready_prot + 1);
     kept = true;
   }
   pthread_mutex_unlock(&rt->arena_lock);
   return kept;
 }
 
+/* An accessible recycled chunk, off the list, or NULL. The caller clears
+ * what its last arena used (gogc_arena_clear_recycled) before it is
+ * published. In a critical section. */
 gogc_span *gogc_arena_ready_pop(void) {
   gogc_runtime *rt = gogc_rt;
-  if (atomic_load_relaxed(&rt->arena_nready) == 0) return NULL;
+  if (atomic_load_relaxed(&rt->arena_nready) == atomic_load_relaxed(&rt->arena_nready_prot))
+    return NULL;
   gogc_lock(&rt->arena_lock);
   gogc_span *s = rt->arena_ready;
   if (s != NULL) {
@@ -211,8 +269,79 @@ gogc_span *gogc_arena_ready_pop(void) {
   return s;
 }
 
-/* The sweep found a freed chunk unmarked: nothing points into it. Make it
- * ordinary memory again so the heap may reuse the pages. */
+/* Zero what the chunk's last arena used (the rest was never touched) and
+ * stop counting its kept pages. Off every list, outside critical sections:
+ * the chunk is READY, so markers, the verifier and checkmark never read
+ * it. */
+void gogc_arena_clear_recycled(gogc_span *s) {
+  if (s->arena_lo > s->base) memset((void *)s->base, 0, s->arena_lo - s->base);
+  if (s->arena_hi < s->base + ARENA_CHUNK)
+    memset((void *)s->arena_hi, 0, s->base + ARENA_CHUNK - s->arena_hi);
+  s->arena_lo = s->base;
+  s->arena_hi = s->base + ARENA_CHUNK;
+  if (s->arena_resident) atomic_sub_relaxed(&gogc_rt->arena_resident, s->arena_resident);
+  s->arena_resident = 0;
+}
+
+static int by_base(const void *x, const void *y) {
+  uintptr_t a = (*(gogc_span *const *)x)->base, b = (*(gogc_span *const *)y)->base;
+  return a < b ? -1 : a > b;
+}
+
+/* Make the protected recycled chunks accessible: sorted by address, one
+ * mprotect per run of adjacent chunks. Recycling a chunk one call at a
+ * time cost as much as protecting it on free (about 5 us a call on a
+ * virtual machine), and the sweeper's calls contended with the program's
+ * for the address-space lock; chunks freed together sit together, so a
+ * batch usually takes a handful of calls. Called by a thread that wants a
+ * chunk, outside critical sections: while the batch is off the lists the
+ * world may stop (the chunks are READY: nobody reads them). A chunk that
+ * cannot be made accessible goes back to wait for the next batch. */
+void gogc_arena_unprotect_ready(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_span *batch[ARENA_READY_MAX];
+  size_t n = 0;
+  gogc_critical_enter(t);
+  gogc_lock(&rt->arena_lock);
+  while (rt->arena_ready_prot != NULL && n < ARENA_READY_MAX) {
+    gogc_span *s = rt->arena_ready_prot;
+    rt->arena_ready_prot = s->next;
+    s->next = NULL;
+    batch[n++] = s;
+  }
+  /* They stay counted in arena_nready: their places on the list are kept. */
+  atomic_store_relaxed(&rt->arena_nready_prot, rt->arena_nready_prot - n);
+  pthread_mutex_unlock(&rt->arena_lock);
+  gogc_critical_leave(t);
+  if (n == 0) return;
+  qsort(batch, n, sizeof batch[0], by_base);
+  bool ok[ARENA_READY_MAX];
+  for (size_t i = 0, j; i < n; i = j) {
+    for (j = i + 1; j < n && batch[j]->base == batch[j - 1]->base + ARENA_CHUNK; j++) {
+    }
+    bool rw = gogc_os_protect((void *)batch[i]->base, (j - i) * ARENA_CHUNK, true) == 0;
+    for (size_t k = i; k < j; k++) {
+      ok[k] = rw;
+      if (rw) atomic_store_relaxed(&batch[k]->arena_prot, 0);
+    }
+  }
+  gogc_critical_enter(t);
+  gogc_lock(&rt->arena_lock);
+  for (size_t k = 0; k < n; k++) {
+    gogc_span **head = ok[k] ? &rt->arena_ready : &rt->arena_ready_prot;
+    batch[k]->next = *head;
+    *head = batch[k];
+    if (!ok[k]) atomic_store_relaxed(&rt->arena_nready_prot, rt->arena_nready_prot + 1);
+  }
+  pthread_mutex_unlock(&rt->arena_lock);
+  gogc_critical_leave(t);
+}
+
+/* The sweep found a freed chunk unmarked: nothing points into it. Keep it
+ * for the next arena (a chunk that kept its pages stays protected until a
+ * batch makes it accessible), or make it ordinary memory again so the
+ * heap may reuse the pages. The sweep makes no system call for a kept
+ * chunk. */
 int gogc_arena_sweep_dead(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
   if (s->arena_state == ARENA_LIVE) { /* an arena dropped without a free */
@@ -221,22 +350,26 @@ int gogc_arena_sweep_dead(gogc_span *s) {
     return 1;
   }
   void *p = (void *)s->base;
-  if (s->arena_resident) {
-    if (gogc_os_protect(p, ARENA_CHUNK, true) != 0) return 0; /* try next cycle */
-    /* Clear what was used: the rest was never touched. */
-    memset(p, 0, s->arena_lo - s->base);
-    memset((void *)s->arena_hi, 0, s->base + ARENA_CHUNK - s->arena_hi);
-    atomic_sub_relaxed(&rt->arena_resident, s->arena_resident);
-  } else if (gogc_os_commit(p, ARENA_CHUNK) != 0) {
-    return 0;
+  bool prot = atomic_load_relaxed(&s->arena_prot);
+  if (!prot && s->arena_resident == 0) {
+    /* Decommitted when freed: fresh zero pages once committed. */
+    if (gogc_os_commit(p, ARENA_CHUNK) != 0) return 0; /* try next cycle */
+    set_touch(s, 0, ARENA_CHUNK);
+    s->arena_lo = s->base;
+    s->arena_hi = s->base + ARENA_CHUNK;
   }
+  if (ready_push(s, prot)) {
+    atomic_sub_relaxed(&rt->arena_quarantined, 1);
+    return 3;
+  }
+  /* No room: accessible again, and the pages go back to the heap. */
+  if (prot) {
+    if (gogc_os_protect(p, ARENA_CHUNK, true) != 0) return 0; /* try next cycle */
+    atomic_store_relaxed(&s->arena_prot, 0);
+  }
+  if (s->arena_resident) atomic_sub_relaxed(&rt->arena_resident, s->arena_resident);
   s->arena_resident = 0;
   atomic_sub_relaxed(&rt->arena_quarantined, 1);
-  /* Still a chunk while it waits: a marker that reaches it through a
-   * stray word must go through the chunk protocol (it is freed again
-   * later, maybe mid-scan). */
-  atomic_store_release(&s->arena_state, (uint32_t)ARENA_READY);
-  if (ready_push(s)) return 3;
   s->arena_state = 0;
   gogc_os_purge(p, ARENA_CHUNK);
   return 2; /* zero pages, memory returned: no need to clear them again */
@@ -328,12 +461,14 @@ GOGC_API void gogc_arena_free(gogc_arena *a) {
   gogc_store(&a->chunks, NULL);
   while (c != NULL) {
     uintptr_t *next = (uintptr_t *)c[0]; /* read before the chunk faults */
-    fault_chunk(gogc_span_of((uintptr_t)c));
+    uintptr_t used = fault_chunk(gogc_span_of((uintptr_t)c));
     atomic_sub_relaxed(&rt->arena_bytes, ARENA_CHUNK);
     /* Freed as far as pacing goes (Go does the same): churning arenas
      * must not run the collector as if the heap grew. */
     atomic_sub_relaxed(&rt->heap_live, ARENA_CHUNK);
-    atomic_add_relaxed(&rt->arena_freed_since, 1);
+    /* A chunk counts more the more of it was used: the pages that
+     * quarantine keeps come back (resident) only through a cycle. */
+    atomic_add_relaxed(&rt->arena_freed_since, 1 + used / ARENA_RECYCLE_UNIT);
     c = next;
   }
   atomic_sub_relaxed(&rt->arenas_live, 1);

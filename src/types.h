@@ -160,7 +160,12 @@ typedef struct gogc_span {
    * down from arena_hi; only [base, arena_lo) is scanned. */
   uint32_t arena_state;    /* [atomic] 0: not a chunk; ARENA_LIVE, _FREED, _READY */
   uint32_t arena_scanning; /* [atomic] markers reading the chunk now */
-  uint32_t arena_resident; /* [freer, then sweeper] bytes used, when freed with its pages kept */
+  uint32_t arena_resident; /* [freer, sweeper, then the thread that takes it] bytes used, when
+                              freed with its pages kept: counted in rt->arena_resident until a
+                              new arena takes the chunk or its pages go back */
+  uint32_t arena_prot;     /* [freer, sweeper, unprotect_ready] 1: PROT_NONE with its pages kept */
+  uint32_t arena_touch_lo; /* [freer, sweeper, the thread that takes it] offsets bounding the pages */
+  uint32_t arena_touch_hi; /*   that may be resident: [0, lo) and [hi, ARENA_CHUNK) (arena.c) */
   uintptr_t arena_lo;      /* [arena's user; read by markers] */
   uintptr_t arena_hi;      /* [arena's user] */
 
@@ -181,7 +186,8 @@ enum { ARENA_LIVE = 1, ARENA_FREED = 2, ARENA_READY = 3 /* recycled, kept for a 
 #define ARENA_MAX_OBJECT (ARENA_CHUNK / 4) /* larger: from the heap */
 #define ARENA_RECYCLE_CHUNKS 256           /* freed since the last cycle: start one */
 #define ARENA_RESIDENT_MAX ((uint64_t)64 << 20) /* memory freed chunks may keep in quarantine */
-#define ARENA_READY_MAX 64                 /* recycled chunks kept for new arenas */
+#define ARENA_RECYCLE_UNIT (ARENA_RESIDENT_MAX / 2 / ARENA_RECYCLE_CHUNKS) /* used bytes that count as one more freed chunk */
+#define ARENA_READY_MAX ARENA_RECYCLE_CHUNKS /* recycled chunks kept for new arenas: a cycle's worth */
 #define ARENA_MAGIC 0x61726e61676f6763ull  /* live handle */
 #define ARENA_MAGIC_FREED 0x66726565676f6763ull
 
@@ -561,11 +567,14 @@ typedef struct gogc_runtime {
   uint64_t arenas_live;          /* [atomic] made and not freed */
   uint64_t arena_bytes;          /* [atomic] chunk bytes of those */
   uint64_t arena_quarantined;    /* [atomic] freed chunks no cycle has proven unreferenced */
-  uint64_t arena_freed_since;    /* [atomic] chunks freed since the last cycle started */
+  uint64_t arena_freed_since;    /* [atomic] chunks freed since the last cycle started, weighted */
   uint64_t arena_resident;       /* [atomic] used bytes of quarantined chunks that kept their pages */
   pthread_mutex_t arena_lock;    /* the ready list; in critical sections only */
-  struct gogc_span *arena_ready; /* [arena_lock] recycled chunks, zeroed, resident */
-  uint64_t arena_nready;         /* [arena_lock, read atomically] */
+  struct gogc_span *arena_ready; /* [arena_lock] recycled chunks, accessible (cleared when taken) */
+  struct gogc_span *arena_ready_prot; /* [arena_lock] recycled chunks still PROT_NONE, pages kept:
+                                         made accessible in a batch (gogc_arena_unprotect_ready) */
+  uint64_t arena_nready;         /* [arena_lock, read atomically] on both lists */
+  uint64_t arena_nready_prot;    /* [arena_lock, read atomically] on arena_ready_prot */
 
   /* --- pools (pool.c) --- */
   pthread_mutex_t pool_lock;     /* the registries; in critical sections only */
