@@ -410,7 +410,7 @@ void *gogc_alloc_arena_chunk(void) {
    * protected ones wait, a batch of them is made accessible first. */
   if (atomic_load_relaxed(&rt->arena_nready_prot) != 0 &&
       atomic_load_relaxed(&rt->arena_nready) == atomic_load_relaxed(&rt->arena_nready_prot))
-    gogc_arena_unprotect_ready(t);
+    gogc_arena_unprotect_ready(t, false);
   void *p = NULL;
   gogc_critical_enter(t);
   gogc_span *s = gogc_arena_ready_pop();
@@ -428,10 +428,11 @@ void *gogc_alloc_arena_chunk(void) {
   __asm__ volatile("" : : "r"(p) : "memory");
   if (p != NULL) return p;
   p = alloc_large_ex(t, ARENA_CHUNK, KIND_CONSERVATIVE, NULL, true);
-  if (p != NULL) { /* pages of unknown residency: all of them, for arena.c */
+  if (p != NULL) { /* for arena.c: no page resident beyond what its arena uses */
     s = gogc_span_of((uintptr_t)p);
-    s->arena_touch_lo = (uint32_t)ARENA_CHUNK;
-    s->arena_touch_hi = 0;
+    s->arena_touch_lo = 0;
+    s->arena_touch_hi = (uint32_t)ARENA_CHUNK;
+    s->arena_underuse = 0;
   }
   return p;
 }

@@ -33,8 +33,9 @@
  * whole list accessible, one mprotect per run of adjacent chunks
  * (gogc_arena_unprotect_ready), and clears the part the chunk's last
  * arena used as it takes it (gogc_arena_clear_recycled). Freeing a small
- * arena thus costs one system call. Pages far beyond what an arena used
- * are returned on free (trim_chunk): protection costs per resident page.
+ * arena thus costs one system call. Pages that arenas have long left
+ * unused are returned on free (trim_chunk): protection costs per resident
+ * page.
  * A freed chunk leaves
  * heap_live at once (as in Go: arena churn is not heap growth); instead
  * every ARENA_RECYCLE_CHUNKS chunks freed start a cycle, which bounds the
@@ -183,20 +184,30 @@ static void set_touch(gogc_span *s, uintptr_t lo, uintptr_t hi) {
 }
 
 /* A chunk keeps its pages from one arena to the next, but protecting and
- * unprotecting costs per resident page: a chunk that an arena filled and
- * a later one used a little of would pay for the whole of it at every
- * free. So on free, resident pages beyond what this arena used (they are
- * zero) go back to the OS when they are more than half the chunk. Not
- * sooner: faulting a page in again costs as much as protecting it some 30
- * times, and arenas of one program tend to be of similar sizes. */
-#define ARENA_TRIM_SLACK (ARENA_CHUNK / 2)
+ * unprotecting costs per resident page (on this VM, 0.3 us a page for the
+ * pair: a chunk with 320 KiB resident costs 32 us per free against 10 us
+ * with 32 KiB). So resident pages well beyond what arenas use (they are
+ * zero) go back to the OS, once ARENA_TRIM_AFTER frees in a row have left
+ * them unused: faulting a page in again costs about ten times as much, and
+ * arenas of one phase of a program tend to be of similar sizes. */
+#define ARENA_TRIM_SLACK ((uintptr_t)64 << 10)
+#define ARENA_TRIM_AFTER 4
 static void trim_chunk(gogc_span *s) {
   uintptr_t lo = ((s->arena_lo - s->base) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
   uintptr_t hi = (s->arena_hi - s->base) & ~(PAGE_SIZE - 1);
+  if (hi < lo) hi = lo; /* the two ends share a page */
+  /* Resident beyond the used ends, never into the other end's objects. */
   uintptr_t tlo = s->arena_touch_lo > lo ? s->arena_touch_lo : lo;
   uintptr_t thi = s->arena_touch_hi < hi ? s->arena_touch_hi : hi;
-  if (tlo > lo + ARENA_TRIM_SLACK && gogc_os_purge((void *)(s->base + lo), tlo - lo) == 0) tlo = lo;
-  if (hi > thi + ARENA_TRIM_SLACK && gogc_os_purge((void *)(s->base + thi), hi - thi) == 0) thi = hi;
+  if (tlo > hi) tlo = hi;
+  if (thi < lo) thi = lo;
+  bool under = tlo > lo + ARENA_TRIM_SLACK || hi > thi + ARENA_TRIM_SLACK;
+  s->arena_underuse = under ? s->arena_underuse + 1 : 0;
+  if (s->arena_underuse >= ARENA_TRIM_AFTER) {
+    s->arena_underuse = 0;
+    if (tlo > lo && gogc_os_purge((void *)(s->base + lo), tlo - lo) == 0) tlo = lo;
+    if (hi > thi && gogc_os_purge((void *)(s->base + thi), hi - thi) == 0) thi = hi;
+  }
   set_touch(s, tlo, thi);
 }
 
@@ -296,8 +307,11 @@ static int by_base(const void *x, const void *y) {
  * batch usually takes a handful of calls. Called by a thread that wants a
  * chunk, outside critical sections: while the batch is off the lists the
  * world may stop (the chunks are READY: nobody reads them). A chunk that
- * cannot be made accessible goes back to wait for the next batch. */
-void gogc_arena_unprotect_ready(gogc_thread *t) {
+ * cannot be made accessible goes back to wait for the next batch. The
+ * background sweeper calls this when it has swept a cycle, with clear
+ * (the clearing then happens beside the program, not in it); a thread
+ * that finds only protected chunks calls it without. */
+void gogc_arena_unprotect_ready(gogc_thread *t, bool clear) {
   gogc_runtime *rt = gogc_rt;
   gogc_span *batch[ARENA_READY_MAX];
   size_t n = 0;
@@ -322,7 +336,9 @@ void gogc_arena_unprotect_ready(gogc_thread *t) {
     bool rw = gogc_os_protect((void *)batch[i]->base, (j - i) * ARENA_CHUNK, true) == 0;
     for (size_t k = i; k < j; k++) {
       ok[k] = rw;
-      if (rw) atomic_store_relaxed(&batch[k]->arena_prot, 0);
+      if (!rw) continue;
+      atomic_store_relaxed(&batch[k]->arena_prot, 0);
+      if (clear) gogc_arena_clear_recycled(batch[k]);
     }
   }
   gogc_critical_enter(t);

@@ -358,7 +358,7 @@ static inline void gogc_event_simple(gogc_event_kind kind, uint32_t cycle, uint6
 int gogc_arena_sweep_dead(gogc_span *s);
 gogc_span *gogc_arena_ready_pop(void); /* a recycled chunk, or NULL; in a critical section */
 void gogc_arena_clear_recycled(gogc_span *s); /* after ready_pop, outside critical sections */
-void gogc_arena_unprotect_ready(gogc_thread *t); /* outside critical sections */
+void gogc_arena_unprotect_ready(gogc_thread *t, bool clear); /* outside critical sections */
 void gogc_arenas_init(void);
 
 /* ---------------------------------------------------------------------------

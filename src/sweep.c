@@ -255,6 +255,9 @@ static void *sweeper_main(void *arg) {
       if (++n % 16 == 0) sched_yield();
     }
     gogc_sweep_set_done(); /* a hint for the allocators */
+    /* Arena chunks recycled by this sweep: made accessible and cleared
+     * here, beside the program (arena.c). */
+    if (atomic_load_relaxed(&rt->arena_nready_prot) != 0) gogc_arena_unprotect_ready(gogc_self, true);
     /* The pages in use are exact now: new goals for the memory limit and
      * the scavenger. */
     gogc_pacer_update_try();

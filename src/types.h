@@ -166,6 +166,7 @@ typedef struct gogc_span {
   uint32_t arena_prot;     /* [freer, sweeper, unprotect_ready] 1: PROT_NONE with its pages kept */
   uint32_t arena_touch_lo; /* [freer, sweeper, the thread that takes it] offsets bounding the pages */
   uint32_t arena_touch_hi; /*   that may be resident: [0, lo) and [hi, ARENA_CHUNK) (arena.c) */
+  uint32_t arena_underuse;  /* [freer] frees in a row that left many resident pages unused */
   uintptr_t arena_lo;      /* [arena's user; read by markers] */
   uintptr_t arena_hi;      /* [arena's user] */
 
