@@ -82,7 +82,8 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   gogc_span *s = gogc_rt != NULL ? gogc_span_of(a) : NULL;
   uint32_t st = s != NULL ? atomic_load_relaxed(&s->arena_state) : 0;
   /* Freed, or recycled but still protected (not yet taken by a new arena). */
-  if ((st == ARENA_FREED || (st == ARENA_READY && atomic_load_relaxed(&s->arena_prot))) &&
+  if ((st == ARENA_FREED || st == ARENA_FREEING ||
+       (st == ARENA_READY && atomic_load_relaxed(&s->arena_prot))) &&
       a >= s->base && a < s->base + ARENA_CHUNK) {
     char msg[200];
     size_t n = 0;
@@ -211,6 +212,10 @@ static void trim_chunk(gogc_span *s) {
   set_touch(s, tlo, thi);
 }
 
+static void hide_chunk(void *s) {
+  atomic_store_seqcst(&((gogc_span *)s)->arena_state, (uint32_t)ARENA_FREEING);
+}
+
 /* Make the chunk inaccessible, once no marker is reading it. While the
  * chunks in quarantine keep less than ARENA_RESIDENT_MAX of used memory,
  * this one keeps its pages (touching fresh pages again costs far more
@@ -218,7 +223,12 @@ static void trim_chunk(gogc_span *s) {
  * back now. */
 static uintptr_t fault_chunk(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
-  atomic_store_seqcst(&s->arena_state, (uint32_t)ARENA_FREED);
+  /* The chunk's words stop being scanned at once: a deletion of all of
+   * them, so while marking they are shaded (with the next-chunk word,
+   * which keeps the chunks still to be freed reachable: without it a
+   * marker that skipped this chunk left the rest of the chain unmarked,
+   * and the sweep released chunks this loop was about to read). */
+  gogc_hide_range(s->base, s->arena_lo, hide_chunk, s);
   while (atomic_load_seqcst(&s->arena_scanning) != 0) sched_yield();
   uintptr_t used = (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
   bool keep = atomic_add_relaxed(&rt->arena_resident, used) <= ARENA_RESIDENT_MAX;
@@ -237,6 +247,11 @@ static uintptr_t fault_chunk(gogc_span *s) {
     gogc_warn("arena chunk %p could not be protected; accesses after free will not fault",
               (void *)s->base);
   atomic_add_relaxed(&rt->arena_quarantined, 1);
+  /* Done with it: a sweep that finds it unmarked may recycle it now (it
+   * left it alone while FREEING: a cycle can run between the hiding and
+   * the protection, and the sweep then made the chunk accessible, pushed
+   * it for reuse, and this thread protected it after). */
+  atomic_store_release(&s->arena_state, (uint32_t)ARENA_FREED);
   return used;
 }
 
@@ -360,7 +375,9 @@ void gogc_arena_unprotect_ready(gogc_thread *t, bool clear) {
  * chunk. */
 int gogc_arena_sweep_dead(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
-  if (s->arena_state == ARENA_LIVE) { /* an arena dropped without a free */
+  uint32_t st = atomic_load_acquire(&s->arena_state);
+  if (st == ARENA_FREEING) return 0; /* gogc_arena_free is not done with it: next cycle */
+  if (st == ARENA_LIVE) { /* an arena dropped without a free */
     atomic_sub_relaxed(&rt->arena_bytes, ARENA_CHUNK);
     s->arena_state = 0;
     return 1;

@@ -122,6 +122,20 @@ static void wb_put_range(gogc_thread *t, uintptr_t dst, uintptr_t src, size_t n)
   }
 }
 
+/* A range about to become invisible to the markers without being
+ * overwritten (a freed arena chunk): while marking, shade what it holds,
+ * as the deletion half of the barrier does for one slot. hide() runs in
+ * the same critical section, so marking cannot start or end between the
+ * test and the hiding. */
+void gogc_hide_range(uintptr_t lo, uintptr_t hi, void (*hide)(void *), void *arg) {
+  gogc_thread *t = gogc_self;
+  if (t == NULL) t = barrier_thread();
+  gogc_critical_enter(t);
+  hide(arg);
+  if (gogc_wb_marking()) wb_put_range(t, lo, 0, hi - lo);
+  gogc_critical_leave(t);
+}
+
 /* Copies and clears go in pieces, each with its barrier in one critical
  * section, so a stop is never held off for long. */
 #define BULK_PIECE 4096

@@ -84,8 +84,7 @@ static GOGC_COLD void report_lost(gogc_span *ls, uintptr_t lo) {
   snprintf(who, sizeof who, "no referrer found (a register or a since-overwritten slot)");
   bool found = false;
   FOR_EACH_SPAN(s, {
-    if (!found && spanclass_kind(s->spanclass) != KIND_NOSCAN && s->arena_state != ARENA_FREED &&
-        s->arena_state != ARENA_READY) {
+    if (!found && spanclass_kind(s->spanclass) != KIND_NOSCAN && (s->arena_state == 0 || s->arena_state == ARENA_LIVE)) {
       for (uint32_t i = 0; i < s->nelems && !found; i++) {
         if (!gogc_bit_get(s->markbits, i)) continue;
         uintptr_t obj = s->base + (uintptr_t)i * s->elemsize;

@@ -209,6 +209,7 @@ void gogc_mark_new_object(gogc_span *s, uint32_t idx);
 gogc_span *gogc_object_find(uintptr_t p, uint32_t *idx_out, uintptr_t *base_out);
 bool gogc_ptr_is_invalid(uintptr_t p);                                /* barrier.c */
 void gogc_check_ptr(const char *fn, const char *what, const void *p); /* barrier.c */
+void gogc_hide_range(uintptr_t lo, uintptr_t hi, void (*hide)(void *), void *arg); /* barrier.c */
 void *gogc_alloc_arena_chunk(void); /* a zeroed chunk, already an arena chunk (arena.c) */
 
 /* ---------------------------------------------------------------------------

@@ -330,7 +330,7 @@ static GOGC_NO_SANITIZE void scan_typed_large(gogc_gcwork *w, uintptr_t obase, u
  * gogc_arena_free faults a chunk only when no marker is inside it: a
  * marker announces itself in arena_scanning, then checks that the chunk
  * is still live (both sequentially consistent, against the freer's store
- * of ARENA_FREED and load of arena_scanning). */
+ * of ARENA_FREEING and load of arena_scanning). */
 static GOGC_NOINLINE void scan_arena_chunk(gogc_gcwork *w, gogc_span *s, uintptr_t p) {
   __atomic_add_fetch(&s->arena_scanning, 1, __ATOMIC_SEQ_CST);
   if (atomic_load_seqcst(&s->arena_state) == ARENA_LIVE) {

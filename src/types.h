@@ -158,7 +158,7 @@ typedef struct gogc_span {
   /* An arena chunk (arena.c): one large conservative object whose objects
    * are bump-allocated, pointerful ones up from arena_lo, pointer-free ones
    * down from arena_hi; only [base, arena_lo) is scanned. */
-  uint32_t arena_state;    /* [atomic] 0: not a chunk; ARENA_LIVE, _FREED, _READY */
+  uint32_t arena_state;    /* [atomic] 0: not a chunk; ARENA_LIVE, _FREEING, _FREED, _READY */
   uint32_t arena_scanning; /* [atomic] markers reading the chunk now */
   uint32_t arena_resident; /* [freer, sweeper, then the thread that takes it] bytes used, when
                               freed with its pages kept: counted in rt->arena_resident until a
@@ -181,7 +181,12 @@ typedef struct gogc_span {
  * Arenas (arena.c). The handle is a collected object; its chunks are large
  * objects of ARENA_CHUNK bytes chained through their first word.
  * ------------------------------------------------------------------------- */
-enum { ARENA_LIVE = 1, ARENA_FREED = 2, ARENA_READY = 3 /* recycled, kept for a new arena */ };
+enum {
+  ARENA_LIVE = 1,
+  ARENA_FREED = 2,   /* quarantined: protected (or decommitted) until a cycle proves it unreferenced */
+  ARENA_READY = 3,   /* recycled, kept for a new arena */
+  ARENA_FREEING = 4, /* gogc_arena_free is protecting it: markers skip it, the sweep leaves it */
+};
 #define ARENA_CHUNK ((uintptr_t)1 << 20)
 #define ARENA_CHUNK_HEADER 16                  /* next-chunk word, and alignment */
 #define ARENA_MAX_OBJECT (ARENA_CHUNK / 4) /* larger: from the heap */

@@ -56,7 +56,7 @@ static GOGC_NO_SANITIZE void verify_object(const char *when, gogc_span *s, uint3
   int kind = spanclass_kind(s->spanclass);
   if (kind == KIND_NOSCAN) return;
   uintptr_t end = obj + s->elemsize;
-  if (s->arena_state == ARENA_FREED || s->arena_state == ARENA_READY) return; /* nothing to read */
+  if (s->arena_state != 0 && s->arena_state != ARENA_LIVE) return; /* nothing to read */
   if (s->arena_state == ARENA_LIVE) end = s->arena_lo;
   for (uintptr_t a = obj; a < end; a += 8) {
     uintptr_t w = (a - obj) >> 3;

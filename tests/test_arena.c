@@ -7,6 +7,8 @@
  *    processes);
  *  - a freed chunk something still points to stays quarantined and its
  *    addresses are not reused; once nothing points to it, it is reused;
+ *  - arenas freed while another thread collects back to back: the chunks
+ *    still to be freed and objects loaded out of the arena survive;
  *  - a million arenas made and freed keep address space and RSS bounded;
  *  - every misuse aborts with its message (child processes), including two
  *    threads in one arena in debug builds.
@@ -254,6 +256,55 @@ static void test_threads(void) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Freeing while marking. The free hides each chunk from the markers in
+ * turn; the chunks still to be freed (reachable only through the next-
+ * chunk words of the hidden ones) and heap objects the program loaded out
+ * of the arena before the free must not be lost. Another thread collects
+ * back to back meanwhile; each arena has 48 chunks (objects of 250 KB,
+ * left untouched, so the pages stay cheap).
+ * ------------------------------------------------------------------------- */
+static volatile int g_collecting;
+static void *collector(void *arg) {
+  (void)arg;
+  while (g_collecting) gogc_collect();
+  return NULL;
+}
+
+struct big {
+  void *heap;
+};
+
+static void test_free_marking(void) {
+  int rounds = tu_stress_heavy() ? 10 : 150;
+  pthread_t c;
+  g_collecting = 1;
+  uint32_t gc0 = stats()->num_gc;
+  CHECK(pthread_create(&c, NULL, collector, NULL) == 0);
+  int lost = 0;
+  for (int r = 0; r < rounds; r++) {
+    gogc_arena *a = gogc_arena_new();
+    struct big *last = NULL;
+    for (int k = 0; k < 48 * 4; k++) last = gogc_arena_alloc(a, 250000);
+    uint64_t *h = gogc_alloc_noscan(64);
+    for (int i = 0; i < 8; i++) h[i] = 0x5a5a0000u + (uint64_t)r * 8 + (uint64_t)i;
+    gogc_store(&last->heap, h);
+    h = NULL;
+    uint64_t *volatile kept = last->heap; /* loaded before the free */
+    gogc_arena_free(a);
+    for (int i = 0; i < 200; i++) { /* reuse what a lost object held */
+      uint64_t *x = gogc_alloc_noscan(64);
+      if (x != NULL) x[0] = 1;
+    }
+    for (int i = 0; i < 8; i++) lost += kept[i] != 0x5a5a0000u + (uint64_t)r * 8 + (uint64_t)i;
+  }
+  g_collecting = 0;
+  pthread_join(c, NULL);
+  printf("free_marking: %d arenas of 48 chunks freed during %u collections\n", rounds,
+         stats()->num_gc - gc0);
+  CHECKF(lost == 0, "%d words of heap objects loaded from freed arenas were lost", lost);
+}
+
+/* ---------------------------------------------------------------------------
  * A million arenas
  * ------------------------------------------------------------------------- */
 static void test_million(void) {
@@ -362,6 +413,7 @@ int main(int argc, char **argv) {
   test_quarantine();
   test_misuse();
   test_threads();
+  test_free_marking();
   test_million();
   return check_done();
 }
