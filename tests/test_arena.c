@@ -263,10 +263,10 @@ static void test_threads(void) {
  * back to back meanwhile; each arena has 48 chunks (objects of 250 KB,
  * left untouched, so the pages stay cheap).
  * ------------------------------------------------------------------------- */
-static volatile int g_collecting;
+static int g_collecting; /* atomic */
 static void *collector(void *arg) {
   (void)arg;
-  while (g_collecting) gogc_collect();
+  while (__atomic_load_n(&g_collecting, __ATOMIC_ACQUIRE)) gogc_collect();
   return NULL;
 }
 
@@ -277,7 +277,7 @@ struct big {
 static void test_free_marking(void) {
   int rounds = tu_stress_heavy() ? 10 : 150;
   pthread_t c;
-  g_collecting = 1;
+  __atomic_store_n(&g_collecting, 1, __ATOMIC_RELEASE);
   uint32_t gc0 = stats()->num_gc;
   CHECK(pthread_create(&c, NULL, collector, NULL) == 0);
   int lost = 0;
@@ -297,7 +297,7 @@ static void test_free_marking(void) {
     }
     for (int i = 0; i < 8; i++) lost += kept[i] != 0x5a5a0000u + (uint64_t)r * 8 + (uint64_t)i;
   }
-  g_collecting = 0;
+  __atomic_store_n(&g_collecting, 0, __ATOMIC_RELEASE);
   pthread_join(c, NULL);
   printf("free_marking: %d arenas of 48 chunks freed during %u collections\n", rounds,
          stats()->num_gc - gc0);
