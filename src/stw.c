@@ -118,6 +118,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   (void)info;
   int saved = errno;
   gogc_thread *t = gogc_self;
+  if (t != NULL) t->signals_seen++;
   if (t != NULL && gogc_rt != NULL && !t->in_suspend &&
       (atomic_load_relaxed(&t->ack_wanted) || atomic_load_relaxed(&t->suspend_req))) {
     atomic_signal_fence();
@@ -183,17 +184,23 @@ gogc_thread *gogc_thread_register_self(void) {
     gogc_warn("cannot find the stack of the calling thread; not registered");
     return NULL;
   }
+  /* A recycled struct is cleared under the lock: a root job queued for the
+   * thread that used it before may still read need_scan (scan_thread). */
   gogc_lock(&rt->threads_lock);
   t = thread_free_list;
-  if (t) thread_free_list = t->next;
+  if (t) {
+    thread_free_list = t->next;
+    struct gogc_gcwork *gcw = t->gcw; /* kept by a recycled struct */
+    memset(t, 0, sizeof *t);
+    t->gcw = gcw;
+  }
   pthread_mutex_unlock(&rt->threads_lock);
-  if (t == NULL)
+  if (t == NULL) {
     t = registering_helper ? gogc_meta_alloc_critical(sizeof *t, "a collector thread")
                            : gogc_meta_alloc(sizeof *t);
-  if (t == NULL) return NULL;
-  struct gogc_gcwork *gcw = t->gcw; /* kept by a recycled struct */
-  memset(t, 0, sizeof *t);
-  t->gcw = gcw;
+    if (t == NULL) return NULL;
+    memset(t, 0, sizeof *t);
+  }
   gogc_mcache_init(t);
   t->tid = pthread_self();
   t->os_tid = (uint64_t)gettid();
@@ -308,6 +315,53 @@ GOGC_API void gogc_leave_blocking(void) {
  * withdrawn. Returns true when t is stopped; false if it could not be
  * signalled.
  * ------------------------------------------------------------------------- */
+/* Waiting for stopped threads to answer. A thread answers its signal or,
+ * inside a critical section, at the section's end, so the wait is short;
+ * but a signal can go missing on the way: ThreadSanitizer defers signals
+ * to its own queue and was seen, under load, to never run the handler for
+ * one (a thread looping in trylock and nanosleep, both intercepted, never
+ * answered). A kernel does not lose one, but a program may block the
+ * signal in a thread. So the waiter sends the signal again after 10 ms,
+ * doubling up to 1 s; the protocol makes a repeat harmless (a handler that
+ * finds no request set returns, and one ack is given per request however
+ * many signals come: types.h), and after 5 s it says what it waits for. */
+typedef struct stop_waiter {
+  uint64_t start, next;  /* ns: began waiting; next resend */
+  uint64_t interval;     /* ns */
+  uint32_t resends;
+  bool warned;
+} stop_waiter;
+
+static stop_waiter stop_waiter_init(void) {
+  uint64_t now = gogc_os_nanotime();
+  return (stop_waiter){.start = now, .next = now + 10000000, .interval = 10000000};
+}
+
+/* Wait on *addr while it holds expect, until the next resend is due: true
+ * when it is. */
+static bool stop_waiter_wait(stop_waiter *w, volatile uint32_t *addr, uint32_t expect) {
+  uint64_t now = gogc_os_nanotime();
+  if (now < w->next) {
+    gogc_os_futex_wait_ns(addr, expect, w->next - now);
+    return false;
+  }
+  w->next = now + w->interval;
+  if (w->interval < 1000000000) w->interval *= 2;
+  if (!w->warned && now - w->start > 5000000000ull) {
+    w->warned = true;
+    gogc_warn("a stop has waited 5 s for a registered thread to answer signal %d "
+              "(%u signals sent again); is the signal blocked in that thread?",
+              gogc_rt->suspend_signal, w->resends);
+  }
+  return true;
+}
+
+static void stop_waiter_resend(stop_waiter *w, gogc_thread *t) {
+  w->resends++;
+  atomic_add_relaxed(&gogc_rt->stop_resends, 1);
+  pthread_kill(t->tid, gogc_rt->suspend_signal);
+}
+
 bool gogc_thread_suspend(gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   gogc_assert(t != gogc_self);
@@ -321,7 +375,11 @@ bool gogc_thread_suspend(gogc_thread *t) {
     gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
     return false;
   }
-  while (!atomic_load_acquire(&t->suspended)) gogc_os_futex_wait(&t->suspended, 0);
+  stop_waiter w = stop_waiter_init();
+  while (!atomic_load_acquire(&t->suspended)) {
+    if (stop_waiter_wait(&w, &t->suspended, 0) && !atomic_load_acquire(&t->suspended))
+      stop_waiter_resend(&w, t);
+  }
   return true;
 }
 
@@ -367,7 +425,15 @@ void gogc_stop_the_world(void) {
     }
   }
   uint32_t a;
-  while ((a = atomic_load_acquire(&rt->stw_acks)) < expected) gogc_os_futex_wait(&rt->stw_acks, a);
+  stop_waiter w = stop_waiter_init();
+  while ((a = atomic_load_acquire(&rt->stw_acks)) < expected) {
+    if (!stop_waiter_wait(&w, &rt->stw_acks, a)) continue;
+    /* Send again to every thread that has not acknowledged. */
+    for (gogc_thread *t = rt->threads; t; t = t->next) {
+      if (t != self && !t->stopped_blocking && atomic_load_seqcst(&t->ack_wanted))
+        stop_waiter_resend(&w, t);
+    }
+  }
 }
 
 void gogc_start_the_world(void) {

@@ -310,6 +310,7 @@ typedef struct gogc_thread {
   uint32_t in_critical;               /* [owner + own signal handler] */
   volatile uint32_t suspend_pending;  /* [owner + own signal handler] */
   volatile uint32_t in_suspend;       /* [owner + own signal handler] inside gogc_suspend_self */
+  volatile uint32_t signals_seen;     /* [own signal handler] suspend signals handled (debugging) */
   volatile uint32_t ack_wanted;       /* [atomic] set by the collector before it signals
                                          for a full stop; cleared by the one ack */
   uint32_t state;                     /* [atomic] THREAD_* */
@@ -495,6 +496,7 @@ typedef struct gogc_runtime {
   volatile uint32_t world_stopping; /* [atomic] STW requested or in force */
   volatile uint32_t stw_seq;     /* [atomic] futex: bumped to restart */
   volatile uint32_t stw_acks;    /* [atomic] futex: threads stopped */
+  uint64_t stop_resends;         /* [atomic] suspend signals sent again (stw.c) */
 
   /* --- roots --- */
   pthread_mutex_t roots_lock;
