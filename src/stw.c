@@ -358,7 +358,6 @@ static bool stop_waiter_wait(stop_waiter *w, volatile uint32_t *addr, uint32_t e
 
 static void stop_waiter_resend(stop_waiter *w, gogc_thread *t) {
   w->resends++;
-  atomic_add_relaxed(&gogc_rt->stop_resends, 1);
   pthread_kill(t->tid, gogc_rt->suspend_signal);
 }
 

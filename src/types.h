@@ -496,7 +496,6 @@ typedef struct gogc_runtime {
   volatile uint32_t world_stopping; /* [atomic] STW requested or in force */
   volatile uint32_t stw_seq;     /* [atomic] futex: bumped to restart */
   volatile uint32_t stw_acks;    /* [atomic] futex: threads stopped */
-  uint64_t stop_resends;         /* [atomic] suspend signals sent again (stw.c) */
 
   /* --- roots --- */
   pthread_mutex_t roots_lock;
