@@ -294,6 +294,19 @@ bool gogc_thread_suspend(gogc_thread *t);
 void gogc_thread_stopped_stack(gogc_thread *t, uintptr_t *sp, const uintptr_t **regs,
                                uint32_t *nregs);
 void gogc_thread_resume(gogc_thread *t);
+/* Where a scan of t's stack starts, given the stack pointer t was found
+ * at. Inside gogc_collect the frames below its entry (roots_sp) are the
+ * collector's and neither they nor the registers hold roots: the
+ * program's callee-saved registers are spilled above roots_sp. */
+static inline uintptr_t gogc_thread_roots_lo(const gogc_thread *t, uintptr_t sp,
+                                             uint32_t *nregs) {
+  uintptr_t r = atomic_load_relaxed(&t->roots_sp);
+  if (r > sp && r <= t->stack_hi) {
+    *nregs = 0;
+    return r;
+  }
+  return sp;
+}
 /* Leave an allocator critical section, suspending if a stop was requested. */
 static inline void gogc_critical_enter(gogc_thread *t) {
   t->in_critical++;

@@ -737,8 +737,10 @@ static GOGC_NO_SANITIZE void checkmark_snapshot(gogc_thread *t, const uintptr_t 
 static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;
-  if (gogc_rt->opt_gccheckmark) checkmark_snapshot(t, NULL, 0, (uintptr_t)&marker, t->stack_hi);
-  gogc_scan_range(w, (uintptr_t)&marker, t->stack_hi);
+  uint32_t nregs = 0;
+  uintptr_t lo = gogc_thread_roots_lo(t, (uintptr_t)&marker, &nregs);
+  if (gogc_rt->opt_gccheckmark) checkmark_snapshot(t, NULL, 0, lo, t->stack_hi);
+  gogc_scan_range(w, lo, t->stack_hi);
   (void)marker;
 }
 

@@ -689,9 +689,30 @@ void gogc_test_finish_held_cycle_unswept(void) {
   while (atomic_load_acquire(&rt->cycles) == n) gogc_os_futex_wait_ns(&rt->cycles, n, 1000000);
 }
 
-GOGC_API void gogc_collect(void) {
-  if (gogc_ensure_init() != 0 || gogc_thread_register_self() == NULL) return;
-  gogc_gc(TRIGGER_FORCED);
+/* A forced collection that does not scan its own frames. The collector's
+ * frames lie over the dead frames of the program's earlier, deeper calls
+ * (allocations among them), and a slot they never write (padding, a spill
+ * not reached) still holds what the dead frame left there; besides, the
+ * collector itself handles span and object addresses as it works. A
+ * conservative scan would take either for a root, and an object the
+ * program has just dropped, gogc_collect() right after, could survive. So
+ * the scan of this thread starts at the frame of this function (Go runs
+ * the collector on a separate system stack for the same reason): the
+ * caller's callee-saved registers are spilled in the frame above
+ * (__builtin_unwind_init in the caller), its caller-saved ones are dead
+ * across the call, and nothing below holds an object of the program
+ * (event listeners, which may run here, must not keep any; see event.c). */
+static GOGC_NOINLINE void collect_unscanned_below(gogc_thread *t, int kind) {
+  atomic_store_relaxed(&t->roots_sp, (uintptr_t)__builtin_frame_address(0));
+  gogc_gc(kind);
+  atomic_store_relaxed(&t->roots_sp, 0);
+}
+
+GOGC_API GOGC_NOINLINE void gogc_collect(void) {
+  gogc_thread *t;
+  if (gogc_ensure_init() != 0 || (t = gogc_thread_register_self()) == NULL) return;
+  __builtin_unwind_init(); /* spill the caller's registers in this frame */
+  collect_unscanned_below(t, TRIGGER_FORCED);
   /* Go's runtime.GC also finishes the sweep before returning. */
   gogc_sweep_finish();
 }

@@ -387,9 +387,9 @@ bool gogc_thread_suspend(gogc_thread *t) {
 void gogc_thread_stopped_stack(gogc_thread *t, uintptr_t *sp, const uintptr_t **regs,
                                uint32_t *nregs) {
   bool blocking = t->stopped_blocking; /* not the state now: see types.h */
-  *sp = atomic_load_relaxed(&t->saved_sp);
   *regs = blocking ? t->regs : NULL;
   *nregs = blocking ? 6 : 0;
+  *sp = gogc_thread_roots_lo(t, atomic_load_relaxed(&t->saved_sp), nregs);
 }
 
 void gogc_thread_resume(gogc_thread *t) {
@@ -453,12 +453,14 @@ void gogc_roots_add_threads(uintptr_t self_sp) {
   for (gogc_thread *t = rt->threads; t; t = t->next) {
     uintptr_t sp = t == self ? self_sp : atomic_load_relaxed(&t->saved_sp);
     bool blocking = t != self && t->stopped_blocking; /* as the stop found it */
+    uint32_t nregs = blocking ? 6 : 0;
     if (sp < t->stack_lo || sp > t->stack_hi) {
       gogc_warn("thread stack pointer %p outside its stack [%p, %p): not scanned", (void *)sp,
                 (void *)t->stack_lo, (void *)t->stack_hi);
       continue;
     }
-    gogc_roots_push_stack(sp, t->stack_hi, blocking ? t->regs : NULL, blocking ? 6 : 0);
+    sp = gogc_thread_roots_lo(t, sp, &nregs);
+    gogc_roots_push_stack(sp, t->stack_hi, nregs ? t->regs : NULL, nregs);
     stacks += t->stack_hi - sp;
   }
   for (start_rec *r = pending_starts; r; r = r->next)

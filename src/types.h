@@ -319,6 +319,9 @@ typedef struct gogc_thread {
   pthread_t tid;                      /* [init] */
   uintptr_t stack_lo, stack_hi;       /* [init] */
   volatile uintptr_t saved_sp;        /* written before the ack / blocking */
+  uintptr_t roots_sp;                 /* [atomic; owner writes] inside gogc_collect:
+                                         the program's frames end here, the
+                                         collector's below hold no roots; 0 outside */
   uintptr_t regs[32];                 /* callee-saved registers when blocking */
   uint64_t local_nmalloc[NUM_SIZE_CLASSES]; /* [owner] small objects */
   struct gogc_thread *next, *prev;    /* [threads_lock] */
