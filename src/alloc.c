@@ -90,7 +90,17 @@ uint32_t gogc_span_next_free(gogc_span *s) {
   return idx;
 }
 
-/* Allocate-black: an object allocated while marking is marked at once. */
+/* Allocate-black: an object allocated while marking is marked at once.
+ * A small object's bytes are counted on the thread: a shared counter
+ * updated at every allocation while marking costs a cache line that the
+ * markers' flushes and the other allocating threads keep taking away. */
+static inline void mark_new_small(gogc_thread *t, gogc_span *s, uint32_t idx) {
+  uint64_t bit = (uint64_t)1 << (idx & 63);
+  if ((atomic_or_relaxed(&s->markbits[idx >> 6], bit) & bit) == 0)
+    atomic_store_relaxed(&t->new_marked, atomic_load_relaxed(&t->new_marked) + s->elemsize);
+}
+
+/* A large object (the shared counter: these are few). */
 void gogc_mark_new_object(gogc_span *s, uint32_t idx) {
   uint64_t bit = (uint64_t)1 << (idx & 63);
   if ((atomic_or_relaxed(&s->markbits[idx >> 6], bit) & bit) == 0)
@@ -120,6 +130,11 @@ void gogc_mcache_flush(gogc_thread *t) {
     t->alloc[i] = &empty_span;
   }
   gogc_runtime *rt = gogc_rt;
+  uint64_t nm = atomic_load_relaxed(&t->new_marked);
+  if (nm) {
+    atomic_add_relaxed(&rt->bytes_marked, nm);
+    atomic_store_relaxed(&t->new_marked, 0);
+  }
   for (int c = 0; c < NUM_SIZE_CLASSES; c++) {
     if (t->local_nmalloc[c]) {
       atomic_add_relaxed(&rt->small_nmalloc[c], t->local_nmalloc[c]);
@@ -290,7 +305,7 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
       }
     }
   }
-  if (unlikely(gogc_wb_marking())) gogc_mark_new_object(s, gogc_span_obj_index(s, p));
+  if (unlikely(gogc_wb_marking())) mark_new_small(t, s, gogc_span_obj_index(s, p));
   gogc_critical_leave(t);
   if (unlikely(trigger | gogc__stress)) {
     if (gogc__stress) stress_collect(t, c == 0);

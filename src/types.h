@@ -324,6 +324,9 @@ typedef struct gogc_thread {
                                          collector's below hold no roots; 0 outside */
   uintptr_t regs[32];                 /* callee-saved registers when blocking */
   uint64_t local_nmalloc[NUM_SIZE_CLASSES]; /* [owner] small objects */
+  uint64_t new_marked;                /* [atomic; owner adds] bytes of small objects allocated
+                                         black, not yet in gc.bytes_marked (flushed with the
+                                         cache: at mark termination at the latest) */
   struct gogc_thread *next, *prev;    /* [threads_lock] */
 
   /* --- concurrent marking (mark.c, barrier.c) --- */
