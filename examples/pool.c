@@ -76,8 +76,9 @@ static void *new_record(void *arg) {
 static struct record **table; /* long-lived records */
 
 int main(void) {
-  scratch_pool = gogc_pool_new(new_scratch, NULL);
-  record_pool = gogc_pool_new(new_record, NULL);
+  /* Globals holding collected objects are stored through the barrier. */
+  gogc_store(&scratch_pool, gogc_pool_new(new_scratch, NULL));
+  gogc_store(&record_pool, gogc_pool_new(new_record, NULL));
   uint64_t sum = 0;
 
   /* Case 1: a scratch buffer per request. */
@@ -102,7 +103,7 @@ int main(void) {
          (double)pooled / REQUESTS, g1 - g0, (double)fresh / REQUESTS, g2 - g1);
 
   /* Case 2: long-lived records, one in 64 requests replaces one. */
-  table = gogc_alloc(TABLE * sizeof *table);
+  gogc_store(&table, gogc_alloc(TABLE * sizeof *table));
   for (int i = 0; i < TABLE; i++) gogc_store(&table[i], gogc_pool_get(record_pool));
   t0 = now_ns();
   for (int i = 0; i < REQUESTS; i++) {

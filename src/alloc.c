@@ -107,6 +107,34 @@ void gogc_mark_new_object(gogc_span *s, uint32_t idx) {
     atomic_add_relaxed(&gogc_rt->bytes_marked, s->elemsize);
 }
 
+/* An allocation that reaches the trigger starts the cycle after its own
+ * critical section, so the object it returns was allocated white, and the
+ * roots may be scanned before the caller stores it anywhere. Stored into
+ * a global without gogc_store (`table = gogc_alloc(n)`: the commonest
+ * slip, and the barrier is the only thing that would shade it), it was
+ * lost when the global's shard was scanned first and the thread's stack
+ * after the pointer left it (examples/pool.c did exactly this; 1 run in
+ * 20 under ASan). Blacken it as if it had been allocated during marking.
+ * Inside a critical section: marking cannot end between the test and the
+ * mark, so no bit is set for a cycle that is over. */
+static GOGC_NOINLINE void blacken_returned(gogc_thread *t, uintptr_t p) {
+  gogc_critical_enter(t);
+  if (gogc_wb_marking()) {
+    gogc_span *s = gogc_span_of(p);
+    if (spanclass_sizeclass(s->spanclass) != 0) mark_new_small(t, s, gogc_span_obj_index(s, p));
+    else gogc_mark_new_object(s, 0);
+  }
+  gogc_critical_leave(t);
+}
+
+/* The work an allocation owes (gogc_alloc_gc_work), and the returned
+ * object blackened if that work started marking. */
+static void alloc_gc_work(gogc_thread *t, uintptr_t p) {
+  bool was_marking = gogc_wb_marking();
+  gogc_alloc_gc_work(t);
+  if (!was_marking && gogc_wb_marking()) blacken_returned(t, p);
+}
+
 /* ---------------------------------------------------------------------------
  * mcache
  * ------------------------------------------------------------------------- */
@@ -309,7 +337,7 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
   gogc_critical_leave(t);
   if (unlikely(trigger | gogc__stress)) {
     if (gogc__stress) stress_collect(t, c == 0);
-    if (trigger) gogc_alloc_gc_work(t); /* a mark assist, or the start of a cycle */
+    if (trigger) alloc_gc_work(t, p); /* a mark assist, or the start of a cycle */
     __asm__ volatile("" : : "r"(p) : "memory"); /* keep p live across it */
   }
   return (void *)p;
@@ -407,7 +435,7 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
   if (needzero) zero_pages(p, npages * PAGE_SIZE);
   if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) t->assist_credit -= (int64_t)(npages * PAGE_SIZE);
   if (unlikely(gogc__stress)) stress_collect(t, true);
-  gogc_alloc_gc_work(t);
+  alloc_gc_work(t, (uintptr_t)p);
   __asm__ volatile("" : : "r"(p) : "memory");
   return p;
 }

@@ -232,6 +232,7 @@ void gogc_sweeper_wake(void);
 void gogc_mark_init(void);
 void gogc_mark_run(void); /* world stopped: parallel mark to completion */
 GOGC_NO_SANITIZE void gogc_scan_range(gogc_gcwork *w, uintptr_t lo, uintptr_t hi);
+void gogc_clear_dead_stack(void); /* zero a few KiB below the caller's frame */
 void gogc_gcwork_flush(gogc_gcwork *w);
 void gogc_gcwork_init(gogc_gcwork *w);
 void gogc_gcwork_publish(gogc_gcwork *w);  /* local work to the global list */

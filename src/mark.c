@@ -734,6 +734,27 @@ static GOGC_NO_SANITIZE void checkmark_snapshot(gogc_thread *t, const uintptr_t 
   t->cm_words = n;
 }
 
+/* Zero the dead stack below the caller's frame (Boehm's GC_clear_stack),
+ * for a thread about to park with its stack scanned from where it parks:
+ * the frames of the parking calls lie over the dead frames of earlier,
+ * deeper calls, and a slot they never write (padding, a spill not
+ * reached) keeps what a dead frame left there, maybe the address of an
+ * object nothing else references, which then survives. */
+#define CLEAR_STACK_BYTES 8192
+static GOGC_NOINLINE void clear_stack_below(void) {
+  char buf[CLEAR_STACK_BYTES];
+  memset(buf, 0, sizeof buf);
+  __asm__ volatile("" : : "r"(buf) : "memory"); /* the stores are not dead */
+}
+
+void gogc_clear_dead_stack(void) {
+  gogc_thread *t = gogc_self;
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  /* Room for the buffer, with a margin above the guard page. */
+  if (t == NULL || sp < t->stack_lo || sp - t->stack_lo < CLEAR_STACK_BYTES + 16384) return;
+  clear_stack_below();
+}
+
 static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;

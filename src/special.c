@@ -318,6 +318,9 @@ static void *fin_main(void *unused) {
   for (;;) {
     uint32_t seq = atomic_load_acquire(&rt->fin_seq);
     if (fin_run_one(t)) continue;
+    /* The finalizers' dead frames may still hold the objects they got:
+     * a resurrected object would live on until the next finalizer. */
+    gogc_clear_dead_stack();
     gogc_enter_blocking();
     atomic_store_seqcst(&rt->fin_sleeping, 1);
     if (atomic_load_seqcst(&rt->fin_seq) == seq) gogc_os_futex_wait(&rt->fin_seq, seq);

@@ -390,7 +390,11 @@ static void test_threads(void) {
   gogc_read_memstats(&ms);
   printf("threads: %u collections during the run, %u weak pointers of dropped objects read\n",
          ms.num_gc - gc0, g_weak_checked);
-  CHECKF(tu_slow() || ms.num_gc - gc0 >= 5, "only %u collections while the threads ran", ms.num_gc - gc0);
+  /* Usually 20-36. The first cycle can run long, all four threads
+   * allocating black meanwhile (2 cores), and leave a goal so high that
+   * few cycles follow: 2-4 in about 1 run of 100 under load. What this
+   * test needs is cycles while the threads run. */
+  CHECKF(tu_slow() || ms.num_gc - gc0 >= 2, "only %u collections while the threads ran", ms.num_gc - gc0);
   CHECKF(g_weak_null_live == 0, "%u weak pointers of reachable objects read NULL", g_weak_null_live);
   CHECKF(g_weak_bad == 0, "%u weak pointers returned a damaged object (of %u checked)", g_weak_bad,
          g_weak_checked);

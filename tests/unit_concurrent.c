@@ -126,6 +126,28 @@ static void test_allocate_black(void) {
   CHECK(alive(o));
 }
 
+/* The allocation that reaches the trigger starts the cycle after its own
+ * critical section; the object it returns must be black all the same, or
+ * a plain store of it into a global already scanned (`g = gogc_alloc(n)`)
+ * loses it once the pointer leaves this thread's registers. The workers
+ * are held, so nothing but the allocation itself can have marked it. */
+static void test_trigger_returns_black(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_collect();
+  atomic_store_release(&rt->test_hold, 1);
+  int old = gogc_set_percent(1);
+  struct obj *o = NULL;
+  for (int i = 0; i < 1000000 && atomic_load_acquire(&rt->phase) != PHASE_MARK; i++) o = new_obj();
+  CHECK(atomic_load_acquire(&rt->phase) == PHASE_MARK);
+  gogc_span *s = o ? gogc_span_of((uintptr_t)o) : NULL;
+  CHECKF(s != NULL && gogc_bit_get(s->markbits, gogc_span_obj_index(s, (uintptr_t)o)),
+         "the object whose allocation started the cycle is %s", s ? "white" : "not found");
+  gogc_set_percent(-1);
+  gogc_test_finish_held_cycle();
+  CHECK(alive(o));
+  (void)old;
+}
+
 /* Garbage made before the cycle is reclaimed by it: the collector is not
  * keeping everything alive by accident. (A stale register or stack word
  * may keep one object of the chain, and what it points to, so the test
@@ -294,6 +316,7 @@ int main(void) {
   for (int how = 0; how < 5; how++) test_deletion(how);
   for (int how = 0; how < 5; how++) test_insertion(how);
   test_allocate_black();
+  test_trigger_returns_black();
   test_garbage_reclaimed();
   test_weak_unswept();
   test_blocking_transient_running();
