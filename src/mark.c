@@ -183,7 +183,7 @@ static bool gcw_get_full(gogc_gcwork *w) {
       w->primary = b;
       return true;
     }
-    if (atomic_load_relaxed(&rt->root_next) < rt->nroots) {
+    if (atomic_load_relaxed(&rt->root_next) < atomic_load_relaxed(&rt->nroots)) {
       pthread_mutex_unlock(&rt->work_lock);
       return true; /* root jobs left: the caller takes one */
     }
@@ -687,7 +687,7 @@ bool gogc_mark_work_available(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *t = work_lock();
   bool avail = atomic_load_relaxed(&rt->work_full) != NULL || rt->nactive > 0 ||
-               atomic_load_relaxed(&rt->root_next) < rt->nroots;
+               atomic_load_relaxed(&rt->root_next) < atomic_load_relaxed(&rt->nroots);
   work_unlock(t);
   return avail;
 }
