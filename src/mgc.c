@@ -564,6 +564,21 @@ void gogc_assist(gogc_thread *t) {
   atomic_add_relaxed(&rt->gc_cpu_ns, used);
   atomic_add_relaxed(&rt->assists, 1);
   gogc_event_simple(GOGC_EVENT_ASSIST, 0, used, 0);
+  /* The mark looks complete: end it here (Go's gcAssistAlloc calls
+   * gcMarkDone), rather than wait for the background worker, which gets
+   * little CPU while the program's threads keep every core busy (5% duty,
+   * and the scheduler's share): measured with 4 allocating threads on 2
+   * cores and GOGC=10, a cycle with nothing to mark lasted 16 ms, during
+   * which the threads allocated 138 MB, all of it black, against a 0.4 MB
+   * goal. One thread at a time tries; the others go on allocating. */
+  if (!more && !gogc_mark_work_available() && atomic_load_relaxed(&rt->phase) == PHASE_MARK &&
+      !atomic_load_relaxed(&rt->test_hold) &&
+      __atomic_exchange_n(&rt->assist_finishing, 1, __ATOMIC_ACQUIRE) == 0) {
+    uint64_t c0 = gogc_os_nanotime();
+    try_mark_termination(w);
+    atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_nanotime() - c0);
+    atomic_store_release(&rt->assist_finishing, 0);
+  }
 }
 
 /* Work an allocation owes after leaving its critical section: an assist

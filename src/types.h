@@ -516,6 +516,7 @@ typedef struct gogc_runtime {
   uint32_t phase;                /* [atomic] PHASE_* */
   uint32_t cycles;               /* [atomic] completed cycles */
   uint64_t bytes_marked;         /* [atomic] during mark */
+  uint32_t assist_finishing;     /* [atomic] an assist is trying mark termination */
   uint64_t scan_work;            /* [atomic] during mark */
   pthread_mutex_t work_lock;
   pthread_cond_t work_cond;
