@@ -114,10 +114,17 @@ GOGC_API void gogc__store_slow(void **slot, void *value) {
      * must then replace it, with a TLB flush of every core running a
      * thread of the process (an interrupt to each: 4% of binary-trees'
      * mutator time, new nodes being stored into while marking). The swap
-     * is one write access. Shading after the store is as good as before
+     * is one write access (for an aligned slot; a misaligned one keeps
+     * the load and store). Shading after the store is as good as before
      * it: no stop can come between (critical section), and the buffer is
      * drained before marking ends. */
-    uintptr_t old = (uintptr_t)__atomic_exchange_n(slot, value, __ATOMIC_RELAXED);
+    uintptr_t old;
+    if (likely(((uintptr_t)slot & 7) == 0)) {
+      old = (uintptr_t)__atomic_exchange_n(slot, value, __ATOMIC_RELAXED);
+    } else { /* a locked operation across cache lines: slow, or a fault */
+      old = (uintptr_t)atomic_load_relaxed(slot);
+      atomic_store_relaxed(slot, value);
+    }
     gogc_wb_put(t, old);
     gogc_wb_put(t, (uintptr_t)value);
   } else {
