@@ -91,20 +91,23 @@ uint32_t gogc_span_next_free(gogc_span *s) {
 }
 
 /* Allocate-black: an object allocated while marking is marked at once.
- * A small object's bytes are counted on the thread: a shared counter
+ * True if this call set the bit (the object was white). */
+static inline bool mark_new(gogc_span *s, uint32_t idx) {
+  uint64_t bit = (uint64_t)1 << (idx & 63);
+  return (atomic_or_relaxed(&s->markbits[idx >> 6], bit) & bit) == 0;
+}
+
+/* A small object's bytes are counted on the thread: a shared counter
  * updated at every allocation while marking costs a cache line that the
  * markers' flushes and the other allocating threads keep taking away. */
 static inline void mark_new_small(gogc_thread *t, gogc_span *s, uint32_t idx) {
-  uint64_t bit = (uint64_t)1 << (idx & 63);
-  if ((atomic_or_relaxed(&s->markbits[idx >> 6], bit) & bit) == 0)
+  if (mark_new(s, idx))
     atomic_store_relaxed(&t->new_marked, atomic_load_relaxed(&t->new_marked) + s->elemsize);
 }
 
 /* A large object (the shared counter: these are few). */
 void gogc_mark_new_object(gogc_span *s, uint32_t idx) {
-  uint64_t bit = (uint64_t)1 << (idx & 63);
-  if ((atomic_or_relaxed(&s->markbits[idx >> 6], bit) & bit) == 0)
-    atomic_add_relaxed(&gogc_rt->bytes_marked, s->elemsize);
+  if (mark_new(s, idx)) atomic_add_relaxed(&gogc_rt->bytes_marked, s->elemsize);
 }
 
 /* An allocation that reaches the trigger starts the cycle after its own

@@ -651,12 +651,18 @@ static bool gcw_try_get_full(gogc_gcwork *w) {
  * (returns false; w is then empty and inactive) or until budget bytes of
  * scan work were done or the clock passed deadline (returns true; w may
  * still hold work: the caller publishes it). budget/deadline 0: none. */
+#define DRAIN_CHECK_WORK (16u << 10) /* bytes of scan work between checks */
+
 bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadline) {
   gogc_runtime *rt = gogc_rt;
-  uint64_t start = w->scan_work;
+  uint64_t start = w->scan_work, check_at = start + DRAIN_CHECK_WORK;
   uint32_t n = 0;
   for (;;) {
-    if ((++n & 31) == 0) {
+    /* Every 32 objects, or sooner after large ones (32 oblets are a
+     * megabyte of words: far past an assist's deadline). */
+    if ((++n & 31) == 0 || w->scan_work >= check_at) {
+      n = 0;
+      check_at = w->scan_work + DRAIN_CHECK_WORK;
       if (budget && w->scan_work - start >= budget) {
         gcw_unring(w);
         return true;

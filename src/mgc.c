@@ -448,7 +448,7 @@ static void *bg_worker_main(void *arg) {
   gogc_gcwork w;
   gogc_gcwork_init(&w);
   uint32_t seen = 0;
-  const uint64_t slice = 100000; /* 0.1 ms of marking at a time: short preemptions */
+  const uint64_t slice = 25000; /* 0.025 ms of marking at a time: short preemptions */
   for (;;) {
     uint32_t seq;
     while ((seq = atomic_load_acquire(&rt->bg_seq)) == seen) gogc_os_futex_wait(&rt->bg_seq, seen);
@@ -512,7 +512,7 @@ static void *bg_worker_main(void *arg) {
 }
 
 /* The longest one assist may hold its thread. */
-#define ASSIST_MAX_NS 100000
+#define ASSIST_MAX_NS GOGC_MUTATOR_WORK_NS
 /* The most allocation one thread may have paid for in advance. */
 #define ASSIST_MAX_CREDIT ((int64_t)1 << 20)
 

@@ -204,8 +204,9 @@ void gogc_sweep_proportional(bool all) {
     double frac = live > basis ? (double)(live - basis) / (0.9 * (double)(trig - basis)) : 0;
     target = frac >= 1 ? total : (uint64_t)(frac * (double)total);
   }
-  /* As much as the debt asks (Go's deductSweepCredit), at most 0.1 ms per
-   * call, so one refill never stalls its thread for long. With a short
+  /* As much as the debt asks (Go's deductSweepCredit), at most
+   * GOGC_MUTATOR_WORK_NS per call, so one refill never stalls its thread
+   * for long. With a short
    * runway (a tight memory limit: cycles back to back) a fixed handful of
    * spans per refill fell behind, and the thread that started the next
    * cycle spent up to 44 ms finishing the sweep. */
@@ -216,7 +217,7 @@ void gogc_sweep_proportional(bool all) {
       gogc_sweep_set_done();
       break;
     }
-    if ((n & 7) == 7 && gogc_os_nanotime() - t0 > 100000) break;
+    if ((n & 7) == 7 && gogc_os_nanotime() - t0 > GOGC_MUTATOR_WORK_NS) break;
   }
 }
 
