@@ -15,10 +15,13 @@
  * gcWork primary/secondary) and exchanges full and empty ones with a
  * global list under work_lock. A marker with spare work gives a buffer
  * away when another is waiting (balance). Large objects are scanned in
- * 32 KiB oblets (Go: 128 KiB; a smaller piece of a pointer array, cache
- * misses and all, stays well under an assist's time bound): reaching the
- * base of a large object queues the start of every later oblet, so no scan step is long and several markers share a
- * big array.
+ * 4 KiB oblets (Go: 128 KiB). A piece of a pointer array must stay well
+ * under an assist's time bound (GOGC_MUTATOR_WORK_NS), cache misses and
+ * all: on the latency workload a 32 KiB oblet of its 2 MiB root array
+ * took 50-200 us, and such scans were most assists that overran their
+ * bound. Reaching the base of a large object queues the start of every
+ * later oblet, so no scan step is long and several markers share a big
+ * array.
  *
  * Roots are jobs claimed with an atomic counter: data/bss shards of
  * 256 KiB, ranges added with gogc_add_roots, and each thread's stack from

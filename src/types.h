@@ -79,7 +79,7 @@
 #define CHUNK_PAGES 512                           /* page-allocator chunk */
 #define NUM_CHUNKS (HEAP_PAGES / CHUNK_PAGES)
 
-#define OBLET_BYTES ((uintptr_t)32 << 10)  /* large objects scanned in pieces: one
+#define OBLET_BYTES ((uintptr_t)4 << 10)   /* large objects scanned in pieces: one
                                               piece is a short, bounded step */
 #define WBUF_ENTRIES 253                   /* work buffer: 2 KiB */
 #define WB_ENTRIES 512                     /* write-barrier buffer (Go's wbBuf) */
