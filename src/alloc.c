@@ -142,14 +142,18 @@ static void alloc_gc_work(gogc_thread *t, uintptr_t p) {
  * mcache
  * ------------------------------------------------------------------------- */
 
-static void mcache_uncache(gogc_thread *t, gogc_span *s) {
-  gogc_runtime *rt = gogc_rt;
+/* The statistics of a cached span that t gives back. */
+static void mcache_uncache_stats(gogc_thread *t, gogc_span *s) {
   uint32_t sc = spanclass_sizeclass(s->spanclass);
   uint32_t used = s->alloc_count - s->alloc_count_at_cache;
   t->local_nmalloc[sc] += used;
   /* The span's free space was counted as live when it was cached. */
-  atomic_sub_relaxed(&rt->heap_live, (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
-  gogc_central_uncache_span(&rt->central[s->spanclass], s);
+  atomic_sub_relaxed(&gogc_rt->heap_live, (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
+}
+
+static void mcache_uncache(gogc_thread *t, gogc_span *s) {
+  mcache_uncache_stats(t, s);
+  gogc_central_uncache_span(&gogc_rt->central[s->spanclass], s);
 }
 
 /* Return every cached span. The owner calls this, or the collector with
@@ -188,9 +192,10 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
   /* The shared empty sentinel is never written (every thread has it). */
   uint32_t idx = s == &empty_span ? 0 : gogc_span_next_free(s);
   if (idx >= s->nelems) {
-    if (s != &empty_span) mcache_uncache(t, s);
+    gogc_span *old = s != &empty_span ? s : NULL;
+    if (old != NULL) mcache_uncache_stats(t, old);
     t->alloc[spc] = &empty_span;
-    s = gogc_central_cache_span(&rt->central[spc], t);
+    s = gogc_central_cache_span(&rt->central[spc], t, old);
     if (s == NULL) return 0;
     t->alloc[spc] = s;
     uint64_t bytes = (uint64_t)(s->nelems - s->alloc_count) * s->elemsize;

@@ -197,7 +197,7 @@ void gogc_bits_free(uint64_t *bits, uint32_t words);
  * mcentral.c
  * ------------------------------------------------------------------------- */
 void gogc_central_init(gogc_mcentral *c, uint16_t spanclass);
-gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t);
+gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t, gogc_span *old);
 void gogc_central_uncache_span(gogc_mcentral *c, gogc_span *s);
 void gogc_central_push(gogc_mcentral *c, gogc_span *s, bool swept);
 void gogc_central_unlink(gogc_mcentral *c, gogc_span *s);

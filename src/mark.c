@@ -664,7 +664,6 @@ bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadli
     /* Every 32 objects, or sooner after large ones (32 oblets are a
      * megabyte of words: far past an assist's deadline). */
     if ((++n & 31) == 0 || w->scan_work >= check_at) {
-      n = 0;
       check_at = w->scan_work + DRAIN_CHECK_WORK;
       if (budget && w->scan_work - start >= budget) {
         gcw_unring(w);
@@ -675,8 +674,9 @@ bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadli
         return true;
       }
       /* Go's gcDrain: keep the global list stocked, so assists and idle
-       * workers always find work while there is some. */
-      if (atomic_load_relaxed(&rt->work_full) == NULL) gcw_balance(w);
+       * workers always find work while there is some. Every 32 objects
+       * only: each gift takes work_lock. */
+      if ((n & 31) == 0 && atomic_load_relaxed(&rt->work_full) == NULL) gcw_balance(w);
     }
     uintptr_t obj = gcw_next(w);
     if (obj != 0) {

@@ -67,10 +67,21 @@ static gogc_span *pop(gogc_mcentral *c, gogc_span **head) {
   return s;
 }
 
-gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t) {
+static void uncache_locked(gogc_mcentral *c, gogc_span *s) {
+  gogc_assert(s->cache_owner != NULL);
+  s->cache_owner = NULL;
+  atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&gogc_rt->sweepgen));
+  gogc_central_push(c, s, true);
+}
+
+/* A span with free slots for t's cache; old (t's used-up span of this
+ * class, or NULL) is given back under the same lock: one lock round trip
+ * per refill, the hottest lock of an allocation-heavy program. */
+gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t, gogc_span *old) {
   gogc_runtime *rt = gogc_rt;
   gogc_span *s;
   gogc_lock(&c->lock);
+  if (old != NULL) uncache_locked(c, old);
   uint32_t h = atomic_load_relaxed(&rt->sweepgen);
   int sw = gogc_swept_index(h);
   if ((s = pop(c, &c->partial[sw])) != NULL) goto have;
@@ -121,9 +132,6 @@ have:
  * world stopped. */
 void gogc_central_uncache_span(gogc_mcentral *c, gogc_span *s) {
   gogc_lock(&c->lock);
-  gogc_assert(s->cache_owner != NULL);
-  s->cache_owner = NULL;
-  atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&gogc_rt->sweepgen));
-  gogc_central_push(c, s, true);
+  uncache_locked(c, s);
   pthread_mutex_unlock(&c->lock);
 }
