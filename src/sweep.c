@@ -206,10 +206,9 @@ void gogc_sweep_proportional(bool all) {
   }
   /* As much as the debt asks (Go's deductSweepCredit), at most
    * GOGC_MUTATOR_WORK_NS per call, so one refill never stalls its thread
-   * for long. With a short
-   * runway (a tight memory limit: cycles back to back) a fixed handful of
-   * spans per refill fell behind, and the thread that started the next
-   * cycle spent up to 44 ms finishing the sweep. */
+   * for long. With a short runway (a tight memory limit: cycles back to
+   * back) a fixed handful of spans per refill fell behind, and the thread
+   * that started the next cycle spent up to 44 ms finishing the sweep. */
   if (atomic_load_relaxed(&rt->pages_swept) >= target) return;
   uint64_t t0 = gogc_os_nanotime();
   for (int n = 0; atomic_load_relaxed(&rt->pages_swept) < target; n++) {
