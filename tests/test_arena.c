@@ -409,7 +409,7 @@ static void test_misuse(void) {
 
 int main(int argc, char **argv) {
   if (argc > 1) return child(argv[1]);
-  alarm(300);
+  alarm(tu_slow() ? 1200 : 300); /* valgrind: about 5 minutes */
   test_survival();
   test_zero_size();
   test_dropped();

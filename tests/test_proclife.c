@@ -203,7 +203,7 @@ static uint64_t g_coll_count; /* collections by the collector thread */
 static uint64_t now_ms(void) { return (uint64_t)(tu_now() * 1000.0); }
 
 static void set_phase(const char *name, double seconds) {
-  if (tu_slow()) seconds *= 4; /* valgrind, sanitizers, stress modes */
+  if (tu_slow()) seconds *= 10; /* valgrind (beside other load), sanitizers, stress modes */
   __atomic_store_n(&g_phase, name, __ATOMIC_RELAXED);
   __atomic_store_n(&g_phase_deadline_ms, now_ms() + (uint64_t)(seconds * 1000.0),
                    __ATOMIC_RELEASE);
