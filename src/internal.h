@@ -294,16 +294,7 @@ GOGC_COLD void gogc_suspend_self(gogc_thread *t);
 void gogc_tsan_lock(pthread_mutex_t *m);
 #define gogc_lock(m) gogc_tsan_lock(m)
 #else
-/* Library locks are held for a few hundred nanoseconds (a span list, a
- * page run), so a waiter spins a little before it sleeps: a futex sleep
- * and wake-up costs 50-150 us on a virtual machine, and on the latency
- * workload (2 threads, 2 cores) most mutator stalls over 100 us were
- * sleeps on an mcentral lock its owner released microseconds later. */
-void gogc_lock_slow(pthread_mutex_t *m);
-static inline void gogc_lock(pthread_mutex_t *m) {
-  if (likely(pthread_mutex_trylock(m) == 0)) return;
-  gogc_lock_slow(m);
-}
+#define gogc_lock(m) pthread_mutex_lock(m)
 #endif
 /* Stop one thread (threads_lock held, never the caller), read where its
  * stack starts, let it go. */

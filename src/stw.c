@@ -100,20 +100,6 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
   (void)marker;
 }
 
-#if !defined(GOGC_TSAN)
-GOGC_NOINLINE void gogc_lock_slow(pthread_mutex_t *m) {
-  /* A few microseconds of polling (128 pauses of 10-140 cycles each,
-   * depending on the CPU; a try every 8), then sleep in the mutex. A
-   * spinning thread stays stoppable: the suspend signal interrupts it
-   * like any user code. */
-  for (int i = 0; i < 128; i++) {
-    gogc_os_cpu_relax();
-    if (i % 8 == 7 && pthread_mutex_trylock(m) == 0) return;
-  }
-  pthread_mutex_lock(m);
-}
-#endif
-
 #if defined(GOGC_TSAN)
 void gogc_tsan_lock(pthread_mutex_t *m) {
   for (int spins = 0; pthread_mutex_trylock(m) != 0; spins++) {

@@ -54,17 +54,6 @@ uint64_t gogc_os_walltime(void);     /* Unix time */
 uint64_t gogc_os_thread_cputime(void);
 uint64_t gogc_os_process_cputime(void);
 
-/* A hint to the CPU inside a spin-wait loop. */
-static inline void gogc_os_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ volatile("yield" ::: "memory");
-#else
-  __asm__ volatile("" ::: "memory");
-#endif
-}
-
 /* Futex-style wait/wake on a 32-bit word; async-signal-safe. */
 void gogc_os_futex_wait(volatile uint32_t *addr, uint32_t expect);
 void gogc_os_futex_wake(volatile uint32_t *addr, int n);
