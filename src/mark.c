@@ -18,7 +18,7 @@
  * 4 KiB oblets (Go: 128 KiB). A piece of a pointer array must stay well
  * under an assist's time bound (GOGC_MUTATOR_WORK_NS), cache misses and
  * all: on the latency workload a 32 KiB oblet of its 2 MiB root array
- * took 50-200 us, and such scans were most assists that overran their
+ * took from 50 to over 200 us, and such scans were most assists that overran their
  * bound. Reaching the base of a large object queues the start of every
  * later oblet, so no scan step is long and several markers share a big
  * array.
