@@ -406,10 +406,18 @@ static void *stack_thread(void *arg) {
 #if REG_TEST
 #define REG_SMALL 256
 #define REG_LARGE ((size_t)100000)
+/* The objects are handed to the spinning thread through keep_small and
+ * keep_large, real references in a static (a root). Only once the thread
+ * holds them in r12/r13 does the main thread clear these with gogc_store, so
+ * no collection ever sees the objects unreferenced: a cycle already past
+ * this thread's stack scan is covered by the deletion barrier of that store,
+ * the next cycle finds the registers. (An earlier version hid the pointers by
+ * encoding them before the thread loaded them; a cycle running in that window
+ * freed them, as it should, and the check failed under gcstress.) */
 struct reg_ctl {
   int ready;
   int go;
-  uintptr_t e_small, e_large; /* encoded: not references */
+  void *keep_small, *keep_large; /* cleared by main once loaded */
   void *out_small, *out_large;
 };
 
@@ -422,22 +430,19 @@ __attribute__((noinline)) static void make_reg_objects(struct reg_ctl *c) {
     tu_fill(l, 4096, 5252);
     tu_fill(l + REG_LARGE - 4096, 4096, 5353);
   }
-  c->e_small = tu_enc(s);
-  c->e_large = tu_enc(l);
+  gogc_store(&c->keep_small, s);
+  gogc_store(&c->keep_large, l);
 }
 
-/* Decode both objects into r12/r13 and spin until told to go, without any
- * call or spill: while it spins the two objects are referenced only from
- * these registers. The caller-saved registers are wiped too, so no stale
+/* Load both objects into r12/r13 and spin until told to go, without any
+ * call or spill: once the main thread has cleared keep_small and keep_large,
+ * the two objects are referenced only from these registers. The caller-saved registers are wiped too, so no stale
  * copy survives there. */
 __attribute__((noinline)) static void reg_hold(struct reg_ctl *c) {
   /* Only one register (c) is needed besides the clobbered ones, so this
    * also assembles at -O0. */
-  __asm__ volatile("movabs $0x5a5a5a5a5a5a5a5a, %%rax\n\t"
-                   "mov %c[oes](%[c]), %%r12\n\t"
-                   "xor %%rax, %%r12\n\t"
-                   "mov %c[oel](%[c]), %%r13\n\t"
-                   "xor %%rax, %%r13\n\t"
+  __asm__ volatile("mov %c[oks](%[c]), %%r12\n\t"
+                   "mov %c[okl](%[c]), %%r13\n\t"
                    "xor %%eax, %%eax\n\t"
                    "xor %%ecx, %%ecx\n\t"
                    "xor %%edx, %%edx\n\t"
@@ -454,8 +459,8 @@ __attribute__((noinline)) static void reg_hold(struct reg_ctl *c) {
                    "mov %%r12, %c[oos](%[c])\n\t"
                    "mov %%r13, %c[ool](%[c])\n\t"
                    :
-                   : [c] "r"(c), [oes] "i"(offsetof(struct reg_ctl, e_small)),
-                     [oel] "i"(offsetof(struct reg_ctl, e_large)),
+                   : [c] "r"(c), [oks] "i"(offsetof(struct reg_ctl, keep_small)),
+                     [okl] "i"(offsetof(struct reg_ctl, keep_large)),
                      [ordy] "i"(offsetof(struct reg_ctl, ready)),
                      [ogo] "i"(offsetof(struct reg_ctl, go)),
                      [oos] "i"(offsetof(struct reg_ctl, out_small)),
@@ -574,6 +579,8 @@ int main(void) {
 #if REG_TEST
   while (!__atomic_load_n(&rc.ready, __ATOMIC_ACQUIRE))
     tu_sleep_ms(1);
+  gogc_store(&rc.keep_small, NULL);
+  gogc_store(&rc.keep_large, NULL);
 #endif
 
   tu_clobber_stack();
