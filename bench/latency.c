@@ -214,6 +214,34 @@ static int drop_phase(double drop_s, long live_mib, char *extra, size_t len) {
   return verify_range(0, keep);
 }
 
+#if defined(IMPL_GOGC)
+/* BENCH_MEMSTATS_MS=N: a diagnostic thread prints RSS next to the
+ * collector's own accounting every N ms on stderr (each sample stops the
+ * world briefly, so leave it off when measuring gaps). */
+static void *memstats_main(void *arg) {
+  long ms = (long)(intptr_t)arg;
+  uint64_t t0 = bench_now_ns();
+  static gogc_memstats s;
+  fprintf(stderr, "memstats: t_s rss held heap_inuse heap_free released gc_sys goal "
+                  "limit_goal num_gc limiter (MiB unless noted)\n");
+  for (;;) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    gogc_enter_blocking();
+    nanosleep(&ts, NULL);
+    gogc_leave_blocking();
+    gogc_read_memstats(&s);
+    const double M = 1024.0 * 1024.0;
+    fprintf(stderr, "memstats: %.2f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %u %u\n",
+            (bench_now_ns() - t0) / 1e9, bench_rss_now_mib(), s.memory_held / M,
+            s.heap_inuse / M, s.heap_free / M, s.heap_released / M, s.gc_sys / M,
+            s.heap_goal / M,
+            s.heap_live_goal_limit == UINT64_MAX ? -1.0 : s.heap_live_goal_limit / M,
+            s.num_gc, s.limiter_enabled);
+  }
+  return NULL;
+}
+#endif
+
 int main(int argc, char **argv) {
   uint64_t t0 = bench_now_ns();
   long live_mib = argc > 1 ? atol(argv[1]) : 1024;
@@ -250,6 +278,14 @@ int main(int argc, char **argv) {
     /* Touch the buffer now, so its page faults are not in the gaps. */
     memset(w->gaps, 0, w->ngaps * sizeof(uint64_t));
   }
+#if defined(IMPL_GOGC)
+  const char *ms_env = getenv("BENCH_MEMSTATS_MS");
+  if (ms_env && atol(ms_env) > 0) {
+    pthread_t mt;
+    if (pthread_create(&mt, NULL, memstats_main, (void *)(intptr_t)atol(ms_env)) == 0)
+      pthread_detach(mt);
+  }
+#endif
   for (int t = 0; t < nthreads; t++)
     if (pthread_create(&workers[t].thread, NULL, worker_main, &workers[t])) {
       fprintf(stderr, "pthread_create failed\n");

@@ -36,6 +36,11 @@
  * Dekker handshake with the collector (both sides store, then load, with
  * sequential consistency): either the collector saw RUNNING and signals
  * the thread, or the thread sees world_stopping and waits for the restart.
+ * Entering uses the same handshake the other way round: a thread that
+ * finds a stop in progress right after marking itself BLOCKING waits for
+ * it to end before returning, so a signal sent while it still looked
+ * RUNNING never lands in the blocking call that follows (no EINTR from
+ * the collector inside gogc_enter_blocking).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -255,15 +260,41 @@ GOGC_API void gogc_unregister_thread(void) {
 /* The registers must be the caller's, untouched by any prologue: on x86-64
  * a naked stub stores rbx, rbp and r12-r15 into its own frame and passes
  * it on; the caller's stack pointer is just above the return address. */
+/* Wait until no stop involving t is in progress: the world restarted and
+ * no single-thread stop requested. A signal sent for such a stop is
+ * handled here meanwhile. */
+static void wait_stop_over(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  uint32_t seq = atomic_load_acquire(&rt->stw_seq);
+  while (atomic_load_seqcst(&rt->world_stopping) && atomic_load_acquire(&rt->stw_seq) == seq)
+    gogc_os_futex_wait(&rt->stw_seq, seq);
+  while (atomic_load_seqcst(&t->suspend_req)) gogc_os_futex_wait(&t->suspend_req, 1);
+}
+
 void gogc_enter_blocking_regs(uintptr_t *regs);
 void gogc_enter_blocking_regs(uintptr_t *regs) {
   gogc_thread *t = gogc_self;
   if (t == NULL) return;
   if (t->blocking_depth++ > 0) return;
+  gogc_runtime *rt = gogc_rt;
   memcpy(t->regs, regs, 6 * sizeof(uintptr_t));
   atomic_store_relaxed(&t->saved_sp, (uintptr_t)(regs + 8)); /* past the 6 saves, padding, return */
   atomic_store_seqcst(&t->state, THREAD_BLOCKING);
-  atomic_sub_relaxed(&gogc_rt->nrunning, 1);
+  atomic_sub_relaxed(&rt->nrunning, 1);
+  /* A stop that began just before may have read RUNNING: then its signal
+   * is on the way, and arriving during the blocking call the program is
+   * about to make it would interrupt it (poll, nanosleep and the like fail
+   * with EINTR even under SA_RESTART). The Dekker pair with the collector
+   * (it stores the request, then loads the state; we store the state,
+   * then load the request) means that whenever it read RUNNING, we see the
+   * request here; we then wait for that stop to end, and its signal is
+   * handled while we wait. Seen in CI: poll inside gogc_enter_blocking
+   * returned EINTR with no program signal sent. */
+  if (atomic_load_seqcst(&rt->world_stopping) || atomic_load_seqcst(&t->suspend_req)) {
+    int saved_errno = errno;
+    wait_stop_over(t);
+    errno = saved_errno;
+  }
 }
 
 #if defined(__x86_64__)
@@ -295,10 +326,7 @@ GOGC_API void gogc_leave_blocking(void) {
     atomic_store_seqcst(&t->state, THREAD_RUNNING);
     if (!atomic_load_seqcst(&rt->world_stopping) && !atomic_load_seqcst(&t->suspend_req)) break;
     atomic_store_seqcst(&t->state, THREAD_BLOCKING);
-    uint32_t seq = atomic_load_acquire(&rt->stw_seq);
-    while (atomic_load_seqcst(&rt->world_stopping) && atomic_load_acquire(&rt->stw_seq) == seq)
-      gogc_os_futex_wait(&rt->stw_seq, seq);
-    while (atomic_load_seqcst(&t->suspend_req)) gogc_os_futex_wait(&t->suspend_req, 1);
+    wait_stop_over(t);
   }
   errno = saved_errno;
 }
