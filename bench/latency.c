@@ -222,8 +222,8 @@ static void *memstats_main(void *arg) {
   long ms = (long)(intptr_t)arg;
   uint64_t t0 = bench_now_ns();
   static gogc_memstats s;
-  fprintf(stderr, "memstats: t_s rss held heap_inuse heap_free released gc_sys goal "
-                  "limit_goal num_gc limiter (MiB unless noted)\n");
+  fprintf(stderr, "memstats: t_s rss held heap_alloc heap_inuse heap_free released gc_sys "
+                  "goal limit_goal num_gc limiter (MiB unless noted)\n");
   for (;;) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     gogc_enter_blocking();
@@ -231,9 +231,9 @@ static void *memstats_main(void *arg) {
     gogc_leave_blocking();
     gogc_read_memstats(&s);
     const double M = 1024.0 * 1024.0;
-    fprintf(stderr, "memstats: %.2f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %u %u\n",
+    fprintf(stderr, "memstats: %.2f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %u %u\n",
             (bench_now_ns() - t0) / 1e9, bench_rss_now_mib(), s.memory_held / M,
-            s.heap_inuse / M, s.heap_free / M, s.heap_released / M, s.gc_sys / M,
+            s.heap_alloc / M, s.heap_inuse / M, s.heap_free / M, s.heap_released / M, s.gc_sys / M,
             s.heap_goal / M,
             s.heap_live_goal_limit == UINT64_MAX ? -1.0 : s.heap_live_goal_limit / M,
             s.num_gc, s.limiter_enabled);

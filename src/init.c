@@ -185,7 +185,7 @@ void gogc_meta_unlock(void) {
  * committed with the heap (mheap.c). */
 uint64_t gogc_meta_bytes(void) {
   return __atomic_load_n(&meta_total, __ATOMIC_RELAXED) +
-         atomic_load_relaxed(&gogc_rt->metadata_bytes);
+         atomic_load_relaxed(&gogc_rt->metadata_bytes) + atomic_load_relaxed(&gogc_rt->fix_bytes);
 }
 
 /* ---------------------------------------------------------------------------

@@ -181,6 +181,14 @@ void gogc_heap_lock(void);   /* registered callers: inside a critical section */
 void gogc_heap_unlock(void);
 
 /* ---------------------------------------------------------------------------
+ * fixalloc.c ([heap] lock held unless noted)
+ * ------------------------------------------------------------------------- */
+void *gogc_fix_alloc(gogc_fixpool *pool, uint32_t size); /* zeroed; NULL: no memory */
+void gogc_fix_free(gogc_fixpool *pool, void *p, uint32_t size);
+uint64_t gogc_fix_release(gogc_fixpool *pool, bool all); /* takes the lock itself */
+bool gogc_fixpool_is_valid(const gogc_fixpool *pool);
+
+/* ---------------------------------------------------------------------------
  * scavenge.c
  * ------------------------------------------------------------------------- */
 uint64_t gogc_scavenge(uint64_t bytes, bool force); /* bytes released */

@@ -15,8 +15,9 @@
  * reserved for the whole reservation and committed with each arena.
  *
  * Spans. A span struct describes a run of pages; structs and their
- * bitmaps are metadata (gogc_meta_alloc), recycled through free lists and
- * never returned to the OS, so a racing reader of a stale spans[] entry
+ * bitmaps are metadata from fixalloc.c's pools, which return pages to the
+ * OS once every item on them is free. A span struct's memory is only ever
+ * a span struct (or zeros), so a racing reader of a stale spans[] entry
  * still reads valid memory.
  *
  * Zeroing. Scavenged pages (never touched since they were committed, or
@@ -103,34 +104,17 @@ static bool heap_grow(uintptr_t npages) {
  * Metadata free lists: span structs and bitmaps. [heap]
  * ------------------------------------------------------------------------- */
 static gogc_span *span_struct_alloc(void) {
-  gogc_runtime *rt = gogc_rt;
-  gogc_span *s = rt->span_free;
-  if (s) {
-    rt->span_free = s->next;
-    uint32_t sg = s->sweepgen; /* keep: a racing reader may compare it */
-    memset(s, 0, sizeof *s);
-    s->sweepgen = sg;
-    return s;
-  }
-  return gogc_meta_alloc(sizeof(gogc_span));
+  return gogc_fix_alloc(&gogc_rt->fix_spans, SPAN_STRIDE);
 }
 
+static void span_struct_free(gogc_span *s) { gogc_fix_free(&gogc_rt->fix_spans, s, SPAN_STRIDE); }
+
 uint64_t *gogc_bits_alloc(uint32_t words) {
-  gogc_runtime *rt = gogc_rt;
-  gogc_assert(words > 0 && words < sizeof rt->bits_free / sizeof rt->bits_free[0]);
-  uint64_t *b = rt->bits_free[words];
-  if (b) {
-    rt->bits_free[words] = (uint64_t *)b[0];
-    memset(b, 0, words * sizeof(uint64_t));
-    return b;
-  }
-  return gogc_meta_alloc(words * sizeof(uint64_t));
+  return gogc_fix_alloc(&gogc_rt->fix_bits, words * (uint32_t)sizeof(uint64_t));
 }
 
 void gogc_bits_free(uint64_t *bits, uint32_t words) {
-  gogc_runtime *rt = gogc_rt;
-  bits[0] = (uint64_t)(uintptr_t)rt->bits_free[words];
-  rt->bits_free[words] = bits;
+  gogc_fix_free(&gogc_rt->fix_bits, bits, words * (uint32_t)sizeof(uint64_t));
 }
 
 /* ---------------------------------------------------------------------------
@@ -165,10 +149,7 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
     if (a) gogc_bits_free(a, words);
     if (m) gogc_bits_free(m, words);
     if (h) gogc_bits_free(h, (uint32_t)(npages * PAGE_SIZE / 512));
-    if (s) {
-      s->next = rt->span_free;
-      rt->span_free = s;
-    }
+    if (s) span_struct_free(s);
     gogc_pages_free(page, npages); /* its pages count as not scavenged now: harmless */
     pthread_mutex_unlock(&rt->heap_lock);
     return NULL;
@@ -257,7 +238,6 @@ void gogc_heap_free_span_ex(gogc_span *s, bool released) {
   gogc_bits_free(s->markbits, s->bitwords);
   if (s->heapbits) gogc_bits_free(s->heapbits, s->npages * (uint32_t)(PAGE_SIZE / 512));
   s->allocbits = s->markbits = s->heapbits = NULL;
-  s->next = rt->span_free;
-  rt->span_free = s;
+  span_struct_free(s);
   pthread_mutex_unlock(&rt->heap_lock);
 }

@@ -30,6 +30,10 @@
  *       CPU limiter is on (the limit is soft; thrashing is worse).
  *   gogc_free_os_memory: a full cycle, then every free page.
  *
+ * The background scavenger and gogc_free_os_memory also give back the
+ * pages of span metadata (span structs, bitmaps) left empty as spans were
+ * freed (fixalloc.c), keeping a small reserve.
+ *
  * A run being released is marked in use under the heap lock, the lock is
  * dropped for the system call, then the run is freed again as scavenged:
  * allocation never waits on madvise. scav_lock keeps scavengers one at a
@@ -185,7 +189,9 @@ static void *scavenger_main(void *arg) {
       gogc_os_futex_wait(&rt->scav_seq, seen);
     seen = atomic_load_acquire(&rt->scav_seq);
     uint64_t t0 = gogc_os_nanotime(), worked = 0;
-    uint64_t released = 0;
+    /* Span metadata pages left empty by spans freed since (fixalloc.c). */
+    uint64_t released = gogc_fix_release(&rt->fix_spans, false) + gogc_fix_release(&rt->fix_bits, false);
+    if (released) atomic_add_relaxed(&rt->scav_released_bg, released);
     gogc_lock(&rt->scav_lock);
     while (worked < 1000000) {
       uint64_t need = scavenge_needed();
@@ -240,6 +246,8 @@ GOGC_API void gogc_free_os_memory(void) {
   if (gogc_ensure_init() != 0 || gogc_thread_register_self() == NULL) return;
   gogc_collect();
   gogc_scavenge(UINT64_MAX, true);
+  gogc_fix_release(&gogc_rt->fix_spans, true);
+  gogc_fix_release(&gogc_rt->fix_bits, true);
 }
 
 /* GODEBUG=scavtrace=1: one line per cycle, in Go's format. gc_lock held. */

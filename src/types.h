@@ -177,6 +177,38 @@ typedef struct gogc_span {
   uint32_t specials_lock;             /* [atomic] spin lock */
 } gogc_span;
 
+/* Span structs are carved at this stride from pages that hold nothing
+ * else, so a span struct's memory stays a span struct at the same address
+ * (fixalloc.c). */
+#define SPAN_STRIDE ((uint32_t)((sizeof(gogc_span) + 7) & ~(size_t)7))
+
+/* ---------------------------------------------------------------------------
+ * Fixed-size metadata pools (fixalloc.c): span structs and bitmaps on
+ * 4 KiB pages that go back to the OS once all their items are free.
+ * ------------------------------------------------------------------------- */
+#define FIX_CHUNK ((uintptr_t)1 << 20) /* mapped at a time, aligned to its size */
+#define FIX_CLASSES (4096 / 8 + 1)     /* item sizes 8, 16, ..., 4096 */
+
+typedef struct gogc_fixpage { /* in the chunk's header, one per page */
+  struct gogc_fixpage *next, *prev; /* [heap] the pool list its state puts it on */
+  uint16_t size;                    /* [heap] item size (PARTIAL, FULL, EMPTY) */
+  uint16_t nfree;                   /* [heap] free items */
+  uint16_t free_head;               /* [heap] first free item's offset / 8 + 1; 0: none */
+  uint16_t bump;                    /* [heap] offset of the first never-used item */
+  uint8_t state;                    /* [heap] FIX_* (fixalloc.c) */
+} gogc_fixpage;
+
+typedef struct gogc_fixpool {
+  gogc_fixpage *partial[FIX_CLASSES]; /* [heap] pages with free items, by size / 8 */
+  gogc_fixpage *empty;                /* [heap] every item free, still resident */
+  gogc_fixpage *released;             /* [heap] given back to the OS */
+  struct gogc_fixchunk *cur;          /* [heap] chunk whose FRESH pages are handed out */
+  uint32_t cur_fresh;                 /* [heap] next FRESH page of cur */
+  uint32_t nempty, nreleased, nchunks; /* [heap] */
+  uint64_t inuse_bytes;               /* [heap] bytes of allocated items */
+  uint64_t released_total;            /* [heap] bytes given back, all time */
+} gogc_fixpool;
+
 /* ---------------------------------------------------------------------------
  * Arenas (arena.c). The handle is a collected object; its chunks are large
  * objects of ARENA_CHUNK bytes chained through their first word.
@@ -487,8 +519,8 @@ typedef struct gogc_runtime {
   uint64_t scav_trace_bg, scav_trace_sync; /* [gc_lock] at the last scavtrace line */
   uint64_t pages_inuse;          /* [heap] */
   uint64_t pages_mapped;         /* [heap] */
-  gogc_span *span_free;          /* [heap] recycled span structs */
-  uint64_t *bits_free[BITMAP_WORDS * 10 + 1]; /* [heap] recycled bitmaps by words */
+  gogc_fixpool fix_spans;        /* [heap] span structs (fixalloc.c) */
+  gogc_fixpool fix_bits;         /* [heap] allocation, mark and heap bitmaps */
   uint32_t sweepgen;             /* [atomic] written with the world stopped */
   gogc_mcentral central[NUM_SPAN_CLASSES];
 
@@ -627,6 +659,7 @@ typedef struct gogc_runtime {
   uint64_t gc_cpu_ns;            /* [gc] CPU spent by the collector */
   uint64_t start_ns;             /* [init] */
   uint64_t metadata_bytes;       /* [atomic] */
+  uint64_t fix_bytes;            /* [atomic] resident pages of fix_spans and fix_bits */
   uint32_t meta_reserve_used;    /* [atomic] the critical reserve was drawn on */
   uint64_t meta_reserve_draws;   /* [atomic] allocations served by it (tests) */
   uint32_t ncpu;                 /* [init] */

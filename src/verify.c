@@ -97,6 +97,8 @@ void gogc_heap_verify(const char *when) {
   if (pages != rt->pages_inuse) verify_fail(when, "pages_inuse differs from the spans found", NULL, 0, 0, pages);
   gogc_lock(&rt->heap_lock);
   bool ok = gogc_pages_is_valid();
+  bool fix_ok = gogc_fixpool_is_valid(&rt->fix_spans) && gogc_fixpool_is_valid(&rt->fix_bits);
   pthread_mutex_unlock(&rt->heap_lock);
+  if (!fix_ok) gogc_fatal("heap verify (%s): span metadata pools inconsistent (fixalloc.c)", when);
   if (!ok) verify_fail(when, "page allocator invariants", NULL, 0, 0, 0);
 }
