@@ -38,15 +38,21 @@
 static gogc_span empty_span;
 
 /* A layout whose every word is a pointer: the heap bits of the part of a
- * resized typed object that was not copied from the old one. */
+ * resized typed object that was not copied from the old one, and of a
+ * typed span whose heap bits could not be had. Static: needs no memory. */
+static _Alignas(gogc_type) unsigned char all_pointers[sizeof(gogc_type) + sizeof(uint64_t)];
+static pthread_once_t all_pointers_once = PTHREAD_ONCE_INIT;
+
+static void all_pointers_init(void) {
+  gogc_type *t = (gogc_type *)(void *)all_pointers;
+  *t = (gogc_type){.name = "(every word a pointer)", .size = 8, .nwords = 1, .nptrs = 1,
+                   .kind = KIND_CONSERVATIVE, .has_rep = 1, .rep = ~(uint64_t)0};
+  t->mask[0] = 1;
+}
+
 static const gogc_type *all_pointers_type(void) {
-  static const gogc_type *t;
-  const gogc_type *x = atomic_load_acquire(&t);
-  if (x == NULL) {
-    x = gogc_type_new("(resized)", 8, 1, (const size_t[]){0});
-    atomic_store_release(&t, x);
-  }
-  return x;
+  pthread_once(&all_pointers_once, all_pointers_init);
+  return (const gogc_type *)(const void *)all_pointers;
 }
 
 /* ---------------------------------------------------------------------------
@@ -228,8 +234,9 @@ static inline void bits_write(uint64_t *bits, uint32_t pos, uint64_t val, uint32
     atomic_store_relaxed(&bits[wi + 1], (bits[wi + 1] & ~(m >> (64 - sh))) | (val >> (64 - sh)));
 }
 
-static void heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type) {
-  uint64_t *hb = s->heapbits;
+/* Write type's layout, repeated over the slot, into heap bits hb for the
+ * object at p. */
+static void heapbits_fill(gogc_span *s, uint64_t *hb, uintptr_t p, const gogc_type *type) {
   uint32_t w0 = (uint32_t)((p - s->base) >> 3);
   uint32_t nw = (uint32_t)(s->elemsize >> 3);
   if (type->has_rep) { /* the layout repeats in phase with every 64 words */
@@ -242,6 +249,44 @@ static void heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type) {
     else gogc_bit_clear(hb, w0 + j);
     if (++k == period) k = 0;
   }
+}
+
+/* Record the layout of a new typed object at p in its small span s (the
+ * allocating thread owns s). A span whose objects all have one type keeps
+ * only that type (s->large_type, heap bits NULL): nothing to write per
+ * object, and markers read the layout from the type, which stays in
+ * cache. The first object of another type gives the span heap bits, filled
+ * with the old type for every slot, then published: a marker that still
+ * sees none scans with the old type, right for every object but this new
+ * one, which no one can reach yet. bits_needed: the caller writes heap
+ * bits itself (gogc_realloc's copy). Returns the heap bits, or NULL while
+ * the span is uniform. If the bitmap cannot be had (out of memory), the
+ * span's type becomes "every word a pointer": conservative, so still safe
+ * for every object in it. */
+static uint64_t *heapbits_write(gogc_span *s, uintptr_t p, const gogc_type *type,
+                                bool bits_needed) {
+  uint64_t *hb = s->heapbits;
+  if (hb == NULL) {
+    const gogc_type *u = s->large_type;
+    if (!bits_needed && (u == NULL || u == type)) {
+      if (u == NULL) atomic_store_release(&s->large_type, type);
+      return NULL;
+    }
+    gogc_heap_lock();
+    hb = gogc_bits_alloc(s->npages * (uint32_t)(PAGE_SIZE / 512));
+    gogc_heap_unlock();
+    if (hb == NULL) {
+      atomic_store_release(&s->large_type, all_pointers_type());
+      return NULL;
+    }
+    if (u != NULL)
+      for (uint32_t i = 0; i < s->nelems; i++) heapbits_fill(s, hb, s->base + (uintptr_t)i * s->elemsize, u);
+    heapbits_fill(s, hb, p, type);
+    atomic_store_release(&s->heapbits, hb);
+    return hb;
+  }
+  heapbits_fill(s, hb, p, type);
+  return hb;
 }
 
 static gogc_thread *thread_slow(void) {
@@ -332,12 +377,12 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
   gogc_mem_unpoison(p, s->elemsize);
   if (s->needzero) zero_small((void *)p, s->elemsize);
   if (kind == KIND_TYPED) {
-    heapbits_write(s, p, type);
-    if (copy != NULL) {
+    uint64_t *hb = heapbits_write(s, p, type, copy != NULL);
+    if (copy != NULL && hb != NULL) { /* NULL: out of memory, the span is conservative now */
       uint32_t to = (uint32_t)((p - s->base) >> 3);
       for (uint32_t i = 0; i < copy->n; i++) {
-        if (gogc_bit_get_shared(copy->bits, copy->from + i)) gogc_bit_set(s->heapbits, to + i);
-        else gogc_bit_clear(s->heapbits, to + i);
+        if (gogc_bit_get_shared(copy->bits, copy->from + i)) gogc_bit_set(hb, to + i);
+        else gogc_bit_clear(hb, to + i);
       }
     }
   }
@@ -635,6 +680,10 @@ GOGC_API void *gogc_realloc(void *p, size_t size) {
   void *q;
   if (kind == KIND_TYPED && lt != NULL && size > MAX_SMALL_SIZE) {
     q = alloc_large(gogc_self, size, KIND_TYPED, lt);
+  } else if (kind == KIND_TYPED && lt != NULL && s->heapbits == NULL) {
+    /* A small span of one type: the object is that type repeated (like
+     * a typed array), and so is the copy. */
+    q = alloc_object(size, KIND_TYPED, lt);
   } else if (kind == KIND_TYPED && size <= MAX_SMALL_SIZE && s->heapbits != NULL) {
     /* A small object's layout is only in its heap bits (no per-object
      * type is kept): the copied words keep their bits, words past the old

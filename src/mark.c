@@ -309,6 +309,11 @@ static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t h
   }
 }
 
+/* Scan the object [lo, hi) of a typed small span whose objects all have
+ * type t (no heap bits): t's layout, repeated over the slot. */
+static GOGC_NO_SANITIZE void scan_uniform(gogc_gcwork *w, uintptr_t lo, uintptr_t hi,
+                                          const gogc_type *t);
+
 /* Scan [lo, hi) of a large typed object whose layout repeats from obase. */
 static GOGC_NO_SANITIZE void scan_typed_large(gogc_gcwork *w, uintptr_t obase, uintptr_t lo,
                                               uintptr_t hi, const gogc_type *t) {
@@ -326,6 +331,35 @@ static GOGC_NO_SANITIZE void scan_typed_large(gogc_gcwork *w, uintptr_t obase, u
       shade(w, v, base, mapped, spans);
     }
     if (++word == nwords) word = 0;
+  }
+}
+
+static GOGC_NO_SANITIZE void scan_uniform(gogc_gcwork *w, uintptr_t lo, uintptr_t hi,
+                                          const gogc_type *t) {
+  if (unlikely(t == NULL)) { /* cannot happen: a typed object sets its span's type first */
+    gogc_scan_range(w, lo, hi);
+    return;
+  }
+  if (!t->has_rep) {
+    scan_typed_large(w, lo, lo, hi, t);
+    return;
+  }
+  gogc_runtime *rt = gogc_rt;
+  uintptr_t base = rt->heap_base, mapped = atomic_load_acquire(&rt->heap_mapped);
+  gogc_span **spans = rt->spans;
+  uintptr_t nw = (hi - lo) >> 3;
+  bool chk = rt->opt_invalidptr;
+  w->scan_work += hi - lo;
+  for (uintptr_t i = 0; i < nw; i += 64) {
+    uint64_t word = t->rep;
+    if (nw - i < 64) word &= ((uint64_t)1 << (nw - i)) - 1;
+    while (word) {
+      uintptr_t k = (uintptr_t)__builtin_ctzll(word);
+      word &= word - 1;
+      uintptr_t v = ((const uintptr_t *)lo)[i + k];
+      if (unlikely(chk)) check_slot(lo + (i + k) * 8, v, base, mapped, spans);
+      shade(w, v, base, mapped, spans);
+    }
   }
 }
 
@@ -352,8 +386,13 @@ static void scan_object(gogc_gcwork *w, uintptr_t p) {
   int kind = spanclass_kind(s->spanclass);
   if (spanclass_sizeclass(s->spanclass) != 0) {
     uintptr_t end = p + s->elemsize;
-    if (kind == KIND_TYPED) scan_bits(w, p, end, s->heapbits, (p - s->base) >> 3);
-    else gogc_scan_range(w, p, end);
+    if (kind == KIND_TYPED) {
+      const uint64_t *hb = atomic_load_acquire(&s->heapbits);
+      if (hb != NULL) scan_bits(w, p, end, hb, (p - s->base) >> 3);
+      else scan_uniform(w, p, end, atomic_load_acquire(&s->large_type));
+    } else {
+      gogc_scan_range(w, p, end);
+    }
     return;
   }
   if (unlikely(atomic_load_acquire(&s->arena_state) != 0)) {

@@ -136,19 +136,15 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
     grown = rt->heap_mapped - before;
   }
   gogc_span *s = span_struct_alloc();
-  uint64_t *a = NULL, *m = NULL, *h = NULL;
+  uint64_t *a = NULL, *m = NULL;
   uint32_t words = (nelems + 63) / 64;
   if (s) {
     a = gogc_bits_alloc(words);
     m = gogc_bits_alloc(words);
-    if (spanclass_kind(spanclass) == KIND_TYPED && spanclass_sizeclass(spanclass) != 0)
-      h = gogc_bits_alloc((uint32_t)(npages * PAGE_SIZE / 512));
   }
-  if (s == NULL || a == NULL || m == NULL ||
-      (spanclass_kind(spanclass) == KIND_TYPED && spanclass_sizeclass(spanclass) != 0 && h == NULL)) {
+  if (s == NULL || a == NULL || m == NULL) {
     if (a) gogc_bits_free(a, words);
     if (m) gogc_bits_free(m, words);
-    if (h) gogc_bits_free(h, (uint32_t)(npages * PAGE_SIZE / 512));
     if (s) span_struct_free(s);
     gogc_pages_free(page, npages); /* its pages count as not scavenged now: harmless */
     pthread_mutex_unlock(&rt->heap_lock);
@@ -164,7 +160,7 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
   s->bitwords = (uint8_t)words;
   atomic_store_relaxed(&s->allocbits, a);
   s->markbits = m;
-  s->heapbits = h;
+  s->heapbits = NULL; /* typed small spans: made when a second type arrives (alloc.c) */
   s->needzero = dirty != 0;
   atomic_store_relaxed(&s->freeindex, 0);
   s->alloc_count = 0;

@@ -149,8 +149,10 @@ typedef struct gogc_span {
 
   uint64_t *allocbits; /* see above; swapped by the sweeper */
   uint64_t *markbits;  /* [atomic] OR'ed by markers */
-  uint64_t *heapbits;  /* typed small spans: 1 bit per word of the span */
-  const struct gogc_type *large_type; /* typed large object layout */
+  uint64_t *heapbits;  /* [owner writes, markers read, atomic] typed small spans holding
+                          objects of more than one type: 1 bit per word of the span */
+  const struct gogc_type *large_type; /* [atomic] typed large object's layout; typed small
+                          span without heap bits: the one type of all its objects */
 
   uint32_t sweepgen; /* [atomic] see the table above */
   struct gogc_span *next, *prev; /* [central] or [heap] list links */

@@ -515,6 +515,74 @@ static void test_not_kept_alive(void) {
   tu_garbage(8u << 20, TU_LARGE_SIZE, TU_LARGE_SIZE, 1, 99);
 }
 
+/* Typed objects of two layouts in one size class. A span whose objects
+ * all have one type keeps no heap bits, only the type; the first object of
+ * another type gives it heap bits. Each object must still be scanned with
+ * its own layout: A holds its pointer in word 0, B in word 2. */
+struct lay_a {
+  void *p;
+  uintptr_t x, y, z;
+};
+struct lay_b {
+  uintptr_t x, y;
+  void *p;
+  uintptr_t z;
+};
+static void *g_lay[16]; /* roots: the objects under test */
+
+static void test_mixed_layouts(void) {
+  const gogc_type *ta = GOGC_TYPE(struct lay_a, offsetof(struct lay_a, p));
+  const gogc_type *tb = GOGC_TYPE(struct lay_b, offsetof(struct lay_b, p));
+  CHECK(ta != NULL && tb != NULL);
+  if (!ta || !tb)
+    return;
+  /* A run of A objects (a span of A alone), one of them under test, then B
+   * objects among more A objects (the span gets heap bits). */
+  struct lay_a *a0 = NULL;
+  for (int i = 0; i < 40; i++) {
+    struct lay_a *a = gogc_alloc_typed(ta);
+    CHECK(a != NULL);
+    if (i == 20)
+      a0 = a;
+  }
+  gogc_store(&g_lay[0], a0);
+  struct lay_b *b0 = NULL;
+  struct lay_a *a1 = NULL;
+  for (int i = 0; i < 8; i++) {
+    struct lay_b *b = gogc_alloc_typed(tb);
+    struct lay_a *a = gogc_alloc_typed(ta);
+    CHECK(a != NULL && b != NULL);
+    if (i == 3) {
+      b0 = b;
+      a1 = a;
+    }
+  }
+  gogc_store(&g_lay[1], b0);
+  gogc_store(&g_lay[2], a1);
+  if (!a0 || !b0 || !a1)
+    return;
+  uintptr_t e_a0p = tu_make_large(21), e_a0x = tu_make_large(22);
+  uintptr_t e_b0p = tu_make_large(23), e_b0x = tu_make_large(24);
+  uintptr_t e_a1p = tu_make_large(25), e_a1y = tu_make_large(26);
+  tu_stash(&a0->p, e_a0p);
+  tu_stash(&a0->x, e_a0x);
+  tu_stash(&b0->p, e_b0p);
+  tu_stash(&b0->x, e_b0x); /* word 0: a pointer in A, not in B */
+  tu_stash(&a1->p, e_a1p);
+  tu_stash(&a1->y, e_a1y); /* word 2: a pointer in B, not in A */
+  a0 = NULL;
+  b0 = NULL;
+  a1 = NULL;
+  CHECKF(tu_dies(e_a0x, 5), "(mixed) non-pointer word 1 of an A object (uniform span) kept its referent");
+  CHECKF(tu_dies(e_b0x, 5), "(mixed) non-pointer word 0 of a B object kept its referent");
+  CHECKF(tu_dies(e_a1y, 5), "(mixed) non-pointer word 2 of an A object kept its referent");
+  CHECKF(tu_large_intact(e_a0p, 21), "(mixed) object referenced from an A object's pointer died");
+  CHECKF(tu_large_intact(e_b0p, 23), "(mixed) object referenced from a B object's pointer died");
+  CHECKF(tu_large_intact(e_a1p, 25), "(mixed) object referenced from an A object's pointer died");
+  for (int i = 0; i < 3; i++)
+    gogc_store(&g_lay[i], NULL);
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* Garbage between rounds: under gcstress a 256th (each allocation's cycle
@@ -644,6 +712,7 @@ int main(void) {
 
   /* (c) negative checks. */
   test_not_kept_alive();
+  test_mixed_layouts();
 
   gogc_memstats ms;
   gogc_read_memstats(&ms);
