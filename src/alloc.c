@@ -676,19 +676,23 @@ GOGC_API void *gogc_realloc(void *p, size_t size) {
   size_t old = s->elemsize;
   if (size <= old && size >= old / 2 && old <= MAX_SMALL_SIZE) return p;
   int kind = spanclass_kind(s->spanclass);
-  const gogc_type *lt = s->large_type;
+  /* The object's layout: a large object's type; a small span's heap bits,
+   * or, while it has none, the one type of all its objects (heap bits are
+   * made before an object of another type exists: if none are seen here,
+   * p has that type). */
+  const uint64_t *hb = spanclass_sizeclass(s->spanclass) ? atomic_load_acquire(&s->heapbits) : NULL;
+  const gogc_type *lt = hb == NULL ? atomic_load_acquire(&s->large_type) : NULL;
   void *q;
   if (kind == KIND_TYPED && lt != NULL && size > MAX_SMALL_SIZE) {
     q = alloc_large(gogc_self, size, KIND_TYPED, lt);
-  } else if (kind == KIND_TYPED && lt != NULL && s->heapbits == NULL) {
-    /* A small span of one type: the object is that type repeated (like
-     * a typed array), and so is the copy. */
+  } else if (kind == KIND_TYPED && lt != NULL) {
+    /* One type repeated (like a typed array), and so is the copy. */
     q = alloc_object(size, KIND_TYPED, lt);
-  } else if (kind == KIND_TYPED && size <= MAX_SMALL_SIZE && s->heapbits != NULL) {
+  } else if (kind == KIND_TYPED && size <= MAX_SMALL_SIZE && hb != NULL) {
     /* A small object's layout is only in its heap bits (no per-object
      * type is kept): the copied words keep their bits, words past the old
      * size are scanned conservatively until written by a typed object. */
-    bits_copy copy = {s->heapbits, (uint32_t)(((uintptr_t)p - s->base) >> 3),
+    bits_copy copy = {hb, (uint32_t)(((uintptr_t)p - s->base) >> 3),
                       (uint32_t)((size < old ? size : old) >> 3)};
     q = alloc_object_copy(size, KIND_TYPED, all_pointers_type(), &copy);
   } else if (kind == KIND_TYPED) {
