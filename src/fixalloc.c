@@ -174,7 +174,8 @@ void gogc_fix_free(gogc_fixpool *pool, void *p, uint32_t size) {
 }
 
 /* Give back the EMPTY pages beyond FIX_RESERVE_PAGES (all of them if
- * all). Takes the heap lock. Returns the bytes released. */
+ * all). scav_lock held (fork waits for it: no page is left off every list
+ * in a child); takes the heap lock. Returns the bytes released. */
 uint64_t gogc_fix_release(gogc_fixpool *pool, bool all) {
   gogc_fixpage *batch = NULL;
   uint32_t n = 0;

@@ -189,10 +189,10 @@ static void *scavenger_main(void *arg) {
       gogc_os_futex_wait(&rt->scav_seq, seen);
     seen = atomic_load_acquire(&rt->scav_seq);
     uint64_t t0 = gogc_os_nanotime(), worked = 0;
+    gogc_lock(&rt->scav_lock);
     /* Span metadata pages left empty by spans freed since (fixalloc.c). */
     uint64_t released = gogc_fix_release(&rt->fix_spans, false) + gogc_fix_release(&rt->fix_bits, false);
     if (released) atomic_add_relaxed(&rt->scav_released_bg, released);
-    gogc_lock(&rt->scav_lock);
     while (worked < 1000000) {
       uint64_t need = scavenge_needed();
       if (need == 0) break;
@@ -246,8 +246,11 @@ GOGC_API void gogc_free_os_memory(void) {
   if (gogc_ensure_init() != 0 || gogc_thread_register_self() == NULL) return;
   gogc_collect();
   gogc_scavenge(UINT64_MAX, true);
-  gogc_fix_release(&gogc_rt->fix_spans, true);
-  gogc_fix_release(&gogc_rt->fix_bits, true);
+  gogc_runtime *rt = gogc_rt;
+  gogc_lock(&rt->scav_lock); /* keeps fork out of the middle, as for pages */
+  gogc_fix_release(&rt->fix_spans, true);
+  gogc_fix_release(&rt->fix_bits, true);
+  pthread_mutex_unlock(&rt->scav_lock);
 }
 
 /* GODEBUG=scavtrace=1: one line per cycle, in Go's format. gc_lock held. */
