@@ -43,8 +43,10 @@
  * times the threads stopped) and drains with mutator CPU; idle marking is
  * free. While the bucket is full, GC takes more than half of the CPU over
  * the last seconds, and the limiter is on: assists and synchronous
- * scavenging are skipped and the heap may overshoot the memory limit
- * instead of the program thrashing in back-to-back collections.
+ * scavenging are skipped (an allocating thread past a limit-set goal only
+ * waits, briefly: mgc.c gogc_assist) and the heap may overshoot the
+ * memory limit instead of the program thrashing in back-to-back
+ * collections.
  *
  * Everything here is a pure function of a gogc_pacer / gogc_limiter
  * struct: tests drive them with scripted heaps, rates and clocks
