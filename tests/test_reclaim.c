@@ -130,9 +130,12 @@ static void test_reuse(void) {
   uint64_t sys2 = g_b.heap_sys;
   printf("reuse: heap_sys %.1f -> %.1f -> %.1f MiB\n", (double)sys0 / MiB, (double)sys1 / MiB,
          (double)sys2 / MiB);
-  CHECKF(tu_slow() || sys1 < sys0 + 64 * MiB, "heap_sys grew by %.1f MiB over 160 MiB of garbage",
+  /* The heap grows an arena (64 MiB) at a time. Without reuse each phase
+   * would add three; a cycle that ran late on a loaded machine (CI, ctest
+   * -j2) was seen to add one: at most one each. */
+  CHECKF(tu_slow() || sys1 <= sys0 + 64 * MiB, "heap_sys grew by %.1f MiB over 160 MiB of garbage",
          (double)(sys1 - sys0) / MiB);
-  CHECKF(tu_slow() || sys2 < sys1 + 16 * MiB, "heap_sys grew again by %.1f MiB over another 160 MiB",
+  CHECKF(tu_slow() || sys2 <= sys1 + 64 * MiB, "heap_sys grew again by %.1f MiB over another 160 MiB",
          (double)(sys2 - sys1) / MiB);
   CHECKF(g_b.heap_inuse < 32 * MiB, "heap_inuse %.1f MiB after collecting",
          (double)g_b.heap_inuse / MiB);
