@@ -86,6 +86,17 @@ static void list_unlink(gogc_fixpage **head, gogc_fixpage *pg) {
   pg->next = pg->prev = NULL;
 }
 
+/* Put every page of the singly linked chain pg on *head in state st. */
+static void push_all(gogc_fixpage *pg, uint8_t st, gogc_fixpage **head, uint32_t *count) {
+  while (pg) {
+    gogc_fixpage *nx = pg->next;
+    pg->state = st;
+    list_push(head, pg);
+    (*count)++;
+    pg = nx;
+  }
+}
+
 static void resident_add(int64_t pages) {
   atomic_add_relaxed(&gogc_rt->fix_bytes, (uint64_t)(pages * (int64_t)FIX_PAGE));
 }
@@ -219,20 +230,8 @@ uint64_t gogc_fix_release(gogc_fixpool *pool, bool all) {
     batch = after;
   }
   gogc_heap_lock();
-  for (gogc_fixpage *pg = done; pg;) {
-    gogc_fixpage *nx = pg->next;
-    pg->state = FIX_RELEASED;
-    list_push(&pool->released, pg);
-    pool->nreleased++;
-    pg = nx;
-  }
-  for (gogc_fixpage *pg = failed; pg;) {
-    gogc_fixpage *nx = pg->next;
-    pg->state = FIX_EMPTY;
-    list_push(&pool->empty, pg);
-    pool->nempty++;
-    pg = nx;
-  }
+  push_all(done, FIX_RELEASED, &pool->released, &pool->nreleased);
+  push_all(failed, FIX_EMPTY, &pool->empty, &pool->nempty);
   resident_add(-(int64_t)(released / FIX_PAGE));
   pool->released_total += released;
   gogc_heap_unlock();

@@ -36,6 +36,9 @@
  * functions carry this attribute. */
 #define GOGC_NO_SANITIZE \
   __attribute__((no_sanitize("address", "thread"))) __attribute__((noinline))
+/* A piece of those functions, inlined into them (same attributes). */
+#define GOGC_NO_SANITIZE_INLINE \
+  __attribute__((no_sanitize("address", "thread"))) __attribute__((always_inline)) inline
 
 /* ---------------------------------------------------------------------------
  * What memory checkers see (AddressSanitizer builds; valgrind memcheck with

@@ -282,6 +282,20 @@ static inline void check_slot(uintptr_t slot, uintptr_t v, uintptr_t heap_base,
   if (!gogc_span_is_allocated(s, idx)) invalid_slot(slot, v);
 }
 
+/* Shade word k of the 64 words from a for each bit k set in mask (the
+ * pointer words of a typed object); chk: GODEBUG=invalidptr=1. */
+static GOGC_NO_SANITIZE_INLINE void shade_masked(gogc_gcwork *w, uintptr_t a, uint64_t mask,
+                                                        bool chk, uintptr_t base, uintptr_t mapped,
+                                                        gogc_span **spans) {
+  while (mask) {
+    uintptr_t k = (uintptr_t)__builtin_ctzll(mask);
+    mask &= mask - 1;
+    uintptr_t v = ((const uintptr_t *)a)[k];
+    if (unlikely(chk)) check_slot(a + k * 8, v, base, mapped, spans);
+    shade(w, v, base, mapped, spans);
+  }
+}
+
 /* Scan [lo, hi) where word i is a pointer iff bit (first_bit + i) of
  * bits is set (typed small objects: the span's heap bits). */
 static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t hi,
@@ -298,13 +312,7 @@ static GOGC_NO_SANITIZE void scan_bits(gogc_gcwork *w, uintptr_t lo, uintptr_t h
     uintptr_t take = 64 - (b & 63);
     if (take > nw - i) take = nw - i;
     if (take < 64) word &= ((uint64_t)1 << take) - 1;
-    while (word) {
-      uintptr_t k = (uintptr_t)__builtin_ctzll(word);
-      word &= word - 1;
-      uintptr_t v = ((const uintptr_t *)lo)[i + k];
-      if (unlikely(chk)) check_slot(lo + (i + k) * 8, v, base, mapped, spans);
-      shade(w, v, base, mapped, spans);
-    }
+    shade_masked(w, lo + i * 8, word, chk, base, mapped, spans);
     i += take;
   }
 }
@@ -353,13 +361,7 @@ static GOGC_NO_SANITIZE void scan_uniform(gogc_gcwork *w, uintptr_t lo, uintptr_
   for (uintptr_t i = 0; i < nw; i += 64) {
     uint64_t word = t->rep;
     if (nw - i < 64) word &= ((uint64_t)1 << (nw - i)) - 1;
-    while (word) {
-      uintptr_t k = (uintptr_t)__builtin_ctzll(word);
-      word &= word - 1;
-      uintptr_t v = ((const uintptr_t *)lo)[i + k];
-      if (unlikely(chk)) check_slot(lo + (i + k) * 8, v, base, mapped, spans);
-      shade(w, v, base, mapped, spans);
-    }
+    shade_masked(w, lo + i * 8, word, chk, base, mapped, spans);
   }
 }
 
