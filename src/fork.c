@@ -107,6 +107,8 @@ static void fork_child(void) {
   atomic_store_relaxed(&rt->scav_seq, 0);
   atomic_store_relaxed(&rt->work_seq, 0);
   atomic_store_relaxed(&rt->nsleeping, 0);
+  atomic_store_relaxed(&rt->idle_seq, 0);
+  atomic_store_relaxed(&rt->idle_parked, 0);
   atomic_store_relaxed(&rt->sweepers_active, 0);
   pthread_mutex_unlock(&rt->gc_lock);
 }

@@ -21,7 +21,7 @@
 #include "internal.h"
 
 void gogc_central_init(gogc_mcentral *c, uint16_t spanclass) {
-  pthread_mutex_init(&c->lock, NULL);
+  gogc_lock_init_spinning(&c->lock);
   c->spanclass = spanclass;
 }
 
