@@ -442,6 +442,32 @@ static bool try_mark_termination(gogc_gcwork *w) {
  * driver): marks with a duty cycle of 25% of GOMAXPROCS (at most one
  * core), the idle workers use cores no registered thread is using, and when no
  * work is left it runs mark termination. */
+/* Keep the background worker to its duty cycle: 25% of GOMAXPROCS (Go's
+ * dedicated and fractional workers), at most a core, while some core is
+ * free of registered threads; 5% when they keep every core busy (`busy`).
+ * Then each slice would take a core from a running thread and stall it for
+ * the slice (measured on the latency workload, 2 threads on 2 cores: p99.9
+ * gap 450 us at 25%, 180 us at 5%, same wall time); the mark assists, in
+ * small steps, make up the difference. While the GC CPU limiter is on
+ * there are no assists: back to 25%, or a mark under a tight memory limit
+ * crawls, collects floating garbage and ends far past the goal (measured:
+ * 1 GiB live, limit 1.5 GiB, heap 1.7 GiB at mark end). start, cpu_start:
+ * when this mark began for the worker, and its CPU clock then. */
+static void bg_duty_wait(uint64_t start, uint64_t cpu_start, bool busy, uint64_t slice) {
+  gogc_runtime *rt = gogc_rt;
+  double duty = busy ? 0.05 : 0.25;
+  double goal = duty * rt->opt_procs;
+  if (goal > 1) goal = 1;
+  uint64_t elapsed = gogc_os_nanotime() - start;
+  uint64_t mine = gogc_os_thread_cputime() - cpu_start;
+  if ((double)mine > goal * (double)elapsed) {
+    uint64_t sleep = (uint64_t)((double)mine / goal) - elapsed;
+    if (sleep > 10 * slice) sleep = 10 * slice;
+    uint32_t ph = PHASE_MARK;
+    gogc_os_futex_wait_ns(&rt->phase, ph, sleep);
+  }
+}
+
 static void *bg_worker_main(void *arg) {
   (void)arg;
   gogc_runtime *rt = gogc_rt;
@@ -481,6 +507,13 @@ static void *bg_worker_main(void *arg) {
       atomic_add_relaxed(&rt->gc_cpu_ns, used);
       if (!more) {
         if (gogc_mark_work_available()) {
+          /* Others hold the work (assists, barrier flushes publish it in
+           * small pieces): wait for some, but within the duty cycle. The
+           * wait used to skip it, and each small publish woke the worker
+           * for another slice: it ran 20% of a core in stretches of 1-3 ms
+           * while a program thread waited for that core (sched_switch
+           * tracing, latency workload, 2 threads on 2 cores). */
+          bg_duty_wait(start, cpu_start, busy && !limited, slice);
           uint32_t ws = atomic_load_acquire(&rt->work_seq);
           gogc_os_futex_wait_ns(&rt->work_seq, ws, 100000);
           continue;
@@ -491,28 +524,7 @@ static void *bg_worker_main(void *arg) {
         if (done) break;
         continue;
       }
-      /* Keep to the duty cycle: 25% of GOMAXPROCS (Go's dedicated and
-       * fractional workers), at most a core, while some core is free of
-       * registered threads; 5% when they keep every core busy. Then each
-       * slice would take a core from a running thread and stall it for
-       * the slice (measured on the latency workload, 2 threads on 2
-       * cores: p99.9 gap 450 us at 25%, 180 us at 5%, same wall time);
-       * the mark assists, in small steps, make up the difference. While
-       * the GC CPU limiter is on there are no assists: back to 25%, or a
-       * mark under a tight memory limit crawls, collects floating garbage
-       * and ends far past the goal (measured: 1 GiB live, limit 1.5 GiB,
-       * heap 1.7 GiB at mark end). */
-      double duty = busy && !limited ? 0.05 : 0.25;
-      double goal = duty * rt->opt_procs;
-      if (goal > 1) goal = 1;
-      uint64_t elapsed = gogc_os_nanotime() - start;
-      uint64_t mine = gogc_os_thread_cputime() - cpu_start;
-      if ((double)mine > goal * (double)elapsed) {
-        uint64_t sleep = (uint64_t)((double)mine / goal) - elapsed;
-        if (sleep > 10 * slice) sleep = 10 * slice;
-        uint32_t ph = PHASE_MARK;
-        gogc_os_futex_wait_ns(&rt->phase, ph, sleep);
-      }
+      bg_duty_wait(start, cpu_start, busy && !limited, slice);
     }
   }
   return NULL;
