@@ -355,7 +355,7 @@ int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
                              void *(*fn)(void *), void *arg);
 /* A collector thread: the program's signals blocked in it (stw.c). */
 int gogc_start_helper(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *),
-                      void *arg);
+                      void *arg, const char *name);
 
 /* Append v to t's barrier buffer if it may point into the heap. Inside a
  * critical section, with the barrier on. */

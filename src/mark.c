@@ -502,7 +502,7 @@ void gogc_mark_init(void) {
     rt->marker_tids = gogc_meta_alloc(rt->nmarkers * sizeof(pthread_t));
     uint32_t started = 0;
     for (uint32_t i = 0; rt->marker_tids && i < rt->nmarkers; i++)
-      if (gogc_start_helper(&rt->marker_tids[i], NULL, marker_main, NULL) == 0) started++;
+      if (gogc_start_helper(&rt->marker_tids[i], NULL, marker_main, NULL, "gogc-marker") == 0) started++;
     rt->nmarkers = started;
   }
 }
@@ -1011,6 +1011,6 @@ void gogc_idle_workers_start(void) {
   uint32_t n = rt->opt_procs > 0 ? (uint32_t)rt->opt_procs : 1;
   for (uint32_t i = 0; i < n; i++) {
     pthread_t tid;
-    gogc_start_helper(&tid, NULL, idle_main, (void *)(uintptr_t)i);
+    gogc_start_helper(&tid, NULL, idle_main, (void *)(uintptr_t)i, "gogc-idle-mark");
   }
 }

@@ -202,7 +202,7 @@ static void start_threads_once(void) {
   gogc_sweeper_start();
   gogc_scavenger_start();
   pthread_t tid;
-  if (gogc_start_helper(&tid, NULL, bg_worker_main, NULL) != 0)
+  if (gogc_start_helper(&tid, NULL, bg_worker_main, NULL, "gogc-bg-mark") != 0)
     gogc_fatal("cannot start the background mark worker");
   gogc_idle_workers_start();
 }

@@ -237,7 +237,7 @@ static void *scavenger_main(void *arg) {
 
 void gogc_scavenger_start(void) {
   pthread_t tid;
-  if (gogc_start_helper(&tid, NULL, scavenger_main, NULL) != 0)
+  if (gogc_start_helper(&tid, NULL, scavenger_main, NULL, "gogc-scavenger") != 0)
     gogc_warn("cannot start the background scavenger; free memory is returned only by "
               "gogc_free_os_memory and at the memory limit");
 }

@@ -341,7 +341,7 @@ static void fin_start(void) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = gogc_start_helper(&tid, &attr, fin_main, NULL);
+  int rc = gogc_start_helper(&tid, &attr, fin_main, NULL, "gogc-finalizer");
   pthread_attr_destroy(&attr);
   if (rc != 0) {
     gogc_warn("cannot start the finalizer thread (error %d); run finalizers with "

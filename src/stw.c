@@ -613,9 +613,10 @@ int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
  * finalizer thread) start with every signal blocked but the suspend
  * signal and the synchronous ones: a signal the program sends to the
  * process must reach one of the program's threads, not run the program's
- * handler on a collector thread. */
+ * handler on a collector thread. Each is named (gogc-sweeper and so on)
+ * so that top -H, gdb and perf tell them from the program's threads. */
 int gogc_start_helper(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *),
-                      void *arg) {
+                      void *arg, const char *name) {
   sigset_t all, old;
   sigfillset(&all);
   sigdelset(&all, gogc_rt->suspend_signal);
@@ -628,6 +629,7 @@ int gogc_start_helper(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(vo
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int rc = gogc_real_pthread_create(tid, attr, fn, arg);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc == 0) gogc_os_thread_set_name(*tid, name);
   return rc;
 }
 

@@ -266,7 +266,7 @@ static void *sweeper_main(void *arg) {
 }
 
 void gogc_sweeper_start(void) {
-  gogc_start_helper(&gogc_rt->sweeper_tid, NULL, sweeper_main, NULL);
+  gogc_start_helper(&gogc_rt->sweeper_tid, NULL, sweeper_main, NULL, "gogc-sweeper");
 }
 
 void gogc_sweeper_wake(void) {

@@ -20,6 +20,7 @@
 #ifndef GOGC_OS_H
 #define GOGC_OS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,10 @@ uint64_t gogc_os_nanotime(void);     /* monotonic */
 uint64_t gogc_os_walltime(void);     /* Unix time */
 uint64_t gogc_os_thread_cputime(void);
 uint64_t gogc_os_process_cputime(void);
+
+/* Name a thread (shown by top -H, ps -L, gdb, perf); at most 15 bytes
+ * are kept. Best effort: failures are ignored. */
+void gogc_os_thread_set_name(pthread_t tid, const char *name);
 
 /* Futex-style wait/wake on a 32-bit word; async-signal-safe. */
 void gogc_os_futex_wait(volatile uint32_t *addr, uint32_t expect);

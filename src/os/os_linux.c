@@ -135,6 +135,14 @@ uint64_t gogc_os_walltime(void) { return ts_ns(CLOCK_REALTIME); }
 uint64_t gogc_os_thread_cputime(void) { return ts_ns(CLOCK_THREAD_CPUTIME_ID); }
 uint64_t gogc_os_process_cputime(void) { return ts_ns(CLOCK_PROCESS_CPUTIME_ID); }
 
+void gogc_os_thread_set_name(pthread_t tid, const char *name) {
+  char buf[16];
+  size_t n = 0;
+  for (; name[n] != 0 && n < sizeof buf - 1; n++) buf[n] = name[n];
+  buf[n] = 0;
+  (void)pthread_setname_np(tid, buf);
+}
+
 #if defined(__SANITIZE_THREAD__)
 #define OS_TSAN 1
 #elif defined(__has_feature)
