@@ -118,7 +118,7 @@ static inline uintptr_t gcw_pop(gogc_gcwork *w);
  * one object overlaps the cache misses of the next ones (Garner,
  * Blackburn and Frampton, ISMM 2007). The ring is local work like the
  * buffers: a gcwork is empty only when both are. */
-#define PF_DEPTH 8
+#define PF_DEPTH GCW_PF_DEPTH
 static inline uintptr_t gcw_next(gogc_gcwork *w) {
   while (w->pf_n < PF_DEPTH) {
     uintptr_t o = gcw_pop(w);

@@ -33,6 +33,26 @@ static GOGC_COLD void report_zombie(gogc_span *s, uint32_t i) {
              spanclass_sizeclass(s->spanclass), i, s->nelems);
 }
 
+/* The slots before the first free one, from the new allocation bits: the
+ * sweep starts freeindex there rather than at 0. Allocation would skip
+ * them anyway, and markers test `slot < freeindex` before they read the
+ * allocation bits (gogc_span_is_allocated): a pointer into a full span, or
+ * into its allocated front, then costs no load of the bitmap, a cache miss
+ * on most of a large heap's spans (the latency workload's live chains,
+ * binary-trees' long-lived tree). Bits past nelems are never set. */
+static uint32_t leading_allocated(const gogc_span *s) {
+  uint32_t f = 0;
+  for (uint32_t w = 0; w < s->bitwords; w++) {
+    uint64_t b = s->allocbits[w];
+    if (b != ~(uint64_t)0) {
+      f += (uint32_t)__builtin_ctzll(~b);
+      break;
+    }
+    f += 64;
+  }
+  return f < s->nelems ? f : s->nelems;
+}
+
 bool gogc_sweep_span(gogc_span *s, bool preserve) {
   gogc_runtime *rt = gogc_rt;
   uint32_t h = atomic_load_relaxed(&rt->sweepgen);
@@ -95,7 +115,7 @@ bool gogc_sweep_span(gogc_span *s, bool preserve) {
   atomic_store_relaxed(&s->allocbits, s->markbits);
   s->markbits = old;
   memset(old, 0, s->bitwords * sizeof(uint64_t));
-  atomic_store_relaxed(&s->freeindex, 0);
+  atomic_store_relaxed(&s->freeindex, leading_allocated(s));
   s->alloc_count = nalloc;
   gogc_span_refill_cache(s);
   if (nfreed) {

@@ -401,13 +401,14 @@ typedef struct gogc_wbuf {
   uintptr_t obj[WBUF_ENTRIES];
 } gogc_wbuf;
 
+#define GCW_PF_DEPTH 8 /* grey objects in flight between prefetch and scan (mark.c) */
 typedef struct gogc_gcwork {
   gogc_wbuf *primary, *secondary;
   uint64_t bytes_marked; /* flushed to gc.bytes_marked at the end */
   uint64_t scan_work;    /* bytes scanned */
   uint32_t active;       /* counted in gc.nactive: may hold grey objects */
   uint32_t pf_head, pf_n; /* the prefetch ring (mark.c) */
-  uintptr_t pf[8];       /* grey objects popped, prefetched, not yet scanned */
+  uintptr_t pf[GCW_PF_DEPTH]; /* grey objects popped, prefetched, not yet scanned */
   uint32_t idle;         /* an idle worker: takes no root jobs (no thread stops) */
 } gogc_gcwork;
 
