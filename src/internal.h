@@ -307,7 +307,20 @@ GOGC_COLD void gogc_suspend_self(gogc_thread *t);
 void gogc_tsan_lock(pthread_mutex_t *m);
 #define gogc_lock(m) gogc_tsan_lock(m)
 #else
-#define gogc_lock(m) pthread_mutex_lock(m)
+static inline void gogc_cpu_relax(void) { /* in spin loops */
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#else
+  atomic_signal_fence();
+#endif
+}
+void gogc_lock_contended(pthread_mutex_t *m);
+static inline void gogc_lock(pthread_mutex_t *m) {
+  if (likely(pthread_mutex_trylock(m) == 0)) return;
+  gogc_lock_contended(m);
+}
 #endif
 void gogc_lock_init_spinning(pthread_mutex_t *m); /* spins briefly before sleeping */
 /* Stop one thread (threads_lock held, never the caller), read where its

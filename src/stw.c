@@ -121,6 +121,26 @@ void gogc_lock_init_spinning(pthread_mutex_t *m) {
   pthread_mutexattr_destroy(&at);
 }
 
+#if !defined(GOGC_TSAN)
+/* A library lock is held for a microsecond or so, by a thread that is
+ * running: wait for it on the CPU for up to about 20 us (trying every 16
+ * pauses) before sleeping in pthread_mutex_lock. glibc's adaptive spin
+ * (100 tries) was too short: each of the latency workload's two threads
+ * still slept on the heap lock some 700 times a second, and a woken
+ * sleeper often landed on the busy core of the thread that woke it while
+ * the other core sat idle, and waited there for the next scheduler tick,
+ * 4 ms (sched_switch tracing on a 2-core machine). */
+#define LOCK_SPIN_NS 20000
+GOGC_NOINLINE void gogc_lock_contended(pthread_mutex_t *m) {
+  uint64_t t0 = gogc_os_nanotime();
+  do {
+    for (int k = 0; k < 16; k++) gogc_cpu_relax();
+    if (pthread_mutex_trylock(m) == 0) return;
+  } while (gogc_os_nanotime() - t0 < LOCK_SPIN_NS);
+  pthread_mutex_lock(m);
+}
+#endif
+
 #if defined(GOGC_TSAN)
 void gogc_tsan_lock(pthread_mutex_t *m) {
   for (int spins = 0; pthread_mutex_trylock(m) != 0; spins++) {
