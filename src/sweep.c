@@ -253,6 +253,36 @@ void gogc_sweep_finish(void) {
 /* ---------------------------------------------------------------------------
  * Background sweeper
  * ------------------------------------------------------------------------- */
+/* Every core runs a registered thread besides this one (nrunning counts
+ * the sweeper while it sweeps). */
+static bool sweeper_cores_busy(void) {
+  gogc_runtime *rt = gogc_rt;
+  return atomic_load_relaxed(&rt->nrunning) > (uint32_t)rt->opt_procs;
+}
+
+/* Go's background sweeper runs only on an idle P (goschedIfBusy). Ours is
+ * a thread at the program's priority: when every core was busy, the kernel
+ * time-shared a core between it and a program thread, and the program's
+ * two threads on a 2-core machine took turns on the other core a 4 ms tick
+ * at a time, for the 100-250 ms each sweep of a 1 GiB heap took (the
+ * latency workload's clusters of 4 ms gaps, one cluster per cycle). So
+ * when the cores are busy the sweeper parks, like an idle mark worker,
+ * until a thread enters a blocking section or 10 ms pass, and the
+ * allocating threads sweep in proportion to what they allocate
+ * (gogc_sweep_proportional, in steps of at most GOGC_MUTATOR_WORK_NS),
+ * which finishes the sweep before the next cycle is due. */
+static void sweeper_wait_for_core(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_enter_blocking();
+  uint32_t seq = atomic_load_acquire(&rt->idle_seq);
+  atomic_add_seqcst(&rt->idle_parked, 1);
+  if (atomic_load_seqcst(&rt->nrunning) >= (uint32_t)rt->opt_procs &&
+      !atomic_load_relaxed(&rt->sweep_done))
+    gogc_os_futex_wait_ns(&rt->idle_seq, seq, 10000000);
+  atomic_sub_seqcst(&rt->idle_parked, 1);
+  gogc_leave_blocking();
+}
+
 static void *sweeper_main(void *arg) {
   gogc_runtime *rt = gogc_rt;
   uint32_t seen = 0;
@@ -272,7 +302,7 @@ static void *sweeper_main(void *arg) {
     }
     int n = 0;
     while (gogc_sweep_one()) {
-      if (++n % 16 == 0) sched_yield();
+      if (++n % 16 == 0 && sweeper_cores_busy()) sweeper_wait_for_core();
     }
     gogc_sweep_set_done(); /* a hint for the allocators */
     /* Arena chunks recycled by this sweep: made accessible and cleared
