@@ -270,7 +270,9 @@ static bool sweeper_cores_busy(void) {
  * until a thread enters a blocking section or 10 ms pass, and the
  * allocating threads sweep in proportion to what they allocate
  * (gogc_sweep_proportional, in steps of at most GOGC_MUTATOR_WORK_NS),
- * which finishes the sweep before the next cycle is due. */
+ * which finishes the sweep before the next cycle is due. Between waits it
+ * still sweeps 16 spans, so a busy program that stopped allocating gets
+ * its garbage swept too, slowly. */
 static void sweeper_wait_for_core(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_enter_blocking();
