@@ -267,7 +267,8 @@ void gogc_mark_shade_range(gogc_thread *t, uintptr_t lo, uintptr_t hi);
 void gogc_wb_drain(gogc_thread *t, gogc_gcwork *w); /* t stopped or the caller */
 void gogc_wb_flush(gogc_thread *t);                 /* owner, in a critical section */
 void gogc_idle_workers_start(void);
-void gogc_idle_wake(void); /* a registered thread entered a blocking section while marking */
+void gogc_idle_wake(void); /* a registered thread entered a blocking section while helpers waited */
+void gogc_wait_for_core(uint32_t index, bool (*wanted)(void)); /* helpers that use free cores */
 void gogc_gcwork_scan_thread(gogc_gcwork *w, gogc_thread *t); /* scan t's stack now */
 void gogc_mark_shade_word(gogc_gcwork *w, uintptr_t v);       /* a root word */
 void gogc_mark_scan_unmarked(gogc_gcwork *w, uintptr_t obj);  /* contents only */
@@ -322,7 +323,6 @@ static inline void gogc_lock(pthread_mutex_t *m) {
   gogc_lock_contended(m);
 }
 #endif
-void gogc_lock_init_spinning(pthread_mutex_t *m); /* spins briefly before sleeping */
 /* Stop one thread (threads_lock held, never the caller), read where its
  * stack starts, let it go. */
 bool gogc_thread_suspend(gogc_thread *t);

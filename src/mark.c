@@ -927,23 +927,27 @@ static bool idle_slot_free(uint32_t index) {
   return running + index < (uint32_t)rt->opt_procs;
 }
 
-/* Sleep until a registered thread enters a blocking section (which may
- * free a core for this worker: gogc_idle_wake), or 10 ms. Polling every
- * 1 ms, as before, woke each idle worker about 700 times a second for
- * nothing while the program kept every core busy (latency workload, 2
- * threads on 2 cores: sched_switch counts), each wake-up a context switch
- * on a core the program wanted; now about 60. Dekker with gogc_idle_wake:
- * we announce ourselves, then read nrunning; the entering thread lowers
- * nrunning, then reads idle_parked. A missed wake-up (a thread that
- * unregisters, say) costs at most the timeout. */
-static void idle_wait_for_core(uint32_t index) {
+/* For a helper thread that works only on a free core (idle worker
+ * `index`, or the background sweeper with index 0): while fewer than
+ * index + 1 cores are free of running registered threads and wanted()
+ * holds, sleep until a registered thread enters a blocking section
+ * (gogc_idle_wake) or 10 ms pass. The caller is not counted in nrunning.
+ * Polling every 1 ms, as idle workers did, woke each about 700 times a
+ * second for nothing while the program kept every core busy (latency
+ * workload, 2 threads on 2 cores: sched_switch counts); now about 60.
+ * Dekker with gogc_enter_blocking: we announce ourselves, then read
+ * nrunning; the entering thread lowers nrunning, then reads idle_parked.
+ * A missed wake-up (a thread that unregisters, say) costs the timeout. */
+void gogc_wait_for_core(uint32_t index, bool (*wanted)(void)) {
   gogc_runtime *rt = gogc_rt;
   uint32_t seq = atomic_load_acquire(&rt->idle_seq);
   atomic_add_seqcst(&rt->idle_parked, 1);
-  if (!idle_slot_free(index) && atomic_load_seqcst(&rt->phase) == PHASE_MARK)
+  if (atomic_load_seqcst(&rt->nrunning) + index >= (uint32_t)rt->opt_procs && wanted())
     gogc_os_futex_wait_ns(&rt->idle_seq, seq, 10000000);
   atomic_sub_seqcst(&rt->idle_parked, 1);
 }
+
+static bool marking(void) { return atomic_load_seqcst(&gogc_rt->phase) == PHASE_MARK; }
 
 /* A registered thread entered a blocking section: idle workers waiting
  * for a core look again. */
@@ -971,7 +975,7 @@ static void *idle_main(void *arg) {
         continue;
       }
       if (!idle_slot_free(index)) {
-        idle_wait_for_core(index);
+        gogc_wait_for_core(index, marking);
         continue;
       }
       uint32_t ws = atomic_load_acquire(&rt->work_seq);

@@ -21,7 +21,7 @@
 #include "internal.h"
 
 void gogc_central_init(gogc_mcentral *c, uint16_t spanclass) {
-  gogc_lock_init_spinning(&c->lock);
+  pthread_mutex_init(&c->lock, NULL);
   c->spanclass = spanclass;
 }
 

@@ -76,7 +76,7 @@ int gogc_heap_init(void) {
   rt->page_scav = scav;
   rt->page_specials = specials;
   rt->chunk_free = chunks;
-  gogc_lock_init_spinning(&rt->heap_lock);
+  pthread_mutex_init(&rt->heap_lock, NULL);
   return 0;
 }
 

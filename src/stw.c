@@ -105,28 +105,13 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
   (void)marker;
 }
 
-/* A lock that spins a little before it sleeps (glibc's adaptive mutex),
- * for the locks every allocating thread takes for a microsecond or so at
- * a time (the heap's, each mcentral's). With plain mutexes each of the
- * latency workload's two threads slept on the heap lock about 1500 times
- * a second (a futex sleep, a wake-up by the unlocker, a context switch
- * each); spinning first cut those sleeps to about a quarter. */
-void gogc_lock_init_spinning(pthread_mutex_t *m) {
-  pthread_mutexattr_t at;
-  pthread_mutexattr_init(&at);
-#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
-  pthread_mutexattr_settype(&at, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-  pthread_mutex_init(m, &at);
-  pthread_mutexattr_destroy(&at);
-}
-
 #if !defined(GOGC_TSAN)
 /* A library lock is held for a microsecond or so, by a thread that is
  * running: wait for it on the CPU for up to about 20 us (trying every 16
- * pauses) before sleeping in pthread_mutex_lock. glibc's adaptive spin
- * (100 tries) was too short: each of the latency workload's two threads
- * still slept on the heap lock some 700 times a second, and a woken
+ * pauses) before sleeping in pthread_mutex_lock. With plain mutexes each
+ * of the latency workload's two threads slept on the heap lock about 1500
+ * times a second, with glibc's adaptive spin (100 tries) still some 700,
+ * with this under 100 (sched_switch counts). A woken
  * sleeper often landed on the busy core of the thread that woke it while
  * the other core sat idle, and waited there for the next scheduler tick,
  * 4 ms (sched_switch tracing on a 2-core machine). */
@@ -318,7 +303,7 @@ void gogc_enter_blocking_regs(uintptr_t *regs) {
   atomic_store_seqcst(&t->state, THREAD_BLOCKING);
   atomic_sub_seqcst(&rt->nrunning, 1);
   /* A core may be free now: wake the idle workers that wait for one
-   * (mark.c, idle_wait_for_core). */
+   * (mark.c, gogc_wait_for_core). */
   if (unlikely(atomic_load_seqcst(&rt->idle_parked) != 0)) {
     int saved_errno = errno;
     gogc_idle_wake();

@@ -273,15 +273,11 @@ static bool sweeper_cores_busy(void) {
  * which finishes the sweep before the next cycle is due. Between waits it
  * still sweeps 16 spans, so a busy program that stopped allocating gets
  * its garbage swept too, slowly. */
+static bool sweep_unfinished(void) { return !atomic_load_relaxed(&gogc_rt->sweep_done); }
+
 static void sweeper_wait_for_core(void) {
-  gogc_runtime *rt = gogc_rt;
-  gogc_enter_blocking();
-  uint32_t seq = atomic_load_acquire(&rt->idle_seq);
-  atomic_add_seqcst(&rt->idle_parked, 1);
-  if (atomic_load_seqcst(&rt->nrunning) >= (uint32_t)rt->opt_procs &&
-      !atomic_load_relaxed(&rt->sweep_done))
-    gogc_os_futex_wait_ns(&rt->idle_seq, seq, 10000000);
-  atomic_sub_seqcst(&rt->idle_parked, 1);
+  gogc_enter_blocking(); /* no longer counted in nrunning */
+  gogc_wait_for_core(0, sweep_unfinished);
   gogc_leave_blocking();
 }
 

@@ -571,8 +571,8 @@ typedef struct gogc_runtime {
   uint32_t bg_seq;               /* [atomic] futex: a concurrent mark started */
   uint32_t nsleeping;            /* [atomic] idle mark workers waiting for work */
   uint32_t idle_seq;             /* [atomic] futex: a registered thread entered a blocking
-                                    section while idle workers waited for a free core */
-  uint32_t idle_parked;          /* [atomic] idle workers waiting on idle_seq */
+                                    section while helpers waited for a free core */
+  uint32_t idle_parked;          /* [atomic] idle workers and the sweeper waiting on idle_seq */
   uint64_t mark_start_ns;        /* [gc] */
   uint64_t assist_cpu_ns;        /* [atomic] this cycle */
   uint64_t bg_cpu_ns;            /* [atomic] this cycle, fractional worker */
