@@ -4,7 +4,7 @@
 # itself; threads register at their first allocation). Any TSan report
 # fails the test that printed it (TSan exits with 66).
 #
-#   scripts/tsan.sh          the tests CI runs (the multi-thread ones, ~3 min)
+#   scripts/tsan.sh          the tests CI runs (the multi-thread ones, ~4 min)
 #   scripts/tsan.sh --all    every test but the stress variants and the three below (~7 min)
 #
 # Tests run with GOGC_TEST_SLOW=1: TSan slows every thread 5-15x, so the
@@ -21,9 +21,10 @@ cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=cl
   -DGOGC_SANITIZE=thread -DGOGC_INTERPOSE=OFF -DGOGC_WERROR=ON -DGOGC_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/tsan -j"$(nproc)" >/dev/null
 # The stress test (plain, GOGC=10, both stop-the-world modes), the
-# phase-stepping tests, finalizers, pools and events: where threads share
-# the heap and the collector's state.
-select='^(test_threads|test_threads_gogc10|test_threads_stw1|test_threads_stw2|unit_concurrent|test_survive|test_final|test_pool|test_events)$'
+# phase-stepping tests, finalizers, pools, events and arenas (freed while
+# markers scan them, recycled by the sweeper): where threads share the
+# heap and the collector's state.
+select='^(test_threads|test_threads_gogc10|test_threads_stw1|test_threads_stw2|unit_concurrent|test_survive|test_final|test_pool|test_events|test_arena)$'
 if [ "${1:-}" = "--all" ]; then
   select='.'
 fi

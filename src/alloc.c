@@ -426,6 +426,8 @@ static void large_publish(gogc_span *s, bool arena) {
   if (arena) {
     atomic_store_relaxed(&s->arena_lo, s->base + ARENA_CHUNK_HEADER);
     atomic_store_relaxed(&s->arena_hi, s->base + bytes);
+    s->arena_lo_lim = s->arena_lo; /* nothing zeroed yet (arena.c, extend_zeroed) */
+    s->arena_hi_lim = s->arena_hi;
     atomic_store_release(&s->arena_state, (uint32_t)ARENA_LIVE);
   }
   atomic_store_release(&s->freeindex, 1);
@@ -512,9 +514,11 @@ void *gogc_alloc_arena_chunk(void) {
   gogc_span *s = gogc_arena_ready_pop();
   gogc_critical_leave(t);
   if (s != NULL) {
-    gogc_arena_clear_recycled(s); /* READY and on no list: nobody else reads it */
+    gogc_arena_reset_recycled(s); /* READY and on no list: nobody else reads it */
     gogc_critical_enter(t);
-    s->markbits[0] = 0;
+    /* A marker may be shading the chunk through a stray word (it then
+     * skips it: READY). */
+    atomic_store_relaxed(&s->markbits[0], 0);
     s->allocbits[0] = 1;
     atomic_store_relaxed(&s->sweepgen, atomic_load_relaxed(&rt->sweepgen));
     large_publish(s, true);
@@ -528,6 +532,8 @@ void *gogc_alloc_arena_chunk(void) {
     s = gogc_span_of((uintptr_t)p);
     s->arena_touch_lo = 0;
     s->arena_touch_hi = (uint32_t)ARENA_CHUNK;
+    s->arena_dirty_lo = 0; /* and all of it zero */
+    s->arena_dirty_hi = (uint32_t)ARENA_CHUNK;
     s->arena_underuse = 0;
   }
   return p;

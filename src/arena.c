@@ -26,20 +26,23 @@
  *
  * Recycling. Chunks keep their pages in quarantine, up to a budget
  * (ARENA_RESIDENT_MAX of used bytes, recycled ones included): where
- * touching a fresh page costs microseconds, clearing the used part is far
+ * touching a fresh page costs microseconds, zeroing a used one is far
  * cheaper. System calls are the other cost (several microseconds each on
- * a virtual machine), so the sweep makes none for a kept chunk: it stays
- * protected on the ready list until a thread that needs a chunk makes the
- * whole list accessible, one mprotect per run of adjacent chunks
- * (gogc_arena_unprotect_ready), and clears the part the chunk's last
- * arena used as it takes it (gogc_arena_clear_recycled). Freeing a small
- * arena thus costs one system call. Pages that arenas have long left
- * unused are returned on free (trim_chunk): protection costs per resident
- * page.
- * A freed chunk leaves
- * heap_live at once (as in Go: arena churn is not heap growth); instead
- * every ARENA_RECYCLE_CHUNKS chunks freed start a cycle, which bounds the
- * address space in quarantine (a chunk counts for more in proportion to
+ * a virtual machine, and on it each resident page adds about 0.15 us to
+ * every change of protection), so the sweep makes none for a kept chunk:
+ * it stays protected on the ready list until a batch makes the list
+ * accessible, one mprotect per run of adjacent chunks
+ * (gogc_arena_unprotect_ready: the background sweeper for large arenas,
+ * which zeroes the chunks too, else the thread that needs a chunk).
+ * Otherwise a recycled chunk is zeroed lazily, a block ahead of the
+ * bump, only where an earlier arena may have left data (the clean range:
+ * note_dirt, extend_zeroed). Freeing a small arena thus costs one system
+ * call. Pages that arenas have long left unused are returned on free
+ * (trim_chunk).
+ *
+ * A freed chunk leaves heap_live at once (as in Go: arena churn is not
+ * heap growth); instead every ARENA_RECYCLE_CHUNKS chunks freed start a
+ * cycle, which bounds the address space in quarantine (a chunk counts for more in proportion to
  * how much of it was used, ARENA_RECYCLE_UNIT, so that chunks full of
  * resident pages come back before the budget for them runs out).
  *
@@ -184,6 +187,31 @@ static void set_touch(gogc_span *s, uintptr_t lo, uintptr_t hi) {
   s->arena_touch_hi = (uint32_t)hi;
 }
 
+/* [lo, hi) (offsets) of the chunk is zero; the rest may not be. */
+static void set_clean(gogc_span *s, uintptr_t lo, uintptr_t hi) {
+  s->arena_dirty_lo = (uint32_t)lo;
+  s->arena_dirty_hi = (uint32_t)hi;
+}
+
+/* The arena that used the chunk is done: what may hold data now is what it
+ * allocated, and what it left of the earlier dirt by not zeroing that far
+ * (the part of [lo_lim, hi_lim) outside the old clean range). */
+static void note_dirt(gogc_span *s) {
+  uintptr_t lo = s->arena_lo - s->base, hi = s->arena_hi - s->base;
+  uintptr_t llim = s->arena_lo_lim - s->base, hlim = s->arena_hi_lim - s->base;
+  uintptr_t d0 = s->arena_dirty_lo, d1 = s->arena_dirty_hi;
+  uintptr_t n0 = lo, n1 = hi;
+  if (llim < d0) {
+    uintptr_t x = hlim < d0 ? hlim : d0;
+    if (x > n0) n0 = x;
+  }
+  if (hlim > d1) {
+    uintptr_t x = llim > d1 ? llim : d1;
+    if (x < n1) n1 = x;
+  }
+  set_clean(s, n0, n1);
+}
+
 /* A chunk keeps its pages from one arena to the next, but protecting and
  * unprotecting costs per resident page (on this VM, 0.3 us a page for the
  * pair: a chunk with 320 KiB resident costs 32 us per free against 10 us
@@ -233,15 +261,21 @@ static uintptr_t fault_chunk(gogc_span *s) {
   uintptr_t used = (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
   bool keep = atomic_add_relaxed(&rt->arena_resident, used) <= ARENA_RESIDENT_MAX;
   if (!keep) atomic_sub_relaxed(&rt->arena_resident, used);
-  if (keep) trim_chunk(s);
-  else set_touch(s, 0, ARENA_CHUNK); /* decommitted below: nothing resident */
+  if (keep) {
+    note_dirt(s);
+    trim_chunk(s);
+  } else { /* decommitted below: nothing resident, all zero */
+    set_touch(s, 0, ARENA_CHUNK);
+    set_clean(s, 0, ARENA_CHUNK);
+  }
   s->arena_resident = keep ? (uint32_t)used : 0;
   int rc = keep ? gogc_os_protect((void *)s->base, ARENA_CHUNK, false)
                 : gogc_os_decommit((void *)s->base, ARENA_CHUNK);
   atomic_store_relaxed(&s->arena_prot, (uint32_t)(keep && rc == 0));
-  if (rc != 0 && !keep) { /* the pages may still hold data: cleared when recycled */
+  if (rc != 0 && !keep) { /* the pages may still hold data: all zeroed when reused */
     atomic_add_relaxed(&rt->arena_resident, used);
     s->arena_resident = (uint32_t)used;
+    set_clean(s, ARENA_CHUNK, ARENA_CHUNK);
   }
   if (rc != 0)
     gogc_warn("arena chunk %p could not be protected; accesses after free will not fault",
@@ -277,9 +311,9 @@ static bool ready_push(gogc_span *s, bool prot) {
   return kept;
 }
 
-/* An accessible recycled chunk, off the list, or NULL. The caller clears
- * what its last arena used (gogc_arena_clear_recycled) before it is
- * published. In a critical section. */
+/* An accessible recycled chunk, off the list, or NULL. The caller resets
+ * it (gogc_arena_reset_recycled) before it is published. In a critical
+ * section. */
 gogc_span *gogc_arena_ready_pop(void) {
   gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->arena_nready) == atomic_load_relaxed(&rt->arena_nready_prot))
@@ -295,18 +329,80 @@ gogc_span *gogc_arena_ready_pop(void) {
   return s;
 }
 
-/* Zero what the chunk's last arena used (the rest was never touched) and
- * stop counting its kept pages. Off every list, outside critical sections:
- * the chunk is READY, so markers, the verifier and checkmark never read
- * it. */
-void gogc_arena_clear_recycled(gogc_span *s) {
-  if (s->arena_lo > s->base) memset((void *)s->base, 0, s->arena_lo - s->base);
-  if (s->arena_hi < s->base + ARENA_CHUNK)
-    memset((void *)s->arena_hi, 0, s->base + ARENA_CHUNK - s->arena_hi);
-  s->arena_lo = s->base;
-  s->arena_hi = s->base + ARENA_CHUNK;
+/* A recycled chunk is about to serve a new arena: stop counting its kept
+ * pages, and clear its header (the rest is zeroed a block at a time as
+ * the new arena reaches it: zero_dirty). Off every list, outside critical
+ * sections: the chunk is READY, so markers, the verifier and checkmark
+ * never read it. */
+static void uncount_resident(gogc_span *s) {
   if (s->arena_resident) atomic_sub_relaxed(&gogc_rt->arena_resident, s->arena_resident);
   s->arena_resident = 0;
+}
+
+void gogc_arena_reset_recycled(gogc_span *s) {
+  memset((void *)s->base, 0, ARENA_CHUNK_HEADER);
+  uncount_resident(s);
+}
+
+/* The part of chunk s known to be zero, as addresses: [dirty_lo,
+ * dirty_hi) (note_dirt), widened by the pages nothing touched since they
+ * were last zeroed, [touch_lo, touch_hi) (trim_chunk), where the two
+ * ranges meet. */
+static void clean_range(const gogc_span *s, uintptr_t *lo, uintptr_t *hi) {
+  uintptr_t d0 = s->arena_dirty_lo, d1 = s->arena_dirty_hi;
+  uintptr_t t0 = s->arena_touch_lo, t1 = s->arena_touch_hi;
+  if ((d0 > t0 ? d0 : t0) <= (d1 < t1 ? d1 : t1)) {
+    if (t0 < d0) d0 = t0;
+    if (t1 > d1) d1 = t1;
+  }
+  *lo = s->base + d0;
+  *hi = s->base + d1;
+}
+
+/* Zero [a, b) of chunk s where an earlier arena may have left data (all
+ * but clean_range). A fresh chunk has nothing to zero. */
+static void zero_dirty(gogc_span *s, uintptr_t a, uintptr_t b) {
+  uintptr_t clean_lo, clean_hi;
+  clean_range(s, &clean_lo, &clean_hi);
+  if (a < clean_lo) memset((void *)a, 0, (b < clean_lo ? b : clean_lo) - a);
+  if (b > clean_hi) {
+    uintptr_t x = a > clean_hi ? a : clean_hi;
+    memset((void *)x, 0, b - x);
+  }
+}
+
+/* Make room for r bytes at the bottom (pointerful objects) or the top
+ * (pointer-free ones) of the active chunk's free gap: move that end's
+ * zero frontier (arena_lo_lim, arena_hi_lim) at least ARENA_ZERO_BLOCK
+ * on, zeroing what it passes. Zeroing a block just ahead of the bump,
+ * rather than all an earlier arena used when a recycled chunk is taken,
+ * zeroes only what this arena uses, while the allocations that follow
+ * still find it in cache. false when r bytes do not fit. The fence
+ * orders the zeroing before the bump that publishes the memory to
+ * markers (they load arena_lo with acquire). */
+#define ARENA_ZERO_BLOCK ((uintptr_t)8 << 10)
+static bool extend_zeroed(gogc_span *s, uintptr_t r, bool noscan) {
+  uintptr_t lo = s->arena_lo, hi = s->arena_hi;
+  if (r > hi - lo) return false;
+  if (!noscan) {
+    uintptr_t x = s->arena_lo_lim + ARENA_ZERO_BLOCK;
+    if (x < lo + r) x = lo + r;
+    if (x > hi) x = hi;
+    /* Beyond arena_hi_lim the top end zeroed it already. */
+    uintptr_t end = x < s->arena_hi_lim ? x : s->arena_hi_lim;
+    if (end > s->arena_lo_lim) zero_dirty(s, s->arena_lo_lim, end);
+    s->arena_lo_lim = x;
+    if (s->arena_hi_lim < x) s->arena_hi_lim = x;
+  } else {
+    uintptr_t x = s->arena_hi_lim - lo > ARENA_ZERO_BLOCK ? s->arena_hi_lim - ARENA_ZERO_BLOCK : lo;
+    if (x > hi - r) x = hi - r;
+    uintptr_t start = x > s->arena_lo_lim ? x : s->arena_lo_lim;
+    if (start < s->arena_hi_lim) zero_dirty(s, start, s->arena_hi_lim);
+    s->arena_hi_lim = x;
+    if (s->arena_lo_lim > x) s->arena_lo_lim = x;
+  }
+  atomic_fence_release();
+  return true;
 }
 
 static int by_base(const void *x, const void *y) {
@@ -314,25 +410,40 @@ static int by_base(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
-/* Make the protected recycled chunks accessible: sorted by address, one
+/* Make protected recycled chunks accessible: sorted by address, one
  * mprotect per run of adjacent chunks. Recycling a chunk one call at a
  * time cost as much as protecting it on free (about 5 us a call on a
- * virtual machine), and the sweeper's calls contended with the program's
- * for the address-space lock; chunks freed together sit together, so a
- * batch usually takes a handful of calls. Called by a thread that wants a
- * chunk, outside critical sections: while the batch is off the lists the
- * world may stop (the chunks are READY: nobody reads them). A chunk that
- * cannot be made accessible goes back to wait for the next batch. The
- * background sweeper calls this when it has swept a cycle, with clear
- * (the clearing then happens beside the program, not in it); a thread
- * that finds only protected chunks calls it without. */
-void gogc_arena_unprotect_ready(gogc_thread *t, bool clear) {
+ * virtual machine); chunks freed together sit together, so a batch
+ * usually takes a handful of calls. Outside critical sections: while the
+ * batch is off the lists the world may stop (the chunks are READY: nobody
+ * reads them). A chunk that cannot be made accessible goes back to wait
+ * for the next batch.
+ *
+ * Who does it. A thread that wants a chunk and finds only protected ones
+ * takes the whole list (bg false). The background sweeper, when it has
+ * swept a cycle, takes the list too, and zeroes the chunks (bg true), if
+ * their last arenas used ARENA_BG_CLEAR_MIN or more on average: then the
+ * per-page work of changing protection and clearing is worth moving off
+ * the program's threads. For small arenas it is not: a system call that
+ * changes protection while another of the process's threads runs must
+ * interrupt that thread's core to flush its TLB (on a virtual machine,
+ * about 9 us a call), and the two threads' calls contend for the
+ * address-space lock; requests that each built a tree of 1000 objects in
+ * an arena ran 25% slower with the sweeper unprotecting their chunks.
+ * (Sorting chunks by size instead, the sweeper taking the large ones,
+ * lost: the small ones, taken last, came back as large arenas' chunks and
+ * were faulted in page by page.) */
+#define ARENA_BG_CLEAR_MIN ((uint64_t)128 << 10)
+void gogc_arena_unprotect_ready(gogc_thread *t, bool bg) {
   gogc_runtime *rt = gogc_rt;
   gogc_span *batch[ARENA_READY_MAX];
   size_t n = 0;
   gogc_critical_enter(t);
   gogc_lock(&rt->arena_lock);
-  while (rt->arena_ready_prot != NULL && n < ARENA_READY_MAX) {
+  uint64_t used = 0, count = 0;
+  if (bg)
+    for (gogc_span *s = rt->arena_ready_prot; s != NULL; s = s->next) used += s->arena_resident, count++;
+  while (rt->arena_ready_prot != NULL && n < ARENA_READY_MAX && used >= count * ARENA_BG_CLEAR_MIN) {
     gogc_span *s = rt->arena_ready_prot;
     rt->arena_ready_prot = s->next;
     s->next = NULL;
@@ -352,8 +463,13 @@ void gogc_arena_unprotect_ready(gogc_thread *t, bool clear) {
     for (size_t k = i; k < j; k++) {
       ok[k] = rw;
       if (!rw) continue;
-      atomic_store_relaxed(&batch[k]->arena_prot, 0);
-      if (clear) gogc_arena_clear_recycled(batch[k]);
+      gogc_span *s = batch[k];
+      atomic_store_relaxed(&s->arena_prot, 0);
+      if (bg) { /* all of it zero again, and no longer counted (as when taken) */
+        zero_dirty(s, s->base, s->base + ARENA_CHUNK);
+        set_clean(s, 0, ARENA_CHUNK);
+        uncount_resident(s);
+      }
     }
   }
   gogc_critical_enter(t);
@@ -388,6 +504,7 @@ int gogc_arena_sweep_dead(gogc_span *s) {
     /* Decommitted when freed: fresh zero pages once committed. */
     if (gogc_os_commit(p, ARENA_CHUNK) != 0) return 0; /* try next cycle */
     set_touch(s, 0, ARENA_CHUNK);
+    set_clean(s, 0, ARENA_CHUNK);
     s->arena_lo = s->base;
     s->arena_hi = s->base + ARENA_CHUNK;
   }
@@ -423,16 +540,16 @@ GOGC_API gogc_arena *gogc_arena_new(void) {
   return a;
 }
 
-/* Out of room in the active chunk (or a misuse): a new chunk, or the heap
- * for a large request. */
+/* Out of zeroed room in the active chunk (or a misuse): zero the next
+ * block, or take a new chunk, or use the heap for a large request. */
 static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   checked(noscan ? "gogc_arena_alloc_noscan" : "gogc_arena_alloc", a, false);
   if (n > ARENA_MAX_OBJECT) return noscan ? gogc_alloc_noscan(n) : gogc_alloc(n);
   enter(a);
   void *p = NULL;
-  if (new_chunk(a)) {
+  uintptr_t r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
+  if (extend_zeroed(a->active, r, noscan) || (new_chunk(a) && extend_zeroed(a->active, r, noscan))) {
     gogc_span *s = a->active;
-    size_t r = (n + 15 + (n == 0)) & ~(size_t)15;
     if (noscan) {
       s->arena_hi -= r;
       p = (void *)s->arena_hi;
@@ -445,14 +562,14 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   return p;
 }
 
-/* The fast paths: a bump within the active chunk. 16-byte aligned, zeroed
- * (chunks come zeroed and are never reused within an arena). */
+/* The fast paths: a bump within the zeroed part of the active chunk.
+ * 16-byte aligned, zeroed (never reused within an arena). */
 GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
     uintptr_t lo = s->arena_lo, r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
-    if (likely(r <= s->arena_hi - lo)) {
+    if (likely(r <= s->arena_lo_lim - lo)) {
       atomic_store_relaxed(&s->arena_lo, lo + r);
       leave(a);
       return (void *)lo;
@@ -467,7 +584,7 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
     enter(a);
     gogc_span *s = a->active;
     uintptr_t hi = s->arena_hi, r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
-    if (likely(r <= hi - s->arena_lo)) {
+    if (likely(r <= hi - s->arena_hi_lim)) {
       s->arena_hi = hi - r;
       leave(a);
       return (void *)(hi - r);

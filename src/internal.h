@@ -105,6 +105,7 @@
 #define atomic_sub_seqcst(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define atomic_exchange_acq_rel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define atomic_signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#define atomic_fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 
 /* ---------------------------------------------------------------------------
  * Assertions, graded (GOGC_DEBUG): gogc_assert at >= 1, gogc_assert_internal
@@ -406,8 +407,8 @@ static inline void gogc_event_simple(gogc_event_kind kind, uint32_t cycle, uint6
  * 3 the arena took it back (it is on no list now). */
 int gogc_arena_sweep_dead(gogc_span *s);
 gogc_span *gogc_arena_ready_pop(void); /* a recycled chunk, or NULL; in a critical section */
-void gogc_arena_clear_recycled(gogc_span *s); /* after ready_pop, outside critical sections */
-void gogc_arena_unprotect_ready(gogc_thread *t, bool clear); /* outside critical sections */
+void gogc_arena_reset_recycled(gogc_span *s); /* after ready_pop, outside critical sections */
+void gogc_arena_unprotect_ready(gogc_thread *t, bool bg); /* outside critical sections */
 void gogc_arenas_init(void);
 
 /* ---------------------------------------------------------------------------

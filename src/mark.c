@@ -374,7 +374,7 @@ static GOGC_NO_SANITIZE void scan_uniform(gogc_gcwork *w, uintptr_t lo, uintptr_
 static GOGC_NOINLINE void scan_arena_chunk(gogc_gcwork *w, gogc_span *s, uintptr_t p) {
   __atomic_add_fetch(&s->arena_scanning, 1, __ATOMIC_SEQ_CST);
   if (atomic_load_seqcst(&s->arena_state) == ARENA_LIVE) {
-    uintptr_t lo = atomic_load_relaxed(&s->arena_lo);
+    uintptr_t lo = atomic_load_acquire(&s->arena_lo); /* after the zeroing (extend_zeroed) */
     if (p == s->base)
       for (uintptr_t o = p + OBLET_BYTES; o < lo; o += OBLET_BYTES) gcw_push(w, o);
     uintptr_t end = p + OBLET_BYTES < lo ? p + OBLET_BYTES : lo;

@@ -303,8 +303,8 @@ static void *sweeper_main(void *arg) {
       if (++n % 16 == 0 && sweeper_cores_busy()) sweeper_wait_for_core();
     }
     gogc_sweep_set_done(); /* a hint for the allocators */
-    /* Arena chunks recycled by this sweep: made accessible and cleared
-     * here, beside the program (arena.c). */
+    /* Arena chunks recycled by this sweep: made accessible and zeroed
+     * here, beside the program, when their arenas were large (arena.c). */
     if (atomic_load_relaxed(&rt->arena_nready_prot) != 0) gogc_arena_unprotect_ready(gogc_self, true);
     /* The pages in use are exact now: new goals for the memory limit and
      * the scavenger. */

@@ -164,13 +164,21 @@ typedef struct gogc_span {
   uint32_t arena_scanning; /* [atomic] markers reading the chunk now */
   uint32_t arena_resident; /* [freer, sweeper, then the thread that takes it] bytes used, when
                               freed with its pages kept: counted in rt->arena_resident until a
-                              new arena takes the chunk or its pages go back */
+                              new arena takes the chunk, the background sweeper clears it, or
+                              its pages go back */
   uint32_t arena_prot;     /* [freer, sweeper, unprotect_ready] 1: PROT_NONE with its pages kept */
   uint32_t arena_touch_lo; /* [freer, sweeper, the thread that takes it] offsets bounding the pages */
   uint32_t arena_touch_hi; /*   that may be resident: [0, lo) and [hi, ARENA_CHUNK) (arena.c) */
   uint32_t arena_underuse;  /* [freer] frees in a row that left many resident pages unused */
+  uint32_t arena_dirty_lo; /* [freer, sweeper, the thread that takes it] offsets: [lo, hi) is */
+  uint32_t arena_dirty_hi; /*   zero, the rest may hold an earlier arena's data (extend_zeroed) */
   uintptr_t arena_lo;      /* [arena's user; read by markers] */
   uintptr_t arena_hi;      /* [arena's user] */
+  /* Recycled chunks are zeroed lazily, a block ahead of the bumps:
+   * [arena_lo, arena_lo_lim) and [arena_hi_lim, arena_hi) are zero, and
+   * arena_lo <= arena_lo_lim <= arena_hi_lim <= arena_hi (arena.c). */
+  uintptr_t arena_lo_lim;  /* [arena's user] */
+  uintptr_t arena_hi_lim;  /* [arena's user] */
 
   /* Finalizers, cleanups and weak handles of its objects (special.c),
    * sorted by object offset, then kind. */

@@ -3,6 +3,8 @@
  *  - objects reachable only from an arena survive collections, and so do
  *    the arena's own contents; heap objects may point into a live arena;
  *  - an arena dropped without a free is reclaimed;
+ *  - objects from recycled chunks are zero, whatever the arenas before
+ *    left in them;
  *  - after gogc_arena_free reads and writes fault with the report (child
  *    processes);
  *  - a freed chunk something still points to stays quarantined and its
@@ -156,6 +158,70 @@ static void test_dropped(void) {
   }
   CHECKF(b == bytes0, "a dropped arena's chunks were not reclaimed (%llu bytes left)",
          (unsigned long long)(b - bytes0));
+}
+
+/* ---------------------------------------------------------------------------
+ * Recycled chunks: every object is zero when allocated, whatever arenas
+ * used the chunk before. Arenas of random sizes (a few KiB to a few MiB,
+ * so chunks pass from small arenas to large ones and back, zeroed lazily
+ * by the allocating thread or all at once by the background sweeper), of
+ * pointerful and pointer-free objects of random sizes, each filled with a
+ * pattern after it is checked.
+ * ------------------------------------------------------------------------- */
+static uint64_t rnd(uint64_t *st) {
+  *st = tu_mix(*st + 0x9e3779b97f4a7c15ull);
+  return *st;
+}
+
+static void test_recycled_zero(void) {
+  int rounds = tu_stress_heavy() ? 40 : 400;
+  uint64_t st = 12345, nonzero = 0, objects = 0, chunk_uses = 0;
+  uintptr_t seen[256];
+  int nseen = 0, reused = 0;
+  for (int r = 0; r < rounds; r++) {
+    gogc_arena *a = gogc_arena_new();
+    uint64_t shape = rnd(&st) % 4;
+    size_t budget = shape == 0 ? (rnd(&st) % (16u << 10)) + 64
+                  : shape == 1 ? (rnd(&st) % (256u << 10)) + 4096
+                               : (rnd(&st) % (3u << 20)) + 4096;
+    uintptr_t last_chunk = 0;
+    for (size_t used = 0; used < budget;) {
+      uint64_t x = rnd(&st);
+      size_t n = (x & 7) == 0 ? (size_t)(x >> 8) % (64u << 10) : (size_t)(x >> 8) % 256;
+      int noscan = (x >> 4) & 1;
+      unsigned char *p = noscan ? gogc_arena_alloc_noscan(a, n) : gogc_arena_alloc(a, n);
+      if (p == NULL) {
+        CHECKF(0, "out of memory");
+        break;
+      }
+      objects++;
+      for (size_t i = 0; i < n; i++) nonzero += p[i] != 0;
+      memset(p, 0xa5, n); /* not a pointer into the heap */
+      used += n;
+      /* Hidden from the conservative scan, which would keep the chunks
+       * in quarantine. */
+      uintptr_t c = ~(uintptr_t)gogc_base(p);
+      if (c != last_chunk) {
+        last_chunk = c;
+        chunk_uses++;
+        int k = 0;
+        while (k < nseen && seen[k] != c) k++;
+        if (k < nseen) reused++;
+        else if (nseen < 256) seen[nseen++] = c;
+      }
+    }
+    gogc_arena_free(a);
+    if (r % 50 == 49) {
+      tu_clobber_stack();
+      gogc_collect();
+    }
+  }
+  printf("recycled_zero: %llu objects in %llu chunk uses (%d of them reused chunks seen "
+         "before), %llu nonzero bytes\n",
+         (unsigned long long)objects, (unsigned long long)chunk_uses, reused,
+         (unsigned long long)nonzero);
+  CHECKF(nonzero == 0, "%llu bytes of new arena objects were not zero", (unsigned long long)nonzero);
+  CHECKF(reused > rounds / 4, "only %d chunk uses reused a recycled chunk", reused);
 }
 
 /* ---------------------------------------------------------------------------
@@ -413,6 +479,7 @@ int main(int argc, char **argv) {
   test_survival();
   test_zero_size();
   test_dropped();
+  test_recycled_zero();
   test_quarantine();
   test_misuse();
   test_threads();
