@@ -372,19 +372,42 @@ static void zero_dirty(gogc_span *s, uintptr_t a, uintptr_t b) {
 }
 
 /* Make room for r bytes at the bottom (pointerful objects) or the top
- * (pointer-free ones) of the active chunk's free gap: move that end's
- * zero frontier (arena_lo_lim, arena_hi_lim) at least ARENA_ZERO_BLOCK
- * on, zeroing what it passes. Zeroing a block just ahead of the bump,
- * rather than all an earlier arena used when a recycled chunk is taken,
- * zeroes only what this arena uses, while the allocations that follow
- * still find it in cache. false when r bytes do not fit. The fence
- * orders the zeroing before the bump that publishes the memory to
- * markers (they load arena_lo with acquire). */
+ * (pointer-free ones) of the active chunk's free gap [arena_lo,
+ * arena_hi), by moving the zero frontiers (arena_lo_lim, arena_hi_lim).
+ * false when r bytes do not fit.
+ *
+ * Where the gap may still hold an earlier arena's data, the requesting
+ * end's frontier moves on at least ARENA_ZERO_BLOCK, zeroing what it
+ * passes: zeroing just ahead of the bump, rather than all an earlier
+ * arena used when a recycled chunk is taken, zeroes only what this arena
+ * uses, while the allocations that follow still find it in cache.
+ *
+ * Where the whole gap is zero (a fresh chunk, one the sweeper zeroed, or
+ * once the dirt is behind the frontiers), nothing is zeroed and the gap
+ * is shared out at once: the requesting end gets all but what the other
+ * end already holds, or, when that is not enough, half of what is left
+ * after r. An arena of one kind of object thus comes here once per
+ * chunk, and one that mixes both kinds a few times.
+ *
+ * The fence orders the zeroing before the bump that publishes the memory
+ * to markers (they load arena_lo with acquire). */
 #define ARENA_ZERO_BLOCK ((uintptr_t)8 << 10)
 static bool extend_zeroed(gogc_span *s, uintptr_t r, bool noscan) {
   uintptr_t lo = s->arena_lo, hi = s->arena_hi;
   if (r > hi - lo) return false;
-  if (!noscan) {
+  uintptr_t c0, c1;
+  clean_range(s, &c0, &c1);
+  if (s->arena_lo_lim >= c0 && s->arena_hi_lim <= c1) { /* [lo, hi) is zero */
+    uintptr_t m;
+    if (!noscan) {
+      m = s->arena_hi_lim;
+      if (m < lo + r) m = lo + r + (hi - lo - r) / 2;
+    } else {
+      m = s->arena_lo_lim;
+      if (m > hi - r) m = hi - r - (hi - r - lo) / 2;
+    }
+    s->arena_lo_lim = s->arena_hi_lim = m;
+  } else if (!noscan) {
     uintptr_t x = s->arena_lo_lim + ARENA_ZERO_BLOCK;
     if (x < lo + r) x = lo + r;
     if (x > hi) x = hi;
@@ -396,6 +419,7 @@ static bool extend_zeroed(gogc_span *s, uintptr_t r, bool noscan) {
   } else {
     uintptr_t x = s->arena_hi_lim - lo > ARENA_ZERO_BLOCK ? s->arena_hi_lim - ARENA_ZERO_BLOCK : lo;
     if (x > hi - r) x = hi - r;
+    /* Below arena_lo_lim the bottom end zeroed it already. */
     uintptr_t start = x > s->arena_lo_lim ? x : s->arena_lo_lim;
     if (start < s->arena_hi_lim) zero_dirty(s, start, s->arena_hi_lim);
     s->arena_hi_lim = x;
@@ -543,8 +567,12 @@ GOGC_API gogc_arena *gogc_arena_new(void) {
 /* Out of zeroed room in the active chunk (or a misuse): zero the next
  * block, or take a new chunk, or use the heap for a large request. */
 static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
-  checked(noscan ? "gogc_arena_alloc_noscan" : "gogc_arena_alloc", a, false);
-  if (n > ARENA_MAX_OBJECT) return noscan ? gogc_alloc_noscan(n) : gogc_alloc(n);
+  /* The fast path came here for want of zeroed room, or for a misuse or a
+   * large request (the handle fully checked, then). */
+  if (a == NULL || a->magic != ARENA_MAGIC || n > ARENA_MAX_OBJECT) {
+    checked(noscan ? "gogc_arena_alloc_noscan" : "gogc_arena_alloc", a, false);
+    if (n > ARENA_MAX_OBJECT) return noscan ? gogc_alloc_noscan(n) : gogc_alloc(n);
+  }
   enter(a);
   void *p = NULL;
   uintptr_t r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
