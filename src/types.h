@@ -144,7 +144,13 @@ typedef struct gogc_span {
   uint32_t freeindex;
   uint32_t alloc_count;
   uint32_t alloc_count_at_cache; /* alloc_count when cached (stats) */
+  uint32_t black_count0; /* alloc_count when the free slots were marked (black_free) */
   uint64_t alloc_cache;
+  /* Allocate-black a span at a time: the first allocation from a cached
+   * span while marking marks all its free slots at once, and those after
+   * it mark nothing; the slots still free when the span leaves the cache
+   * are unmarked (alloc.c, premark_free / unpremark_free). */
+  uint8_t black_free; /* [owner] */
   struct gogc_thread *cache_owner; /* [central] thread caching it, or NULL */
 
   uint64_t *allocbits; /* see above; swapped by the sweeper */
