@@ -160,13 +160,20 @@ static void alloc_gc_work(gogc_thread *t, uintptr_t p) {
  * into allocation bits; and it counts the objects allocated meanwhile as
  * marked then. Atomic OR and AND: markers set other bits of the same
  * words. In the allocation's critical section. */
+/* The free slots of bitmap word w of our cached span s: at or past
+ * freeindex, below nelems, clear in the allocation bits. */
+static inline uint64_t free_slots_word(const gogc_span *s, uint32_t w) {
+  uint32_t from = s->freeindex, first = w << 6;
+  uint64_t free = ~s->allocbits[w];
+  if (first < from) free &= ~(uint64_t)0 << (from & 63);
+  if (s->nelems - first < 64) free &= ((uint64_t)1 << (s->nelems - first)) - 1;
+  return free;
+}
+
 static GOGC_NOINLINE void premark_free(gogc_thread *t, gogc_span *s, uint32_t idx) {
   mark_new_small(t, s, idx);
-  uint32_t from = atomic_load_relaxed(&s->freeindex), n = s->nelems;
-  for (uint32_t w = from >> 6; w < s->bitwords && (w << 6) < n; w++) {
-    uint64_t free = ~s->allocbits[w]; /* ours: the span is in our cache */
-    if ((w << 6) < from) free &= ~(uint64_t)0 << (from & 63);
-    if (n - (w << 6) < 64) free &= ((uint64_t)1 << (n - (w << 6))) - 1;
+  for (uint32_t w = s->freeindex >> 6; (w << 6) < s->nelems; w++) {
+    uint64_t free = free_slots_word(s, w);
     if (free) atomic_or_relaxed(&s->markbits[w], free);
   }
   s->black_count0 = s->alloc_count;
@@ -174,11 +181,8 @@ static GOGC_NOINLINE void premark_free(gogc_thread *t, gogc_span *s, uint32_t id
 }
 
 static void unpremark_free(gogc_thread *t, gogc_span *s) {
-  uint32_t from = atomic_load_relaxed(&s->freeindex), n = s->nelems;
-  for (uint32_t w = from >> 6; w < s->bitwords && (w << 6) < n; w++) {
-    uint64_t free = ~s->allocbits[w]; /* ours: the span is in our cache */
-    if ((w << 6) < from) free &= ~(uint64_t)0 << (from & 63);
-    if (n - (w << 6) < 64) free &= ((uint64_t)1 << (n - (w << 6))) - 1;
+  for (uint32_t w = s->freeindex >> 6; (w << 6) < s->nelems; w++) {
+    uint64_t free = free_slots_word(s, w);
     if (free) __atomic_and_fetch(&s->markbits[w], ~free, __ATOMIC_RELAXED);
   }
   atomic_store_relaxed(&t->new_marked, atomic_load_relaxed(&t->new_marked) +
@@ -569,10 +573,7 @@ void *gogc_alloc_arena_chunk(void) {
   p = alloc_large_ex(t, ARENA_CHUNK, KIND_CONSERVATIVE, NULL, true);
   if (p != NULL) { /* for arena.c: no page resident beyond what its arena uses */
     s = gogc_span_of((uintptr_t)p);
-    s->arena_touch_lo = 0;
-    s->arena_touch_hi = (uint32_t)ARENA_CHUNK;
-    s->arena_dirty_lo = 0; /* and all of it zero */
-    s->arena_dirty_hi = (uint32_t)ARENA_CHUNK;
+    gogc_arena_chunk_zero(s);
     s->arena_underuse = 0;
   }
   return p;

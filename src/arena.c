@@ -42,9 +42,10 @@
  *
  * A freed chunk leaves heap_live at once (as in Go: arena churn is not
  * heap growth); instead every ARENA_RECYCLE_CHUNKS chunks freed start a
- * cycle, which bounds the address space in quarantine (a chunk counts for more in proportion to
- * how much of it was used, ARENA_RECYCLE_UNIT, so that chunks full of
- * resident pages come back before the budget for them runs out).
+ * cycle, which bounds the address space in quarantine (a chunk counts for
+ * more in proportion to how much of it was used, ARENA_RECYCLE_UNIT, so
+ * that chunks full of resident pages come back before the budget for
+ * them runs out).
  *
  * An arena dropped without gogc_arena_free is simply garbage: its chunks
  * are freed by the sweep like any large object.
@@ -193,6 +194,12 @@ static void set_clean(gogc_span *s, uintptr_t lo, uintptr_t hi) {
   s->arena_dirty_hi = (uint32_t)hi;
 }
 
+/* Nothing resident, all of it zero: a fresh or decommitted chunk. */
+void gogc_arena_chunk_zero(gogc_span *s) {
+  set_touch(s, 0, ARENA_CHUNK);
+  set_clean(s, 0, ARENA_CHUNK);
+}
+
 /* The arena that used the chunk is done: what may hold data now is what it
  * allocated, and what it left of the earlier dirt by not zeroing that far
  * (the part of [lo_lim, hi_lim) outside the old clean range). */
@@ -264,9 +271,8 @@ static uintptr_t fault_chunk(gogc_span *s) {
   if (keep) {
     note_dirt(s);
     trim_chunk(s);
-  } else { /* decommitted below: nothing resident, all zero */
-    set_touch(s, 0, ARENA_CHUNK);
-    set_clean(s, 0, ARENA_CHUNK);
+  } else { /* decommitted below */
+    gogc_arena_chunk_zero(s);
   }
   s->arena_resident = keep ? (uint32_t)used : 0;
   int rc = keep ? gogc_os_protect((void *)s->base, ARENA_CHUNK, false)
@@ -329,16 +335,17 @@ gogc_span *gogc_arena_ready_pop(void) {
   return s;
 }
 
-/* A recycled chunk is about to serve a new arena: stop counting its kept
- * pages, and clear its header (the rest is zeroed a block at a time as
- * the new arena reaches it: zero_dirty). Off every list, outside critical
- * sections: the chunk is READY, so markers, the verifier and checkmark
- * never read it. */
+/* The chunk's kept pages no longer count against ARENA_RESIDENT_MAX. */
 static void uncount_resident(gogc_span *s) {
   if (s->arena_resident) atomic_sub_relaxed(&gogc_rt->arena_resident, s->arena_resident);
   s->arena_resident = 0;
 }
 
+/* A recycled chunk is about to serve a new arena: stop counting its kept
+ * pages, and clear its header (the rest is zeroed a block at a time as
+ * the new arena reaches it: extend_zeroed). Off every list, outside
+ * critical sections: the chunk is READY, so markers, the verifier and
+ * checkmark never read it. */
 void gogc_arena_reset_recycled(gogc_span *s) {
   memset((void *)s->base, 0, ARENA_CHUNK_HEADER);
   uncount_resident(s);
@@ -359,11 +366,9 @@ static void clean_range(const gogc_span *s, uintptr_t *lo, uintptr_t *hi) {
   *hi = s->base + d1;
 }
 
-/* Zero [a, b) of chunk s where an earlier arena may have left data (all
- * but clean_range). A fresh chunk has nothing to zero. */
-static void zero_dirty(gogc_span *s, uintptr_t a, uintptr_t b) {
-  uintptr_t clean_lo, clean_hi;
-  clean_range(s, &clean_lo, &clean_hi);
+/* Zero [a, b) where an earlier arena may have left data: all but
+ * [clean_lo, clean_hi) (clean_range). A fresh chunk has nothing to zero. */
+static void zero_dirty(uintptr_t a, uintptr_t b, uintptr_t clean_lo, uintptr_t clean_hi) {
   if (a < clean_lo) memset((void *)a, 0, (b < clean_lo ? b : clean_lo) - a);
   if (b > clean_hi) {
     uintptr_t x = a > clean_hi ? a : clean_hi;
@@ -413,7 +418,7 @@ static bool extend_zeroed(gogc_span *s, uintptr_t r, bool noscan) {
     if (x > hi) x = hi;
     /* Beyond arena_hi_lim the top end zeroed it already. */
     uintptr_t end = x < s->arena_hi_lim ? x : s->arena_hi_lim;
-    if (end > s->arena_lo_lim) zero_dirty(s, s->arena_lo_lim, end);
+    if (end > s->arena_lo_lim) zero_dirty(s->arena_lo_lim, end, c0, c1);
     s->arena_lo_lim = x;
     if (s->arena_hi_lim < x) s->arena_hi_lim = x;
   } else {
@@ -421,7 +426,7 @@ static bool extend_zeroed(gogc_span *s, uintptr_t r, bool noscan) {
     if (x > hi - r) x = hi - r;
     /* Below arena_lo_lim the bottom end zeroed it already. */
     uintptr_t start = x > s->arena_lo_lim ? x : s->arena_lo_lim;
-    if (start < s->arena_hi_lim) zero_dirty(s, start, s->arena_hi_lim);
+    if (start < s->arena_hi_lim) zero_dirty(start, s->arena_hi_lim, c0, c1);
     s->arena_hi_lim = x;
     if (s->arena_lo_lim > x) s->arena_lo_lim = x;
   }
@@ -490,7 +495,9 @@ void gogc_arena_unprotect_ready(gogc_thread *t, bool bg) {
       gogc_span *s = batch[k];
       atomic_store_relaxed(&s->arena_prot, 0);
       if (bg) { /* all of it zero again, and no longer counted (as when taken) */
-        zero_dirty(s, s->base, s->base + ARENA_CHUNK);
+        uintptr_t c0, c1;
+        clean_range(s, &c0, &c1);
+        zero_dirty(s->base, s->base + ARENA_CHUNK, c0, c1);
         set_clean(s, 0, ARENA_CHUNK);
         uncount_resident(s);
       }
@@ -527,8 +534,7 @@ int gogc_arena_sweep_dead(gogc_span *s) {
   if (!prot && s->arena_resident == 0) {
     /* Decommitted when freed: fresh zero pages once committed. */
     if (gogc_os_commit(p, ARENA_CHUNK) != 0) return 0; /* try next cycle */
-    set_touch(s, 0, ARENA_CHUNK);
-    set_clean(s, 0, ARENA_CHUNK);
+    gogc_arena_chunk_zero(s);
     s->arena_lo = s->base;
     s->arena_hi = s->base + ARENA_CHUNK;
   }
@@ -564,6 +570,10 @@ GOGC_API gogc_arena *gogc_arena_new(void) {
   return a;
 }
 
+/* An object's room in a chunk: 16-byte aligned, and at least 16 bytes
+ * (a request of 0 gets a distinct object, as on the heap). */
+static inline uintptr_t arena_round(size_t n) { return (n + 15 + (n == 0)) & ~(uintptr_t)15; }
+
 /* Out of zeroed room in the active chunk (or a misuse): zero the next
  * block, or take a new chunk, or use the heap for a large request. */
 static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
@@ -575,7 +585,7 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   }
   enter(a);
   void *p = NULL;
-  uintptr_t r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
+  uintptr_t r = arena_round(n);
   if (extend_zeroed(a->active, r, noscan) || (new_chunk(a) && extend_zeroed(a->active, r, noscan))) {
     gogc_span *s = a->active;
     if (noscan) {
@@ -596,7 +606,7 @@ GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t lo = s->arena_lo, r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
+    uintptr_t lo = s->arena_lo, r = arena_round(n);
     if (likely(r <= s->arena_lo_lim - lo)) {
       atomic_store_relaxed(&s->arena_lo, lo + r);
       leave(a);
@@ -611,7 +621,7 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t hi = s->arena_hi, r = (n + 15 + (n == 0)) & ~(uintptr_t)15;
+    uintptr_t hi = s->arena_hi, r = arena_round(n);
     if (likely(r <= hi - s->arena_hi_lim)) {
       s->arena_hi = hi - r;
       leave(a);

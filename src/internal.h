@@ -408,6 +408,7 @@ static inline void gogc_event_simple(gogc_event_kind kind, uint32_t cycle, uint6
 int gogc_arena_sweep_dead(gogc_span *s);
 gogc_span *gogc_arena_ready_pop(void); /* a recycled chunk, or NULL; in a critical section */
 void gogc_arena_reset_recycled(gogc_span *s); /* after ready_pop, outside critical sections */
+void gogc_arena_chunk_zero(gogc_span *s); /* nothing resident, all zero (fresh or decommitted) */
 void gogc_arena_unprotect_ready(gogc_thread *t, bool bg); /* outside critical sections */
 void gogc_arenas_init(void);
 

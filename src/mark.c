@@ -923,7 +923,7 @@ void gogc_wb_flush(gogc_thread *t) {
  * ------------------------------------------------------------------------- */
 static bool idle_slot_free(uint32_t index) {
   gogc_runtime *rt = gogc_rt;
-  uint32_t running = atomic_load_relaxed(&rt->nrunning);
+  uint32_t running = atomic_load_seqcst(&rt->nrunning); /* Dekker: gogc_wait_for_core */
   return running + index < (uint32_t)rt->opt_procs;
 }
 
@@ -942,7 +942,7 @@ void gogc_wait_for_core(uint32_t index, bool (*wanted)(void)) {
   gogc_runtime *rt = gogc_rt;
   uint32_t seq = atomic_load_acquire(&rt->idle_seq);
   atomic_add_seqcst(&rt->idle_parked, 1);
-  if (atomic_load_seqcst(&rt->nrunning) + index >= (uint32_t)rt->opt_procs && wanted())
+  if (!idle_slot_free(index) && wanted())
     gogc_os_futex_wait_ns(&rt->idle_seq, seq, 10000000);
   atomic_sub_seqcst(&rt->idle_parked, 1);
 }

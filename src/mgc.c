@@ -466,8 +466,8 @@ static void bg_duty_wait(uint64_t start, uint64_t cpu_start, bool busy, uint64_t
 
 /* The background mark worker (Go's fractional worker, and the cycle's
  * driver): marks with a duty cycle of 25% of GOMAXPROCS (at most one
- * core), the idle workers use cores no registered thread is using, and when no
- * work is left it runs mark termination. */
+ * core), the idle workers use cores no registered thread is using, and
+ * when no work is left it runs mark termination. */
 static void *bg_worker_main(void *arg) {
   (void)arg;
   gogc_runtime *rt = gogc_rt;

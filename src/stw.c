@@ -111,10 +111,10 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
  * pauses) before sleeping in pthread_mutex_lock. With plain mutexes each
  * of the latency workload's two threads slept on the heap lock about 1500
  * times a second, with glibc's adaptive spin (100 tries) still some 700,
- * with this under 100 (sched_switch counts). A woken
- * sleeper often landed on the busy core of the thread that woke it while
- * the other core sat idle, and waited there for the next scheduler tick,
- * 4 ms (sched_switch tracing on a 2-core machine). */
+ * with this under 100 (sched_switch counts). A woken sleeper often landed
+ * on the busy core of the thread that woke it while the other core sat
+ * idle, and waited there for the next scheduler tick, 4 ms (sched_switch
+ * tracing on a 2-core machine). */
 #define LOCK_SPIN_NS 20000
 GOGC_NOINLINE void gogc_lock_contended(pthread_mutex_t *m) {
   uint64_t t0 = gogc_os_nanotime();
