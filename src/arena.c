@@ -281,6 +281,9 @@ static uintptr_t fault_chunk(gogc_span *s) {
   if (rc != 0 && !keep) { /* the pages may still hold data: all zeroed when reused */
     atomic_add_relaxed(&rt->arena_resident, used);
     s->arena_resident = (uint32_t)used;
+    /* Nothing known to be zero or untouched: clean_range joins the two
+     * ranges, so both must say so. */
+    set_touch(s, ARENA_CHUNK, ARENA_CHUNK);
     set_clean(s, ARENA_CHUNK, ARENA_CHUNK);
   }
   if (rc != 0)
