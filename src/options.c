@@ -63,53 +63,64 @@ static bool parse_long(const char *s, size_t n, long lo, long hi, long *out) {
   return true;
 }
 
+/* One name=value item of a GODEBUG string: returns where the next item
+ * starts, or NULL at the end. An item without '=' has an empty value;
+ * an empty item (",,") has len 0. */
+typedef struct godebug_item {
+  const char *key, *val;
+  size_t len, klen, vlen;
+} godebug_item;
+
+static const char *godebug_next(const char *s, godebug_item *it) {
+  if (s == NULL || *s == 0) return NULL;
+  const char *comma = strchr(s, ',');
+  size_t len = comma ? (size_t)(comma - s) : strlen(s);
+  const char *eq = memchr(s, '=', len);
+  it->key = s;
+  it->len = len;
+  it->klen = eq ? (size_t)(eq - s) : len;
+  it->val = eq ? eq + 1 : "";
+  it->vlen = eq ? len - it->klen - 1 : 0;
+  return comma ? comma + 1 : s + len;
+}
+
+static bool godebug_is(const godebug_item *it, const char *name) {
+  return it->klen == strlen(name) && memcmp(it->key, name, it->klen) == 0;
+}
+
 /* GODEBUG=failmem/failmempersist, read before anything else so that it
  * can fail start-up's first request. Silent: parse_godebug reports a
  * malformed value later, from the table. */
 void gogc_options_fault_init(void) {
-  const char *s = getenv("GODEBUG");
   long nth = 0, persist = 0;
-  while (s != NULL && *s) {
-    const char *comma = strchr(s, ',');
-    size_t len = comma ? (size_t)(comma - s) : strlen(s);
-    const char *eq = memchr(s, '=', len);
-    if (eq != NULL) {
-      size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
-      if (klen == 7 && memcmp(s, "failmem", 7) == 0) {
-        if (!parse_long(eq + 1, vlen, 0, 1000000000, &nth)) nth = 0;
-      } else if (klen == 14 && memcmp(s, "failmempersist", 14) == 0) {
-        if (!parse_long(eq + 1, vlen, 0, 1, &persist)) persist = 0;
-      }
+  godebug_item it;
+  for (const char *s = getenv("GODEBUG"); (s = godebug_next(s, &it)) != NULL;) {
+    if (godebug_is(&it, "failmem")) {
+      if (!parse_long(it.val, it.vlen, 0, 1000000000, &nth)) nth = 0;
+    } else if (godebug_is(&it, "failmempersist")) {
+      if (!parse_long(it.val, it.vlen, 0, 1, &persist)) persist = 0;
     }
-    s = comma ? comma + 1 : s + len;
   }
   if (nth > 0) gogc_os_fail_set((uint64_t)nth, persist != 0);
 }
 
 static void parse_godebug(gogc_runtime *rt, const char *s) {
-  while (*s) {
-    const char *item = s;
-    const char *comma = strchr(s, ',');
-    size_t len = comma ? (size_t)(comma - s) : strlen(s);
-    s = comma ? comma + 1 : s + len;
-    if (len == 0) continue;
-    const char *eq = memchr(item, '=', len);
-    size_t klen = eq ? (size_t)(eq - item) : len;
-    const char *val = eq ? eq + 1 : "";
-    size_t vlen = eq ? len - klen - 1 : 0;
+  godebug_item it;
+  while ((s = godebug_next(s, &it)) != NULL) {
+    if (it.len == 0) continue;
     bool known = false;
 #define X(name, field, def, min, max, doc)                                       \
-  if (klen == sizeof(name) - 1 && memcmp(item, name, klen) == 0) {              \
+  if (godebug_is(&it, name)) {                                                  \
     known = true;                                                               \
     long v;                                                                     \
-    if (parse_long(val, vlen, min, max, &v)) rt->field = (int)v;                \
+    if (parse_long(it.val, it.vlen, min, max, &v)) rt->field = (int)v;          \
     else                                                                        \
       gogc_warn("GODEBUG: %s=\"%.*s\" is not a number from %d to %d; using %d", \
-                name, (int)vlen, val, min, max, rt->field);                     \
+                name, (int)it.vlen, it.val, min, max, rt->field);               \
   }
     GOGC_GODEBUG_OPTIONS(X)
 #undef X
-    if (!known) gogc_warn("GODEBUG: unknown setting \"%.*s\" ignored", (int)klen, item);
+    if (!known) gogc_warn("GODEBUG: unknown setting \"%.*s\" ignored", (int)it.klen, it.key);
   }
 }
 
