@@ -21,7 +21,11 @@
  * sampling RSS every 10 ms. Reported: drop_target_mib (what the heap needs
  * then: 2.2 x the live set left, i.e. live + GOGC=100 slack + 10%, plus
  * 64 MiB for the rest of the process), drop_reach_s (when RSS first fell
- * to that, -1: never) and drop_rss_end_mib (RSS at the end). */
+ * to that, -1: never) and drop_rss_end_mib (RSS at the end).
+ *
+ * BENCH_LONG_GAPS=1 (diagnostics): every gap over 2 ms, 64 a thread at
+ * most, is printed on stderr with its end time on CLOCK_MONOTONIC, to be
+ * matched with a scheduler trace (bench/README.md). */
 #include "common.h"
 
 #define CHAIN 64
@@ -112,6 +116,8 @@ struct worker {
   uint64_t *gaps; /* ns between consecutive iterations (malloc'd) */
   size_t ngaps;
   uint64_t steady_ns;
+  uint64_t long_end[64], long_gap[64]; /* gaps over 2 ms: end time (CLOCK_MONOTONIC), length */
+  size_t nlong;
 };
 
 static void *worker_main(void *arg) {
@@ -135,6 +141,10 @@ static void *worker_main(void *arg) {
     if (++cur == w->hi) cur = w->lo;
     uint64_t now = bench_now_ns();
     w->gaps[it] = now - prev;
+    if (w->gaps[it] > 2000000 && w->nlong < 64) {
+      w->long_end[w->nlong] = now;
+      w->long_gap[w->nlong++] = now - prev;
+    }
     prev = now;
   }
   w->steady_ns = prev - start;
@@ -310,6 +320,11 @@ int main(int argc, char **argv) {
     k += workers[t].ngaps;
   }
   qsort(all, n, sizeof(uint64_t), cmp_u64);
+  if (getenv("BENCH_LONG_GAPS")) /* diagnostics: every gap over 2 ms (64 a thread at most) */
+    for (int t = 0; t < nthreads; t++)
+      for (size_t i = 0; i < workers[t].nlong; i++)
+        fprintf(stderr, "long gap: thread %d ends %.6f s (CLOCK_MONOTONIC) lasts %.3f ms\n", t,
+                workers[t].long_end[i] / 1e9, workers[t].long_gap[i] / 1e6);
 
   if (!verify()) {
     fprintf(stderr, "latency: FAILED: live set damaged\n");
