@@ -247,8 +247,36 @@ static void test_godebug(void) {
   for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
     run("trace", junk[i], NULL, &r);
     CHECKF(exited_ok(&r), "%s: " DESCRIBE(&r), junk[i]);
+    CHECKF(!has_line(r.err, "gc 1 @", NULL), "%s turned the trace on: " DESCRIBE(&r), junk[i]);
     release(&r);
   }
+
+  /* What each kind of item does: empty ones are skipped without a word; a
+   * name without '=' is a known name with an empty value (reported); each
+   * unknown name is reported once, the empty name too; a trailing comma
+   * ends the list. */
+  run("trace", "GODEBUG=,,,", NULL, &r);
+  CHECKF(!has_line(r.err, "gogc: ", NULL), "GODEBUG=,,, printed a message: " DESCRIBE(&r));
+  release(&r);
+  run("trace", "GODEBUG=gctrace", NULL, &r);
+  {
+    const char *needles[] = {"GODEBUG", "gctrace", "not a number", NULL};
+    CHECKF(has_line(r.err, "gogc: ", needles), "GODEBUG=gctrace: no message: " DESCRIBE(&r));
+  }
+  release(&r);
+  run("trace", "GODEBUG=a=b=c,=,x", NULL, &r);
+  {
+    const char *na[] = {"unknown setting \"a\"", NULL}, *ne[] = {"unknown setting \"\"", NULL},
+               *nx[] = {"unknown setting \"x\"", NULL};
+    CHECKF(has_line(r.err, "gogc: ", na) && has_line(r.err, "gogc: ", ne) &&
+               has_line(r.err, "gogc: ", nx),
+           "GODEBUG=a=b=c,=,x: not each of a, the empty name and x reported: " DESCRIBE(&r));
+  }
+  release(&r);
+  run("trace", "GODEBUG=gcverify=0,,gctrace=1,", NULL, &r);
+  CHECKF(exited_ok(&r) && has_line(r.err, "gc 1 @", NULL) && !has_line(r.err, "gogc: ", NULL),
+         "GODEBUG=gcverify=0,,gctrace=1,: no trace line, or a message: " DESCRIBE(&r));
+  release(&r);
 }
 
 /* GOMEMLIMIT: Go's byte counts; "off"; malformed values named on stderr,
