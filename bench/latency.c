@@ -23,7 +23,7 @@
  * 64 MiB for the rest of the process), drop_reach_s (when RSS first fell
  * to that, -1: never) and drop_rss_end_mib (RSS at the end).
  *
- * BENCH_LONG_GAPS=1 (diagnostics): every gap over 2 ms, 64 a thread at
+ * BENCH_LONG_GAPS=1 (diagnostics): every gap over 2 ms, 256 a thread at
  * most, is printed on stderr with its end time on CLOCK_MONOTONIC, to be
  * matched with a scheduler trace (bench/README.md). */
 #include "common.h"
@@ -116,7 +116,7 @@ struct worker {
   uint64_t *gaps; /* ns between consecutive iterations (malloc'd) */
   size_t ngaps;
   uint64_t steady_ns;
-  uint64_t long_end[64], long_gap[64]; /* gaps over 2 ms: end time (CLOCK_MONOTONIC), length */
+  uint64_t long_end[256], long_gap[256]; /* gaps over 2 ms: end time (CLOCK_MONOTONIC), length */
   size_t nlong;
 };
 
@@ -141,7 +141,7 @@ static void *worker_main(void *arg) {
     if (++cur == w->hi) cur = w->lo;
     uint64_t now = bench_now_ns();
     w->gaps[it] = now - prev;
-    if (w->gaps[it] > 2000000 && w->nlong < 64) {
+    if (w->gaps[it] > 2000000 && w->nlong < 256) {
       w->long_end[w->nlong] = now;
       w->long_gap[w->nlong++] = now - prev;
     }
@@ -320,7 +320,7 @@ int main(int argc, char **argv) {
     k += workers[t].ngaps;
   }
   qsort(all, n, sizeof(uint64_t), cmp_u64);
-  if (getenv("BENCH_LONG_GAPS")) /* diagnostics: every gap over 2 ms (64 a thread at most) */
+  if (getenv("BENCH_LONG_GAPS")) /* diagnostics: every gap over 2 ms (256 a thread at most) */
     for (int t = 0; t < nthreads; t++)
       for (size_t i = 0; i < workers[t].nlong; i++)
         fprintf(stderr, "long gap: thread %d ends %.6f s (CLOCK_MONOTONIC) lasts %.3f ms\n", t,
