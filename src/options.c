@@ -63,21 +63,21 @@ static bool parse_long(const char *s, size_t n, long lo, long hi, long *out) {
   return true;
 }
 
-/* One name=value item of a GODEBUG string: returns where the next item
- * starts, or NULL at the end. An item without '=' has an empty value;
- * an empty item (",,") has len 0. */
+/* The next name=value item of a GODEBUG string, skipping empty items
+ * (",,"): returns where the item after it starts, or NULL when none is
+ * left. An item without '=' has an empty value. */
 typedef struct godebug_item {
   const char *key, *val;
-  size_t len, klen, vlen;
+  size_t klen, vlen;
 } godebug_item;
 
 static const char *godebug_next(const char *s, godebug_item *it) {
+  while (s != NULL && *s == ',') s++;
   if (s == NULL || *s == 0) return NULL;
   const char *comma = strchr(s, ',');
   size_t len = comma ? (size_t)(comma - s) : strlen(s);
   const char *eq = memchr(s, '=', len);
   it->key = s;
-  it->len = len;
   it->klen = eq ? (size_t)(eq - s) : len;
   it->val = eq ? eq + 1 : "";
   it->vlen = eq ? len - it->klen - 1 : 0;
@@ -107,7 +107,6 @@ void gogc_options_fault_init(void) {
 static void parse_godebug(gogc_runtime *rt, const char *s) {
   godebug_item it;
   while ((s = godebug_next(s, &it)) != NULL) {
-    if (it.len == 0) continue;
     bool known = false;
 #define X(name, field, def, min, max, doc)                                       \
   if (godebug_is(&it, name)) {                                                  \
