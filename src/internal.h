@@ -196,6 +196,7 @@ bool gogc_fixpool_is_valid(const gogc_fixpool *pool);
  * scavenge.c
  * ------------------------------------------------------------------------- */
 uint64_t gogc_scavenge(uint64_t bytes, bool force); /* bytes released */
+uint64_t gogc_scavenge_locked(uint64_t bytes, bool force); /* scav_lock held */
 void gogc_scavenge_for_limit(void);                 /* after pages were faulted in */
 enum { PACE_OTHER = 0, PACE_CYCLE_END, PACE_SWEEP_END };
 void gogc_scavenger_pace(int when);                 /* gc_lock held */

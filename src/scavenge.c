@@ -50,7 +50,7 @@
 
 /* Release up to `bytes` (rounded up to pages) of free pages; force: dense
  * chunks too. Returns the bytes released. scav_lock held. */
-static uint64_t scavenge_locked(uint64_t bytes, bool force) {
+uint64_t gogc_scavenge_locked(uint64_t bytes, bool force) {
   gogc_runtime *rt = gogc_rt;
   uint64_t done = 0;
   while (done < bytes) {
@@ -84,7 +84,7 @@ static uint64_t scavenge_locked(uint64_t bytes, bool force) {
 uint64_t gogc_scavenge(uint64_t bytes, bool force) {
   gogc_runtime *rt = gogc_rt;
   gogc_lock(&rt->scav_lock);
-  uint64_t done = scavenge_locked(bytes, force);
+  uint64_t done = gogc_scavenge_locked(bytes, force);
   pthread_mutex_unlock(&rt->scav_lock);
   return done;
 }
@@ -132,7 +132,7 @@ void gogc_scavenge_for_limit(void) {
    * critical section: never wait for it) does the work. */
   if (pthread_mutex_trylock(&rt->scav_lock) != 0) return;
   uint64_t t0 = gogc_os_nanotime();
-  uint64_t got = scavenge_locked(excess, true);
+  uint64_t got = gogc_scavenge_locked(excess, true);
   pthread_mutex_unlock(&rt->scav_lock);
   atomic_add_relaxed(&rt->scav_assist_ns, gogc_os_nanotime() - t0);
   atomic_add_relaxed(&rt->scav_released_sync, got);
@@ -196,7 +196,7 @@ static void *scavenger_main(void *arg) {
     while (worked < 1000000) {
       uint64_t need = scavenge_needed();
       if (need == 0) break;
-      uint64_t r = scavenge_locked(need < (1u << 20) ? need : (1u << 20), false);
+      uint64_t r = gogc_scavenge_locked(need < (1u << 20) ? need : (1u << 20), false);
       if (r == 0) break;
       released += r;
       atomic_add_relaxed(&rt->scav_released_bg, r);
