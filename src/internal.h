@@ -72,11 +72,13 @@
 
 /* The longest one piece of collector work (a mark assist, a slice of
  * proportional sweeping) may hold the allocating thread that pays for it.
- * Debt left over is paid at the thread's next span refill. (Assists under
- * a memory limit may run 0.1 ms: gogc_assist.) On the latency
- * workload (1 GiB live, 2 threads on 2 cores), 0.1 ms here and 0.1 ms
- * worker slices gave a p99.9 gap of about 150 us. */
-#define GOGC_MUTATOR_WORK_NS 30000
+ * Debt left over is paid at the thread's next span refill; a thread whose
+ * debt keeps growing assists longer (ASSIST_BACKLOG, mgc.c), and assists
+ * under a memory limit may run 0.1 ms. On the latency workload (1 GiB
+ * live, 2 threads on 2 cores): 0.1 ms here and 0.1 ms worker slices gave
+ * a p99.9 gap of about 150 us, 30 us about 85 us, 10 us (with the
+ * background worker standing aside, mgc.c) about 63 us. */
+#define GOGC_MUTATOR_WORK_NS 10000
 
 /* ---------------------------------------------------------------------------
  * The barrier flag (gogc.h's inline gogc_store takes its slow path when it
