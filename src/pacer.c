@@ -58,6 +58,7 @@
 #define TRIGGER_MIN 0.70          /* Go: 45/64 */
 #define TRIGGER_MAX 0.95          /* Go: 61/64 */
 #define BIG_HEAP_SLACK (4u << 20) /* trigger at most this far below a large goal */
+#define PACER_RATIO_PAST_GOAL 1000.0 /* assist ratio floor past the extended goal */
 
 void gogc_pacer_init(gogc_pacer *p, int gc_percent, int64_t mem_limit, int procs) {
   memset(p, 0, sizeof *p);
@@ -181,8 +182,17 @@ double gogc_pacer_assist_ratio(const gogc_pacer *p, uint64_t heap_live, uint64_t
     expected = max_scan;
   }
   double left = expected > work_done + 1000 ? (double)(expected - work_done) : 1000;
-  double room = goal > heap_live + (64u << 10) ? (double)(goal - heap_live) : (double)(64u << 10);
-  return left / room;
+  if (goal > heap_live + (64u << 10)) return left / (double)(goal - heap_live);
+  /* Past the extended goal too: every refill assists for its whole time
+   * bound. The ratio is kept at PACER_RATIO_PAST_GOAL at least even when
+   * the work left looks small: then the estimate was wrong (the first
+   * cycle, begun at a tiny heap under a limit of 0, saw more scan work
+   * than the heap it began with), and with 1000 bytes left over a 64 KiB
+   * floor the ratio came out at 0.015, assists lived on the background
+   * worker's credit, and a program churned 64 MiB under GOMEMLIMIT=0
+   * before its first cycle ended. (Go divides by a heap distance of 1.) */
+  double r = left / (double)(64u << 10);
+  return r > PACER_RATIO_PAST_GOAL ? r : PACER_RATIO_PAST_GOAL;
 }
 
 /* ---------------------------------------------------------------------------

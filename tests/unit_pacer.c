@@ -294,6 +294,10 @@ static void test_assist_ratio(void) {
   CHECKF(fabs(r - 10.0) < 0.05, "ratio %f", r); /* 100 left, 10 MiB of room */
   r = gogc_pacer_assist_ratio(&p, 300u << 20, 140u << 20, 50u << 20, 150u << 20);
   CHECKF(r > 1000 && isfinite(r), "ratio %f", r);
+  /* ...also when more was scanned than the estimate allowed (the work
+   * left then looks like nothing): it was 0.015, and assists did nothing */
+  r = gogc_pacer_assist_ratio(&p, 300u << 20, 140u << 20, 200u << 20, 150u << 20);
+  CHECKF(r >= 1000 && isfinite(r), "ratio %f", r);
   /* more work than expected: the goal moves out, towards the hard goal */
   double r2 = gogc_pacer_assist_ratio(&p, 190u << 20, 140u << 20, 120u << 20, 300u << 20);
   CHECK(r2 > 0 && isfinite(r2));
