@@ -699,6 +699,9 @@ static bool gcw_try_get_full(gogc_gcwork *w) {
 bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadline) {
   gogc_runtime *rt = gogc_rt;
   uint64_t start = w->scan_work, clocked = start;
+  /* Short deadlines only (assists, slices that preempt a program thread)
+   * are kept to within DRAIN_CLOCK_BYTES of scan work; see below. */
+  bool fine = deadline != 0 && deadline <= gogc_os_nanotime() + DRAIN_FINE_NS;
   uint32_t n = 0;
   for (;;) {
     /* Every 32 objects (at most 128 KiB of words: 4 KiB oblets). Checking
@@ -719,12 +722,16 @@ bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadli
       /* Go's gcDrain: keep the global list stocked, so assists and idle
        * workers always find work while there is some. */
       if (atomic_load_relaxed(&rt->work_full) == NULL) gcw_balance(w);
-    } else if (deadline && w->scan_work - clocked >= DRAIN_CLOCK_BYTES) {
-      /* The deadline also after every DRAIN_CLOCK_BYTES of scan work: 32
-       * oblets of a pointer array, each word a cache miss, can be a
+    } else if (fine && w->scan_work - clocked >= DRAIN_CLOCK_BYTES) {
+      /* A short deadline also after every DRAIN_CLOCK_BYTES of scan work:
+       * 32 oblets of a pointer array, each word a cache miss, can be a
        * millisecond of work. With the clock read every 32 objects only,
        * 2.6% of the latency workload's assists, bounded at 10 us, ran
-       * 40 us or more (its 2 MiB root array); with this, 0.4%. */
+       * 40 us or more (its 2 MiB root array); with this, 0.4%. Not for
+       * the workers' long slices: stopping those on time too made arena
+       * churn's cycles three times as long (the background worker, over
+       * its duty, then slept where it used to finish the mark), and
+       * test_arena's address space grew past its 2 GiB bound. */
       clocked = w->scan_work;
       if (gogc_os_nanotime() >= deadline) {
         gcw_unring(w);

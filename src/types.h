@@ -81,8 +81,9 @@
 
 #define OBLET_BYTES ((uintptr_t)4 << 10)   /* large objects scanned in pieces: one
                                               piece is a short, bounded step */
-#define DRAIN_CLOCK_BYTES ((uint64_t)4 << 10) /* a timed drain reads the clock at least this often
-                                              (scan work), oblets included (mark.c) */
+#define DRAIN_CLOCK_BYTES ((uint64_t)4 << 10) /* a drain with a short deadline reads the clock at
+                                              least this often (scan work), oblets included */
+#define DRAIN_FINE_NS ((uint64_t)50000)    /* short: at most this far ahead (mark.c) */
 #define WBUF_ENTRIES 253                   /* work buffer: 2 KiB */
 #define WB_ENTRIES 512                     /* write-barrier buffer (Go's wbBuf) */
 #define HEAP_MINIMUM ((uint64_t)4 << 20)   /* x GOGC/100 */
