@@ -73,8 +73,23 @@ static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static uintptr_t meta_cur, meta_end;
 static uint64_t meta_total;
 
+/* Objects of a cache line or more start on a line and fill whole lines:
+ * the metadata that threads write all the time (each thread's mark state
+ * and work buffers, its gogc_thread) must not share a line with another
+ * thread's. Packed at 16 bytes, two threads' mark states shared one, and
+ * binary-trees with 2 threads spent twice the mark CPU per cycle of
+ * 1 thread, much of it stalled on that line. Smaller objects (specials,
+ * read-mostly layouts) stay packed. */
+#define META_LINE ((size_t)64)
+static size_t meta_round(size_t size) {
+  return size >= META_LINE ? (size + META_LINE - 1) & ~(META_LINE - 1) : (size + 15) & ~(size_t)15;
+}
+static uintptr_t meta_align(uintptr_t cur, size_t size) {
+  return size >= META_LINE ? (cur + META_LINE - 1) & ~(uintptr_t)(META_LINE - 1) : cur;
+}
+
 void *gogc_meta_alloc(size_t size) {
-  size = (size + 15) & ~(size_t)15;
+  size = meta_round(size);
   if (size >= META_CHUNK / 4) {
     size_t ps = gogc_os_page_size();
     size_t bytes = (size + ps - 1) & ~(ps - 1);
@@ -87,7 +102,8 @@ void *gogc_meta_alloc(size_t size) {
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
   gogc_lock(&meta_lock);
-  if (meta_end - meta_cur < size) {
+  uintptr_t at = meta_align(meta_cur, size);
+  if (at > meta_end || meta_end - at < size) {
     void *c = gogc_os_alloc(META_CHUNK);
     if (c == NULL) {
       pthread_mutex_unlock(&meta_lock);
@@ -98,6 +114,7 @@ void *gogc_meta_alloc(size_t size) {
     meta_cur = (uintptr_t)c;
     meta_end = meta_cur + META_CHUNK;
   }
+  meta_cur = meta_align(meta_cur, size);
   void *p = (void *)meta_cur;
   meta_cur += size;
   pthread_mutex_unlock(&meta_lock);
@@ -127,13 +144,14 @@ static int meta_reserve_fill(void) {
 void *gogc_meta_alloc_critical(size_t size, const char *what) {
   void *p = gogc_meta_alloc(size);
   if (p != NULL) return p;
-  size = (size + 15) & ~(size_t)15;
+  size = meta_round(size);
   gogc_thread *t = gogc_self;
   if (t != NULL) gogc_critical_enter(t);
   gogc_lock(&meta_lock);
-  if (reserve_end - reserve_cur >= size) {
-    p = (void *)reserve_cur;
-    reserve_cur += size;
+  uintptr_t at = meta_align(reserve_cur, size);
+  if (at <= reserve_end && reserve_end - at >= size) {
+    p = (void *)at;
+    reserve_cur = at + size;
   }
   pthread_mutex_unlock(&meta_lock);
   if (t != NULL) gogc_critical_leave(t);
