@@ -90,15 +90,16 @@ static bool godebug_is(const godebug_item *it, const char *name) {
 
 /* GODEBUG=failmem/failmempersist, read before anything else so that it
  * can fail start-up's first request. Silent: parse_godebug reports a
- * malformed value later, from the table. */
+ * malformed value later, from the table. As there, a malformed value
+ * keeps what an earlier item set (parse_long writes only on success). */
 void gogc_options_fault_init(void) {
   long nth = 0, persist = 0;
   godebug_item it;
   for (const char *s = getenv("GODEBUG"); (s = godebug_next(s, &it)) != NULL;) {
     if (godebug_is(&it, "failmem")) {
-      if (!parse_long(it.val, it.vlen, 0, 1000000000, &nth)) nth = 0;
+      (void)parse_long(it.val, it.vlen, 0, 1000000000, &nth);
     } else if (godebug_is(&it, "failmempersist")) {
-      if (!parse_long(it.val, it.vlen, 0, 1, &persist)) persist = 0;
+      (void)parse_long(it.val, it.vlen, 0, 1, &persist);
     }
   }
   if (nth > 0) gogc_os_fail_set((uint64_t)nth, persist != 0);
