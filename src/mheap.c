@@ -28,6 +28,21 @@
  * the OS; an allocation that takes them faults them back in, zeroed. What
  * the heap holds is heap_mapped minus the scavenged pages
  * (gogc_heap_read_memory), the number the memory limit is checked against.
+ *
+ * Huge pages. Each arena is marked for transparent huge pages as it is
+ * committed (MADV_HUGEPAGE; GODEBUG=disablethp=1 skips it), as a system
+ * whose THP setting is "always" would do unasked. With 4 KiB pages a
+ * large heap misses the TLB on almost every object the marker visits:
+ * on the latency workload under a 1.5 GiB limit the prefetch in the mark
+ * loop stalled on page walks, and huge pages took the GC CPU fraction
+ * from 0.45 to 0.40-0.41 (the first touch of 2 MiB also costs one fault
+ * instead of 512). The costs, as in Go on such systems: the kernel backs
+ * a whole 2 MiB on the first touch of any page in it (at most one huge
+ * page past the highest page in use: the page heap is first fit), and
+ * khugepaged may later fill back a huge page that the scavenger released
+ * in part, so RSS can creep above what the heap counts as held; a
+ * program that runs close to a memory limit for hours can turn it off.
+ * Released whole huge pages stay released.
  */
 #include "internal.h"
 
@@ -94,6 +109,7 @@ static bool heap_grow(uintptr_t npages) {
       table_commit((uintptr_t)rt->page_specials, &specials_committed, new_pages / 8) != 0)
     return false;
   if (gogc_os_commit((void *)(rt->heap_base + mapped), bytes) != 0) return false;
+  if (!rt->opt_disablethp) (void)gogc_os_hugepage((void *)(rt->heap_base + mapped), bytes);
   gogc_pages_grow(mapped >> PAGE_SHIFT, bytes >> PAGE_SHIFT);
   /* Publish: markers and gogc_span_of read heap_mapped without the lock. */
   atomic_store_release(&rt->heap_mapped, mapped + bytes);

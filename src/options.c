@@ -44,6 +44,8 @@
   X("invalidptr", opt_invalidptr, 0, 0, 1,                                    \
     "check pointers passed to the API and found in typed pointer slots: one "  \
     "into the heap must point into an allocated object (abort otherwise)")     \
+  X("disablethp", opt_disablethp, 0, 0, 1,                                    \
+    "1: do not ask the OS for transparent huge pages for the heap")            \
   X("failmem", opt_failmem, 0, 0, 1000000000,                                 \
     "testing: the Nth request for memory from the OS fails (counted from "    \
     "start-up, before anything else is read)")                                 \

@@ -9,6 +9,9 @@
  *   trace    run one gogc_collect() and a little allocation
  *   limit    print "limit=<gogc_set_memory_limit(-1)>", churn 64 MiB with
  *            2 MiB live, print the collections and memstats' limit
+ *   thp      print "hg=1" when the mapping holding a heap object is marked
+ *            for transparent huge pages (/proc/self/smaps VmFlags "hg"),
+ *            else "hg=0"
  */
 #include <gogc.h>
 
@@ -20,7 +23,34 @@
 #include "check.h"
 #include "testutil.h"
 
+/* 1 when the mapping holding p has VmFlags "hg" (MADV_HUGEPAGE), 0 when
+ * not, -1 when smaps cannot be read or has no such mapping. */
+static int mapping_has_hugepage_flag(const void *p) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (f == NULL)
+    return -1;
+  char line[512];
+  int inside = 0, result = -1;
+  uintptr_t a = (uintptr_t)p;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+      inside = a >= lo && a < hi;
+    } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+      result = strstr(line, " hg") != NULL;
+      break;
+    }
+  }
+  fclose(f);
+  return result;
+}
+
 static int child_main(const char *mode) {
+  if (strcmp(mode, "thp") == 0) {
+    void *p = gogc_alloc(4096);
+    printf("alloc=%s\nhg=%d\n", p ? "ok" : "null", p ? mapping_has_hugepage_flag(p) : -1);
+    return 0;
+  }
   if (strcmp(mode, "percent") == 0) {
     gogc_memstats *ms = malloc(sizeof *ms);
     if (!ms)
@@ -396,6 +426,32 @@ static void test_set_percent(void) {
   free(b);
 }
 
+/* The heap asks for transparent huge pages (where the kernel has them),
+ * unless GODEBUG=disablethp=1. */
+static void test_hugepages(void) {
+  struct result r;
+  char sbuf[64];
+  FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+  int thp = f != NULL;
+  if (f != NULL)
+    fclose(f);
+  run("thp", NULL, NULL, &r);
+  CHECKF(exited_ok(&r), "thp: " DESCRIBE(&r));
+  if (thp)
+    CHECKF(strstr(r.out, "hg=1") != NULL, "heap not marked for huge pages: " DESCRIBE(&r));
+  else
+    fprintf(stderr, "test_env: no transparent huge pages in this kernel; default not checked\n");
+  release(&r);
+  run("thp", "GODEBUG=disablethp=1", NULL, &r);
+  CHECKF(exited_ok(&r), "disablethp=1: " DESCRIBE(&r));
+  CHECKF(strstr(r.out, "hg=0") != NULL, "disablethp=1: heap marked for huge pages: " DESCRIBE(&r));
+  release(&r);
+  run("thp", "GODEBUG=disablethp=2", NULL, &r);
+  CHECKF(exited_ok(&r), "disablethp=2: " DESCRIBE(&r));
+  CHECKF(strstr(r.err, "disablethp") != NULL, "disablethp=2 not reported: " DESCRIBE(&r));
+  release(&r);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1)
     return child_main(argv[1]);
@@ -403,5 +459,6 @@ int main(int argc, char **argv) {
   test_godebug();
   test_set_percent();
   test_gomemlimit();
+  test_hugepages();
   return check_done();
 }

@@ -99,6 +99,16 @@ int gogc_os_protect(void *addr, size_t size, bool rw) {
   return mprotect(addr, size, rw ? PROT_READ | PROT_WRITE : PROT_NONE) == 0 ? 0 : errno;
 }
 
+/* MADV_HUGEPAGE: transparent huge pages for the range even where the
+ * system enables them only on request (/sys/kernel/mm/transparent_hugepage
+ * "madvise", the common default). EINVAL: a kernel without them. */
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+int gogc_os_hugepage(void *addr, size_t size) {
+  return madvise(addr, size, MADV_HUGEPAGE) == 0 ? 0 : errno;
+}
+
 void gogc_os_release(void *addr, size_t size) {
   munmap(addr, size);
   __atomic_sub_fetch(&os_reserved, size, __ATOMIC_RELAXED);
