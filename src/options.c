@@ -44,8 +44,12 @@
   X("invalidptr", opt_invalidptr, 0, 0, 1,                                    \
     "check pointers passed to the API and found in typed pointer slots: one "  \
     "into the heap must point into an allocated object (abort otherwise)")     \
+  X("hugepages", opt_hugepages, 0, 0, 1,                                      \
+    "1: ask the OS to back the heap with transparent huge pages "              \
+    "(MADV_HUGEPAGE)")                                                         \
   X("disablethp", opt_disablethp, 0, 0, 1,                                    \
-    "1: do not ask the OS for transparent huge pages for the heap")            \
+    "1: ask the OS never to back the heap with transparent huge pages "        \
+    "(MADV_NOHUGEPAGE; wins over hugepages=1)")                                \
   X("failmem", opt_failmem, 0, 0, 1000000000,                                 \
     "testing: the Nth request for memory from the OS fails (counted from "    \
     "start-up, before anything else is read)")                                 \

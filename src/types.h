@@ -698,7 +698,8 @@ typedef struct gogc_runtime {
   int opt_invalidptr;
   int opt_failmem;        /* informational: applied by gogc_options_fault_init */
   int opt_failmempersist;
-  int opt_disablethp;     /* the heap's arenas are not marked for huge pages */
+  int opt_hugepages;      /* the heap's arenas are marked MADV_HUGEPAGE */
+  int opt_disablethp;     /* ... MADV_NOHUGEPAGE (wins) */
   int opt_gcstressslow;
   int opt_procs;
 } gogc_runtime;

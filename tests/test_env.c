@@ -9,9 +9,9 @@
  *   trace    run one gogc_collect() and a little allocation
  *   limit    print "limit=<gogc_set_memory_limit(-1)>", churn 64 MiB with
  *            2 MiB live, print the collections and memstats' limit
- *   thp      print "hg=1" when the mapping holding a heap object is marked
- *            for transparent huge pages (/proc/self/smaps VmFlags "hg"),
- *            else "hg=0"
+ *   thp      print "flags=<hg|nh|none>": how the mapping holding a heap
+ *            object is marked for transparent huge pages (/proc/self/smaps
+ *            VmFlags: hg for MADV_HUGEPAGE, nh for MADV_NOHUGEPAGE)
  */
 #include <gogc.h>
 
@@ -23,21 +23,23 @@
 #include "check.h"
 #include "testutil.h"
 
-/* 1 when the mapping holding p has VmFlags "hg" (MADV_HUGEPAGE), 0 when
- * not, -1 when smaps cannot be read or has no such mapping. */
-static int mapping_has_hugepage_flag(const void *p) {
+/* The huge-page advice on the mapping holding p: "hg" (MADV_HUGEPAGE),
+ * "nh" (MADV_NOHUGEPAGE), "none", or "?" when smaps cannot be read or has
+ * no such mapping. */
+static const char *mapping_hugepage_flag(const void *p) {
   FILE *f = fopen("/proc/self/smaps", "r");
   if (f == NULL)
-    return -1;
+    return "?";
   char line[512];
-  int inside = 0, result = -1;
+  int inside = 0;
+  const char *result = "?";
   uintptr_t a = (uintptr_t)p;
   while (fgets(line, sizeof line, f) != NULL) {
     unsigned long lo, hi;
     if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
       inside = a >= lo && a < hi;
     } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
-      result = strstr(line, " hg") != NULL;
+      result = strstr(line, " hg") ? "hg" : strstr(line, " nh") ? "nh" : "none";
       break;
     }
   }
@@ -48,7 +50,7 @@ static int mapping_has_hugepage_flag(const void *p) {
 static int child_main(const char *mode) {
   if (strcmp(mode, "thp") == 0) {
     void *p = gogc_alloc(4096);
-    printf("alloc=%s\nhg=%d\n", p ? "ok" : "null", p ? mapping_has_hugepage_flag(p) : -1);
+    printf("alloc=%s\nflags=%s\n", p ? "ok" : "null", p ? mapping_hugepage_flag(p) : "?");
     return 0;
   }
   if (strcmp(mode, "percent") == 0) {
@@ -426,8 +428,10 @@ static void test_set_percent(void) {
   free(b);
 }
 
-/* The heap asks for transparent huge pages (where the kernel has them),
- * unless GODEBUG=disablethp=1. */
+/* Huge pages: the heap leaves the system's setting alone by default,
+ * asks for them with GODEBUG=hugepages=1 and refuses them with
+ * disablethp=1, which wins. Where the kernel has no transparent huge
+ * pages the advice fails and nothing is marked. */
 static void test_hugepages(void) {
   struct result r;
   char sbuf[64];
@@ -435,20 +439,27 @@ static void test_hugepages(void) {
   int thp = f != NULL;
   if (f != NULL)
     fclose(f);
-  run("thp", NULL, NULL, &r);
-  CHECKF(exited_ok(&r), "thp: " DESCRIBE(&r));
-  if (thp)
-    CHECKF(strstr(r.out, "hg=1") != NULL, "heap not marked for huge pages: " DESCRIBE(&r));
-  else
-    fprintf(stderr, "test_env: no transparent huge pages in this kernel; default not checked\n");
-  release(&r);
-  run("thp", "GODEBUG=disablethp=1", NULL, &r);
-  CHECKF(exited_ok(&r), "disablethp=1: " DESCRIBE(&r));
-  CHECKF(strstr(r.out, "hg=0") != NULL, "disablethp=1: heap marked for huge pages: " DESCRIBE(&r));
-  release(&r);
-  run("thp", "GODEBUG=disablethp=2", NULL, &r);
-  CHECKF(exited_ok(&r), "disablethp=2: " DESCRIBE(&r));
-  CHECKF(strstr(r.err, "disablethp") != NULL, "disablethp=2 not reported: " DESCRIBE(&r));
+  static const struct {
+    const char *env, *flags;
+  } cases[] = {
+      {NULL, "flags=none"},
+      {"GODEBUG=hugepages=1", "flags=hg"},
+      {"GODEBUG=disablethp=1", "flags=nh"},
+      {"GODEBUG=hugepages=1,disablethp=1", "flags=nh"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    run("thp", cases[i].env, NULL, &r);
+    CHECKF(exited_ok(&r), "%s: " DESCRIBE(&r), cases[i].env ? cases[i].env : "(default)");
+    const char *want = thp ? cases[i].flags : "flags=none";
+    CHECKF(strstr(r.out, want) != NULL, "%s: want %s: " DESCRIBE(&r),
+           cases[i].env ? cases[i].env : "(default)", want);
+    release(&r);
+  }
+  if (!thp)
+    fprintf(stderr, "test_env: no transparent huge pages in this kernel: only the default checked\n");
+  run("thp", "GODEBUG=hugepages=2", NULL, &r);
+  CHECKF(exited_ok(&r), "hugepages=2: " DESCRIBE(&r));
+  CHECKF(strstr(r.err, "hugepages") != NULL, "hugepages=2 not reported: " DESCRIBE(&r));
   release(&r);
 }
 

@@ -44,9 +44,9 @@ int gogc_os_purge(void *addr, size_t size);
 /* Ready pages made inaccessible (rw false) or accessible again, contents
  * and accounting unchanged (arena chunks). */
 int gogc_os_protect(void *addr, size_t size, bool rw);
-/* Ask for huge pages to back Ready pages (a hint: 0, or an error code
- * where the OS has none; nothing changes then). */
-int gogc_os_hugepage(void *addr, size_t size);
+/* Ask the OS to back Ready pages with huge pages (on) or never to (off).
+ * A hint: 0, or an error code where the OS has none (nothing changes). */
+int gogc_os_hugepage(void *addr, size_t size, bool on);
 /* Reserve and commit in one step: internal metadata. NULL on failure. */
 void *gogc_os_alloc(size_t size);
 void gogc_os_free(void *addr, size_t size);

@@ -100,13 +100,17 @@ int gogc_os_protect(void *addr, size_t size, bool rw) {
 }
 
 /* MADV_HUGEPAGE: transparent huge pages for the range even where the
- * system enables them only on request (/sys/kernel/mm/transparent_hugepage
- * "madvise", the common default). EINVAL: a kernel without them. */
+ * system gives them only on request (/sys/kernel/mm/transparent_hugepage
+ * "madvise", the common default); MADV_NOHUGEPAGE: none even where it
+ * gives them always. EINVAL: a kernel without them. */
 #ifndef MADV_HUGEPAGE
 #define MADV_HUGEPAGE 14
 #endif
-int gogc_os_hugepage(void *addr, size_t size) {
-  return madvise(addr, size, MADV_HUGEPAGE) == 0 ? 0 : errno;
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+int gogc_os_hugepage(void *addr, size_t size, bool on) {
+  return madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0 ? 0 : errno;
 }
 
 void gogc_os_release(void *addr, size_t size) {
