@@ -30,10 +30,11 @@
  * from its free list (linked through their first two bytes) or, never
  * used yet, from its bump offset.
  *
- * Release (gogc_fix_release: the background scavenger, and
- * gogc_free_os_memory): EMPTY pages beyond a small reserve are taken off
- * their list under the heap lock, given back with MADV_DONTNEED without it
- * (adjacent pages in one call), and put on the released list.
+ * Release (gogc_fix_release: the background scavenger while memory is
+ * over one of its goals, and gogc_free_os_memory): EMPTY pages beyond a
+ * small reserve are taken off their list under the heap lock, given back
+ * with MADV_DONTNEED without it (adjacent pages in one call), and put on
+ * the released list.
  *
  * Racing readers. A marker may read a span struct through a stale spans[]
  * entry. Span structs have their own pool, so a span struct's memory is

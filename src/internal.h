@@ -166,7 +166,13 @@ static inline uint32_t gogc_size_to_class(size_t size);
  * ------------------------------------------------------------------------- */
 /* Page index or UINTPTR_MAX; *dirty: pages of the run not scavenged. */
 uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty);
-uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, bool force,
+/* Which chunks the scavenger may release pages from. */
+enum {
+  SCAV_SPARSE = 0, /* under 31/32 in use now, and in this cycle and the last (background) */
+  SCAV_NOT_FULL,   /* under 31/32 in use now (background, over the memory limit's goal) */
+  SCAV_ANY         /* every free page (gogc_free_os_memory, an allocation over the limit) */
+};
+uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, int which,
                                       uintptr_t *n);
 void gogc_pages_scavenge_begin(uintptr_t page, uintptr_t n);
 void gogc_pages_scavenge_end(uintptr_t page, uintptr_t n, bool released);
@@ -197,8 +203,8 @@ bool gogc_fixpool_is_valid(const gogc_fixpool *pool);
 /* ---------------------------------------------------------------------------
  * scavenge.c
  * ------------------------------------------------------------------------- */
-uint64_t gogc_scavenge(uint64_t bytes, bool force); /* bytes released */
-uint64_t gogc_scavenge_locked(uint64_t bytes, bool force); /* scav_lock held */
+uint64_t gogc_scavenge(uint64_t bytes, int which); /* SCAV_*; bytes released */
+uint64_t gogc_scavenge_locked(uint64_t bytes, int which); /* scav_lock held */
 void gogc_scavenge_for_limit(void);                 /* after pages were faulted in */
 enum { PACE_OTHER = 0, PACE_CYCLE_END, PACE_SWEEP_END };
 void gogc_scavenger_pace(int when);                 /* gc_lock held */

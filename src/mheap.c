@@ -80,7 +80,9 @@ int gogc_heap_init(void) {
   void *scav = gogc_os_reserve(pages / 8, gogc_os_page_size());
   void *specials = gogc_os_reserve(pages / 8, gogc_os_page_size());
   void *chunks = gogc_meta_alloc(NUM_CHUNKS * sizeof(uint32_t));
-  if (spans == NULL || inuse == NULL || scav == NULL || specials == NULL || chunks == NULL) {
+  gogc_chunk_use *use = gogc_meta_alloc(NUM_CHUNKS * sizeof(gogc_chunk_use));
+  if (spans == NULL || inuse == NULL || scav == NULL || specials == NULL || chunks == NULL ||
+      use == NULL) {
     gogc_os_release(heap, size);
     if (spans) gogc_os_release(spans, pages * sizeof(gogc_span *));
     if (inuse) gogc_os_release(inuse, pages / 8);
@@ -95,6 +97,9 @@ int gogc_heap_init(void) {
   rt->page_scav = scav;
   rt->page_specials = specials;
   rt->chunk_free = chunks;
+  for (uintptr_t c = 0; c < NUM_CHUNKS; c++)
+    use[c] = (gogc_chunk_use){.gen = 0, .min_free = CHUNK_PAGES, .prev_min_free = CHUNK_PAGES};
+  rt->chunk_use = use;
   pthread_mutex_init(&rt->heap_lock, NULL);
   return 0;
 }

@@ -7,7 +7,9 @@
  *   page_inuse   one bit per page, 1 = part of a span;
  *   chunk_free   free pages in each 512-page (4 MiB) chunk, so full
  *                chunks are skipped a chunk at a time;
- *   search_page  no page below it is free (a hint, Go's searchAddr).
+ *   search_page  no page below it is free (a hint, Go's searchAddr);
+ *   chunk_use    per chunk, the fewest free pages after an allocation in
+ *                this cycle and the last: what the scavenger may release.
  *
  * Allocation is address-ordered first fit: scan up from search_page a
  * 64-bit word at a time (a zero word is 64 free pages, an all-ones word
@@ -79,6 +81,29 @@ static uintptr_t scav_clear(uintptr_t page, uintptr_t n) {
   return dirty;
 }
 
+/* chunk_use of chunk c, moved to the current cycle. A chunk not
+ * allocated from in the cycle before has no minimum for it: every page it
+ * held free then stayed free for a whole cycle. */
+static gogc_chunk_use *chunk_use(uintptr_t c) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_chunk_use *u = &rt->chunk_use[c];
+  uint32_t gen = atomic_load_relaxed(&rt->scav_gen);
+  if (u->gen != gen) {
+    u->prev_min_free = u->gen + 1 == gen ? u->min_free : CHUNK_PAGES;
+    u->min_free = (uint16_t)rt->chunk_free[c];
+    u->gen = gen;
+  }
+  return u;
+}
+
+/* Pages [page, page + n) were allocated: note how full their chunks are. */
+static void note_use(uintptr_t page, uintptr_t n) {
+  for (uintptr_t c = page / CHUNK_PAGES; c <= (page + n - 1) / CHUNK_PAGES; c++) {
+    gogc_chunk_use *u = chunk_use(c);
+    if (gogc_rt->chunk_free[c] < u->min_free) u->min_free = (uint16_t)gogc_rt->chunk_free[c];
+  }
+}
+
 uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty) {
   gogc_runtime *rt = gogc_rt;
   uintptr_t limit = mapped_pages();
@@ -133,6 +158,7 @@ uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty) {
     if (run_len >= npages) {
       if (run_start + npages > limit) return UINTPTR_MAX;
       mark_range(run_start, npages, true);
+      note_use(run_start, npages);
       if (rt->search_page == run_start) rt->search_page = run_start + npages;
       *dirty = scav_clear(run_start, npages);
       return run_start;
@@ -165,19 +191,39 @@ void gogc_pages_grow(uintptr_t first, uintptr_t npages) {
 }
 
 /* The scavenger's search: the highest run of free, unscavenged pages below
- * page `below`, at most max_pages long. Chunks at least 31/32 in use are
- * skipped unless force (their free pages are likely reused soon, and
- * releasing them would split huge pages). Returns the first page of the
- * run (and its length in *n), or UINTPTR_MAX. */
-uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, bool force,
+ * page `below`, at most max_pages long, in a chunk `which` allows (SCAV_*).
+ * A chunk at least 31/32 in use is skipped unless SCAV_ANY: its free pages
+ * are likely reused soon, and releasing them would split huge pages.
+ * SCAV_SPARSE releases from a chunk only the pages that stayed free at its
+ * fullest in this cycle and the last (chunk_use; Go's scavenger index
+ * skips chunks that were dense in either): in a heap that holds its size,
+ * the pages a sweep frees are the ones the next cycle allocates again, and
+ * releasing them between the two only makes the program fault them back
+ * in (binary-trees: 150 MiB a run, each purge a TLB shootdown of the
+ * program's cores). Allocation takes the lowest free pages and the
+ * scavenger the highest, so the count is enough. Returns the first page
+ * of the run (and its length in *n), or UINTPTR_MAX. */
+uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, int which,
                                       uintptr_t *n) {
   gogc_runtime *rt = gogc_rt;
   if (below > rt->pages_mapped) below = rt->pages_mapped;
+  const uint32_t dense = CHUNK_PAGES / 32;
   while (below > 0) {
     uintptr_t chunk = (below - 1) / CHUNK_PAGES;
     uintptr_t clo = chunk * CHUNK_PAGES;
     uint32_t cfree = rt->chunk_free[chunk];
-    if (cfree == 0 || (!force && cfree < CHUNK_PAGES / 32)) {
+    bool skip = cfree == 0 || (which != SCAV_ANY && cfree < dense);
+    uintptr_t most = max_pages;
+    if (!skip && which == SCAV_SPARSE) {
+      const gogc_chunk_use *u = chunk_use(chunk);
+      uint32_t spare = u->min_free < u->prev_min_free ? u->min_free : u->prev_min_free;
+      uint32_t scav = 0;
+      for (uintptr_t w = clo / WORD_PAGES; w < (clo + CHUNK_PAGES) / WORD_PAGES; w++)
+        scav += (uint32_t)__builtin_popcountll(rt->page_scav[w]);
+      skip = spare < dense || spare <= scav;
+      if (!skip && spare - scav < most) most = spare - scav;
+    }
+    if (skip) {
       below = clo;
       continue;
     }
@@ -195,7 +241,7 @@ uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, bool
       }
       uintptr_t hi = w * WORD_PAGES + 63 - (uintptr_t)__builtin_clzll(cand) + 1; /* run end */
       uintptr_t lo = hi - 1;
-      while (lo > clo && hi - lo < max_pages && !gogc_bit_get(rt->page_inuse, (uint32_t)(lo - 1)) &&
+      while (lo > clo && hi - lo < most && !gogc_bit_get(rt->page_inuse, (uint32_t)(lo - 1)) &&
              !gogc_bit_get(rt->page_scav, (uint32_t)(lo - 1)))
         lo--;
       *n = hi - lo;
@@ -232,6 +278,8 @@ bool gogc_pages_is_valid(void) {
         if (p < rt->search_page) return false;
       }
     if (free_pages != rt->chunk_free[c]) return false;
+    if (rt->chunk_use[c].min_free > CHUNK_PAGES || rt->chunk_use[c].prev_min_free > CHUNK_PAGES)
+      return false;
   }
   uint64_t scav = 0;
   for (uintptr_t p = 0; p < limit; p++) {

@@ -506,6 +506,16 @@ typedef struct gogc_limiter {
  * ------------------------------------------------------------------------- */
 enum { PHASE_OFF = 0, PHASE_MARK = 1, PHASE_MARKTERM = 2 };
 
+/* How full a page-allocator chunk got in the current cycle and the one
+ * before (pagealloc.c). Allocation lowers min_free; the first allocation
+ * of a new cycle moves it to prev_min_free. The background scavenger
+ * leaves a chunk alone while either is under 1/32 of its pages. */
+typedef struct gogc_chunk_use {
+  uint32_t gen;           /* the cycle (rt->scav_gen) min_free belongs to */
+  uint16_t min_free;      /* fewest free pages after an allocation in cycle gen */
+  uint16_t prev_min_free; /* the same for cycle gen - 1; CHUNK_PAGES: none */
+} gogc_chunk_use;
+
 typedef struct gogc_runtime {
   /* --- heap (mheap) --- */
   uintptr_t heap_base;           /* [init] start of the reservation */
@@ -515,6 +525,7 @@ typedef struct gogc_runtime {
   pthread_mutex_t heap_lock;
   uint64_t *page_inuse;          /* [heap] 1 bit per page: allocated */
   uint32_t *chunk_free;          /* [heap] free pages per 512-page chunk */
+  gogc_chunk_use *chunk_use;     /* [heap] per chunk: how full it got lately */
   uintptr_t search_page;         /* [heap] no free page below this one */
   uint64_t *page_scav;           /* [heap] 1 bit per page: free, memory returned */
   uint64_t *page_specials;       /* [atomic] 1 bit per span's first page: it has specials */
@@ -528,6 +539,7 @@ typedef struct gogc_runtime {
   uint64_t scav_base_goal;       /* [gc_lock] heap goal set at the last cycle's end */
   uint64_t scav_prev_goal;       /* [gc_lock] the goal that cycle ran to */
   uint64_t scav_prev_inuse;      /* [gc_lock] heap pages in use when it ended */
+  uint32_t scav_gen;             /* [atomic] cycles ended: the generation of chunk_use */
   uint64_t scav_sweep_goal;      /* [gc_lock] retained goal from the last sweep's end */
   uint32_t scav_seq;             /* [atomic] futex: goals changed */
   uint32_t scav_exit;            /* [atomic] futex word for the scavenger's sleeps */

@@ -106,7 +106,7 @@ static void test_scavenge(void) {
    * when it released 1 MiB (one pass) of the pages freed below before the
    * test's own scavenge: reproduced with a sleep between the two. */
   pthread_mutex_lock(&rt->scav_lock);
-  gogc_scavenge_locked(UINT64_MAX, true); /* start from nothing free and backed */
+  gogc_scavenge_locked(UINT64_MAX, SCAV_ANY); /* start from nothing free and backed */
   pthread_mutex_lock(&rt->heap_lock);
   uintptr_t dirty = 0;
   uintptr_t a = gogc_pages_alloc(NP, &dirty);
@@ -127,7 +127,7 @@ static void test_scavenge(void) {
   gogc_heap_memory m0, m1;
   gogc_heap_read_memory(&m0);
   CHECK(m0.free >= (uint64_t)NP * PAGE_SIZE);
-  uint64_t got = gogc_scavenge_locked((uint64_t)NP * PAGE_SIZE, true);
+  uint64_t got = gogc_scavenge_locked((uint64_t)NP * PAGE_SIZE, SCAV_ANY);
   gogc_heap_read_memory(&m1);
   CHECKF(got == (uint64_t)NP * PAGE_SIZE, "released %llu of %llu bytes", (unsigned long long)got,
          (unsigned long long)NP * PAGE_SIZE);
@@ -147,6 +147,56 @@ static void test_scavenge(void) {
   pthread_mutex_lock(&rt->heap_lock);
   gogc_pages_free(b, NP);
   CHECK(gogc_pages_is_valid());
+  pthread_mutex_unlock(&rt->heap_lock);
+  pthread_mutex_unlock(&rt->scav_lock);
+}
+
+/* The background scavenger (SCAV_SPARSE) leaves a chunk alone while it
+ * was nearly full in this cycle or the last, and then releases only the
+ * pages that stayed free at its fullest; SCAV_NOT_FULL (over the memory
+ * limit's goal) looks at the chunk as it is now. gc_lock held, so no cycle
+ * ends (and moves the generation) behind the test's back. */
+static bool in_chunk(uintptr_t page, uintptr_t c) {
+  return page != UINTPTR_MAX && page / CHUNK_PAGES == c;
+}
+
+static void test_scavenge_recent(void) {
+  gogc_runtime *rt = gogc_rt;
+  pthread_mutex_lock(&rt->scav_lock);
+  pthread_mutex_lock(&rt->heap_lock);
+  uintptr_t dirty = 0, n = 0;
+  uintptr_t a = gogc_pages_alloc(2 * CHUNK_PAGES, &dirty); /* holds one whole chunk, c */
+  CHECK(a != UINTPTR_MAX);
+  if (a == UINTPTR_MAX) goto out;
+  uintptr_t c = (a + CHUNK_PAGES - 1) / CHUNK_PAGES, lo = c * CHUNK_PAGES, hi = lo + CHUNK_PAGES;
+  CHECK(rt->chunk_use[c].gen == rt->scav_gen && rt->chunk_use[c].min_free == 0);
+  gogc_pages_free(lo, CHUNK_PAGES); /* all free, none scavenged (the allocation cleared them) */
+  uintptr_t p = gogc_pages_find_scavengable(hi, 64, SCAV_SPARSE, &n);
+  CHECKF(!in_chunk(p, c), "page %lu released from a chunk full in this cycle", (unsigned long)p);
+  p = gogc_pages_find_scavengable(hi, 64, SCAV_NOT_FULL, &n);
+  CHECK(in_chunk(p, c) && p + n == hi && n == 64);
+  rt->scav_gen++; /* a cycle ended: the chunk was full in the last one */
+  p = gogc_pages_find_scavengable(hi, 64, SCAV_SPARSE, &n);
+  CHECK(!in_chunk(p, c));
+  CHECK(rt->chunk_use[c].prev_min_free == 0 && rt->chunk_use[c].min_free == CHUNK_PAGES);
+  rt->scav_gen++; /* and another, with no allocation from it */
+  p = gogc_pages_find_scavengable(hi, 64, SCAV_SPARSE, &n);
+  CHECK(in_chunk(p, c) && p + n == hi && n == 64);
+  /* At its fullest this cycle the chunk had 100 pages free; 40 of them
+   * are released already: 60 more may go, no more. */
+  rt->chunk_use[c].min_free = 100;
+  for (uintptr_t q = hi - 40; q < hi; q++) gogc_bit_set(rt->page_scav, (uint32_t)q);
+  p = gogc_pages_find_scavengable(hi - 40, 512, SCAV_SPARSE, &n);
+  CHECKF(in_chunk(p, c) && p + n == hi - 40 && n == 60, "run %lu+%lu, want 60 pages below %lu",
+         (unsigned long)p, (unsigned long)n, (unsigned long)(hi - 40));
+  rt->chunk_use[c].min_free = 40; /* as many free as are released: nothing more */
+  p = gogc_pages_find_scavengable(hi - 40, 512, SCAV_SPARSE, &n);
+  CHECK(!in_chunk(p, c));
+  for (uintptr_t q = hi - 40; q < hi; q++) gogc_bit_clear(rt->page_scav, (uint32_t)q);
+  gogc_pages_free(a, lo - a);
+  gogc_pages_free(hi, a + 2 * CHUNK_PAGES - hi);
+  CHECK(gogc_pages_is_valid());
+out:
   pthread_mutex_unlock(&rt->heap_lock);
   pthread_mutex_unlock(&rt->scav_lock);
 }
@@ -196,5 +246,8 @@ int main(void) {
   in_critical(test_span_slots);
   gogc_collect();
   in_critical(test_scavenge);
+  pthread_mutex_lock(&gogc_rt->gc_lock);
+  in_critical(test_scavenge_recent);
+  pthread_mutex_unlock(&gogc_rt->gc_lock);
   return check_done();
 }
