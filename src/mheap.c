@@ -97,9 +97,7 @@ int gogc_heap_init(void) {
   rt->page_scav = scav;
   rt->page_specials = specials;
   rt->chunk_free = chunks;
-  for (uintptr_t c = 0; c < NUM_CHUNKS; c++)
-    use[c] = (gogc_chunk_use){.gen = 0, .min_free = CHUNK_PAGES, .prev_min_free = CHUNK_PAGES};
-  rt->chunk_use = use;
+  rt->chunk_use = use; /* zeroed: no use yet */
   pthread_mutex_init(&rt->heap_lock, NULL);
   return 0;
 }

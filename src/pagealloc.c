@@ -8,7 +8,7 @@
  *   chunk_free   free pages in each 512-page (4 MiB) chunk, so full
  *                chunks are skipped a chunk at a time;
  *   search_page  no page below it is free (a hint, Go's searchAddr);
- *   chunk_use    per chunk, the fewest free pages after an allocation in
+ *   chunk_use    per chunk, the most pages in use after an allocation in
  *                this cycle and the last: what the scavenger may release.
  *
  * Allocation is address-ordered first fit: scan up from search_page a
@@ -82,15 +82,15 @@ static uintptr_t scav_clear(uintptr_t page, uintptr_t n) {
 }
 
 /* chunk_use of chunk c, moved to the current cycle. A chunk not
- * allocated from in the cycle before has no minimum for it: every page it
- * held free then stayed free for a whole cycle. */
+ * allocated from in the cycle before has no maximum for it (0): every page
+ * it held free then stayed free for a whole cycle. */
 static gogc_chunk_use *chunk_use(uintptr_t c) {
   gogc_runtime *rt = gogc_rt;
   gogc_chunk_use *u = &rt->chunk_use[c];
   uint32_t gen = atomic_load_relaxed(&rt->scav_gen);
   if (u->gen != gen) {
-    u->prev_min_free = u->gen + 1 == gen ? u->min_free : CHUNK_PAGES;
-    u->min_free = (uint16_t)rt->chunk_free[c];
+    u->prev_max_inuse = u->gen + 1 == gen ? u->max_inuse : 0;
+    u->max_inuse = (uint16_t)(CHUNK_PAGES - rt->chunk_free[c]);
     u->gen = gen;
   }
   return u;
@@ -100,7 +100,8 @@ static gogc_chunk_use *chunk_use(uintptr_t c) {
 static void note_use(uintptr_t page, uintptr_t n) {
   for (uintptr_t c = page / CHUNK_PAGES; c <= (page + n - 1) / CHUNK_PAGES; c++) {
     gogc_chunk_use *u = chunk_use(c);
-    if (gogc_rt->chunk_free[c] < u->min_free) u->min_free = (uint16_t)gogc_rt->chunk_free[c];
+    uint16_t inuse = (uint16_t)(CHUNK_PAGES - gogc_rt->chunk_free[c]);
+    if (inuse > u->max_inuse) u->max_inuse = inuse;
   }
 }
 
@@ -216,7 +217,8 @@ uintptr_t gogc_pages_find_scavengable(uintptr_t below, uintptr_t max_pages, int 
     uintptr_t most = max_pages;
     if (!skip && which == SCAV_SPARSE) {
       const gogc_chunk_use *u = chunk_use(chunk);
-      uint32_t spare = u->min_free < u->prev_min_free ? u->min_free : u->prev_min_free;
+      uint32_t peak = u->max_inuse > u->prev_max_inuse ? u->max_inuse : u->prev_max_inuse;
+      uint32_t spare = CHUNK_PAGES - peak; /* pages free at the chunk's fullest */
       uint32_t scav = 0;
       for (uintptr_t w = clo / WORD_PAGES; w < (clo + CHUNK_PAGES) / WORD_PAGES; w++)
         scav += (uint32_t)__builtin_popcountll(rt->page_scav[w]);
@@ -278,7 +280,7 @@ bool gogc_pages_is_valid(void) {
         if (p < rt->search_page) return false;
       }
     if (free_pages != rt->chunk_free[c]) return false;
-    if (rt->chunk_use[c].min_free > CHUNK_PAGES || rt->chunk_use[c].prev_min_free > CHUNK_PAGES)
+    if (rt->chunk_use[c].max_inuse > CHUNK_PAGES || rt->chunk_use[c].prev_max_inuse > CHUNK_PAGES)
       return false;
   }
   uint64_t scav = 0;

@@ -507,13 +507,14 @@ typedef struct gogc_limiter {
 enum { PHASE_OFF = 0, PHASE_MARK = 1, PHASE_MARKTERM = 2 };
 
 /* How full a page-allocator chunk got in the current cycle and the one
- * before (pagealloc.c). Allocation lowers min_free; the first allocation
- * of a new cycle moves it to prev_min_free. The background scavenger
- * leaves a chunk alone while either is under 1/32 of its pages. */
+ * before (pagealloc.c). Allocation raises max_inuse; the first look in a
+ * new cycle moves it to prev_max_inuse. The background scavenger releases
+ * only pages above the larger of the two. All zero is the initial state
+ * (the array is never written for chunks the heap does not reach). */
 typedef struct gogc_chunk_use {
-  uint32_t gen;           /* the cycle (rt->scav_gen) min_free belongs to */
-  uint16_t min_free;      /* fewest free pages after an allocation in cycle gen */
-  uint16_t prev_min_free; /* the same for cycle gen - 1; CHUNK_PAGES: none */
+  uint32_t gen;            /* the cycle (rt->scav_gen) max_inuse belongs to */
+  uint16_t max_inuse;      /* most pages in use after an allocation in cycle gen */
+  uint16_t prev_max_inuse; /* the same for cycle gen - 1; 0: none */
 } gogc_chunk_use;
 
 typedef struct gogc_runtime {

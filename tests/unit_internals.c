@@ -169,7 +169,7 @@ static void test_scavenge_recent(void) {
   CHECK(a != UINTPTR_MAX);
   if (a == UINTPTR_MAX) goto out;
   uintptr_t c = (a + CHUNK_PAGES - 1) / CHUNK_PAGES, lo = c * CHUNK_PAGES, hi = lo + CHUNK_PAGES;
-  CHECK(rt->chunk_use[c].gen == rt->scav_gen && rt->chunk_use[c].min_free == 0);
+  CHECK(rt->chunk_use[c].gen == rt->scav_gen && rt->chunk_use[c].max_inuse == CHUNK_PAGES);
   gogc_pages_free(lo, CHUNK_PAGES); /* all free, none scavenged (the allocation cleared them) */
   uintptr_t p = gogc_pages_find_scavengable(hi, 64, SCAV_SPARSE, &n);
   CHECKF(!in_chunk(p, c), "page %lu released from a chunk full in this cycle", (unsigned long)p);
@@ -178,18 +178,18 @@ static void test_scavenge_recent(void) {
   rt->scav_gen++; /* a cycle ended: the chunk was full in the last one */
   p = gogc_pages_find_scavengable(hi, 64, SCAV_SPARSE, &n);
   CHECK(!in_chunk(p, c));
-  CHECK(rt->chunk_use[c].prev_min_free == 0 && rt->chunk_use[c].min_free == CHUNK_PAGES);
+  CHECK(rt->chunk_use[c].prev_max_inuse == CHUNK_PAGES && rt->chunk_use[c].max_inuse == 0);
   rt->scav_gen++; /* and another, with no allocation from it */
   p = gogc_pages_find_scavengable(hi, 64, SCAV_SPARSE, &n);
   CHECK(in_chunk(p, c) && p + n == hi && n == 64);
   /* At its fullest this cycle the chunk had 100 pages free; 40 of them
    * are released already: 60 more may go, no more. */
-  rt->chunk_use[c].min_free = 100;
+  rt->chunk_use[c].max_inuse = CHUNK_PAGES - 100;
   for (uintptr_t q = hi - 40; q < hi; q++) gogc_bit_set(rt->page_scav, (uint32_t)q);
   p = gogc_pages_find_scavengable(hi - 40, 512, SCAV_SPARSE, &n);
   CHECKF(in_chunk(p, c) && p + n == hi - 40 && n == 60, "run %lu+%lu, want 60 pages below %lu",
          (unsigned long)p, (unsigned long)n, (unsigned long)(hi - 40));
-  rt->chunk_use[c].min_free = 40; /* as many free as are released: nothing more */
+  rt->chunk_use[c].max_inuse = CHUNK_PAGES - 40; /* as many free as are released: nothing more */
   p = gogc_pages_find_scavengable(hi - 40, 512, SCAV_SPARSE, &n);
   CHECK(!in_chunk(p, c));
   for (uintptr_t q = hi - 40; q < hi; q++) gogc_bit_clear(rt->page_scav, (uint32_t)q);
