@@ -197,7 +197,7 @@ void gogc_heap_unlock(void);
  * ------------------------------------------------------------------------- */
 void *gogc_fix_alloc(gogc_fixpool *pool, uint32_t size); /* zeroed; NULL: no memory */
 void gogc_fix_free(gogc_fixpool *pool, void *p, uint32_t size);
-uint64_t gogc_fix_release(gogc_fixpool *pool, bool all); /* scav_lock held; takes [heap] */
+uint64_t gogc_fix_release(gogc_fixpool *pool, bool all, uint64_t max_bytes); /* scav_lock held; takes [heap] */
 bool gogc_fixpool_is_valid(const gogc_fixpool *pool);
 
 /* ---------------------------------------------------------------------------

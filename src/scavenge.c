@@ -18,9 +18,9 @@
  * low ones), with MADV_DONTNEED (RSS drops at once; the pages read as zero
  * when reused):
  *
- *   the background scavenger thread, about 1% of the CPU: 1 ms of work,
- *       then a sleep 100/GOMAXPROCS times as long (5% or 10% while far
- *       above the goal); woken at each commit and parked while both goals
+ *   the background scavenger thread, about 1% of the CPU: 1 ms of work
+ *       (its own CPU time), then a sleep 100/GOMAXPROCS times as long (5%
+ *       or 10% while far above the goal); woken at each commit and parked while both goals
  *       are met. Chunks that are nearly full
  *       are left alone (their free pages will be reused, and releasing
  *       8 KiB inside a 2 MiB huge page splits it). Below the limit's
@@ -41,7 +41,8 @@
  * The background scavenger and gogc_free_os_memory also give back the
  * pages of span metadata (span structs, bitmaps) left empty as spans were
  * freed (fixalloc.c), keeping a small reserve; the background scavenger
- * only while memory is over one of the goals.
+ * only while memory is over one of the goals, after the heap pages, and
+ * SCAV_META_BYTES a slice.
  *
  * A run being released is marked in use under the heap lock, the lock is
  * dropped for the system call, then the run is freed again as scavenged:
@@ -56,6 +57,8 @@
 #include <stdio.h>
 
 #define SCAV_QUANTUM_PAGES 64 /* 512 KiB per system call at most */
+#define SCAV_SLICE_NS 1000000 /* the background scavenger's work between sleeps */
+#define SCAV_META_BYTES ((uint64_t)4 << 20) /* span metadata released per slice, at most */
 
 /* Release up to `bytes` (rounded up to pages) of free pages, from the
  * chunks `which` allows (SCAV_*, pagealloc.c). Returns the bytes released.
@@ -210,19 +213,17 @@ static void *scavenger_main(void *arg) {
     while (scavenge_needed() == 0 && (seq = atomic_load_acquire(&rt->scav_seq)) == seen)
       gogc_os_futex_wait(&rt->scav_seq, seen);
     seen = atomic_load_acquire(&rt->scav_seq);
-    uint64_t t0 = gogc_os_nanotime(), worked = 0;
+    /* Work is counted in this thread's CPU time, for the slice and for the
+     * duty cycle. On the wall clock, time spent runnable behind the
+     * program's threads and the mark workers (2 cores, all busy) counted
+     * as work: after latency-drop's live heap fell tenfold, slices of 1 ms
+     * of work took 3-40 ms of wall time, and each was followed by a sleep
+     * four times as long, so the first 250 ms after the sweep gave back
+     * 50 MiB of 2.7 GiB. */
+    uint64_t t0 = gogc_os_nanotime(), c0 = gogc_os_thread_cputime(), worked = 0;
     gogc_lock(&rt->scav_lock);
-    /* Span metadata pages left empty by spans freed since (fixalloc.c),
-     * only while memory is over a goal: in a heap that holds its size the
-     * spans a sweep frees are made again before the next cycle, and their
-     * metadata pages, released, fault straight back in (binary-trees:
-     * 50 MiB a run). */
-    bool over = false;
-    (void)scavenge_needed_for(NULL, &over);
     uint64_t released = 0;
-    if (over) released = gogc_fix_release(&rt->fix_spans, false) + gogc_fix_release(&rt->fix_bits, false);
-    if (released) atomic_add_relaxed(&rt->scav_released_bg, released);
-    while (worked < 1000000) {
+    while (worked < SCAV_SLICE_NS) {
       int which = SCAV_SPARSE;
       uint64_t need = scavenge_needed_for(&which, NULL);
       if (need == 0) break;
@@ -230,17 +231,35 @@ static void *scavenger_main(void *arg) {
       if (r == 0) break;
       released += r;
       atomic_add_relaxed(&rt->scav_released_bg, r);
-      worked = gogc_os_nanotime() - t0;
+      worked = gogc_os_thread_cputime() - c0;
+    }
+    /* Then span metadata pages left empty by spans freed since
+     * (fixalloc.c), only while memory is over a goal: in a heap that holds
+     * its size the spans a sweep frees are made again before the next
+     * cycle, and their metadata pages, released, fault straight back in
+     * (binary-trees: 50 MiB a run). After the heap pages, and a few MiB at
+     * a time: they were first and unbounded, and after latency-drop's live
+     * heap fell tenfold, one pass over 40 MiB of them took 80 ms, the
+     * duty cycle then slept 100 ms, and four cycles passed before the
+     * first heap page went back. */
+    bool over = false;
+    (void)scavenge_needed_for(NULL, &over);
+    if (over) {
+      uint64_t m = gogc_fix_release(&rt->fix_spans, false, SCAV_META_BYTES);
+      if (m < SCAV_META_BYTES) m += gogc_fix_release(&rt->fix_bits, false, SCAV_META_BYTES - m);
+      if (m) atomic_add_relaxed(&rt->scav_released_bg, m);
+      released += m;
     }
     pthread_mutex_unlock(&rt->scav_lock);
     if (released == 0) { /* only dense chunks left: wait for the next commit */
       while (atomic_load_acquire(&rt->scav_seq) == seen) gogc_os_futex_wait(&rt->scav_seq, seen);
       continue;
     }
-    worked = gogc_os_nanotime() - t0;
+    worked = gogc_os_thread_cputime() - c0;
     atomic_add_relaxed(&rt->scav_bg_ns, worked);
     if (gogc_events_on()) {
-      gogc_event e = {.kind = GOGC_EVENT_SCAVENGE, .duration_ns = worked, .bytes = released};
+      gogc_event e = {.kind = GOGC_EVENT_SCAVENGE, .duration_ns = gogc_os_nanotime() - t0,
+                      .bytes = released};
       gogc_event_emit(&e);
     }
     if (worked == 0) worked = 1;
@@ -278,8 +297,8 @@ GOGC_API void gogc_free_os_memory(void) {
   gogc_scavenge(UINT64_MAX, SCAV_ANY);
   gogc_runtime *rt = gogc_rt;
   gogc_lock(&rt->scav_lock); /* keeps fork out of the middle, as for pages */
-  gogc_fix_release(&rt->fix_spans, true);
-  gogc_fix_release(&rt->fix_bits, true);
+  gogc_fix_release(&rt->fix_spans, true, UINT64_MAX);
+  gogc_fix_release(&rt->fix_bits, true, UINT64_MAX);
   pthread_mutex_unlock(&rt->scav_lock);
 }
 

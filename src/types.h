@@ -545,7 +545,7 @@ typedef struct gogc_runtime {
   uint32_t scav_seq;             /* [atomic] futex: goals changed */
   uint32_t scav_exit;            /* [atomic] futex word for the scavenger's sleeps */
   uint64_t scav_released_total;  /* [atomic] bytes released, all time */
-  uint64_t scav_bg_ns;           /* [atomic] background scavenger time */
+  uint64_t scav_bg_ns;           /* [atomic] background scavenger CPU time */
   uint64_t scav_assist_ns;       /* [atomic] synchronous scavenging time */
   uint64_t scav_released_bg;     /* [atomic] bytes, by the background scavenger */
   uint64_t scav_released_sync;   /* [atomic] bytes, at the limit */

@@ -1,7 +1,8 @@
 /* unit_internals: white-box tests of the allocator's parts, against the
  * internal headers: size classes and their magic division, the page
  * allocator's first fit and coalescing, span slot bookkeeping
- * (freeindex / alloc_cache), and the span verifier. */
+ * (freeindex / alloc_cache), the span verifier, the scavenger's choice of
+ * pages and the release of span metadata pages. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -201,6 +202,60 @@ out:
   pthread_mutex_unlock(&rt->scav_lock);
 }
 
+/* Span metadata release (fixalloc.c): EMPTY pages go back highest address
+ * first, at most max_bytes of them, whatever order they were freed in;
+ * released pages read as zero, the others keep their contents; `all`
+ * releases the reserve too. A private pool: the runtime's own pools are
+ * left alone. scav_lock held, as the scavenger holds it. */
+static void test_fix_release(void) {
+  gogc_runtime *rt = gogc_rt;
+  enum { NPG = 200, KEEP = 64, MAXPG = 40 };
+  static gogc_fixpool pool;
+  static unsigned char *page[NPG];
+  pthread_mutex_lock(&rt->scav_lock);
+  gogc_heap_lock();
+  for (int i = 0; i < NPG; i++) {
+    page[i] = gogc_fix_alloc(&pool, 4096);
+    CHECK(page[i] != NULL);
+    if (page[i] == NULL) {
+      gogc_heap_unlock();
+      pthread_mutex_unlock(&rt->scav_lock);
+      return;
+    }
+    memset(page[i], 0x5A, 4096);
+  }
+  /* Freed in a scrambled order (the empty list is LIFO). */
+  for (int k = 0; k < NPG; k++) gogc_fix_free(&pool, page[(k * 77) % NPG], 4096);
+  CHECK(pool.nempty == NPG && gogc_fixpool_is_valid(&pool));
+  gogc_heap_unlock();
+  /* all: the reserve (the pages freed last) is not held back here */
+  uint64_t got = gogc_fix_release(&pool, true, (uint64_t)MAXPG * 4096);
+  CHECKF(got == (uint64_t)MAXPG * 4096, "released %llu bytes, want %d pages",
+         (unsigned long long)got, MAXPG);
+  /* page[] is in address order (fresh pages are handed out upwards). */
+  int zero_high = 0, kept_low = 0;
+  for (int i = 0; i < NPG; i++) {
+    /* (the first bytes of a free item link the page's free list) */
+    bool z = page[i][100] == 0 && page[i][4095] == 0;
+    if (i >= NPG - MAXPG) zero_high += z;
+    else kept_low += page[i][100] == 0x5A && page[i][4095] == 0x5A;
+  }
+  CHECKF(zero_high == MAXPG && kept_low == NPG - MAXPG,
+         "%d of the %d highest pages released, %d of the rest kept", zero_high, MAXPG, kept_low);
+  gogc_heap_lock();
+  CHECK(pool.nreleased == MAXPG && pool.nempty == NPG - MAXPG && gogc_fixpool_is_valid(&pool));
+  gogc_heap_unlock();
+  got = gogc_fix_release(&pool, false, UINT64_MAX); /* down to the reserve */
+  CHECK(got == (uint64_t)(NPG - MAXPG - KEEP) * 4096);
+  got = gogc_fix_release(&pool, true, UINT64_MAX);
+  CHECK(got == (uint64_t)KEEP * 4096);
+  gogc_heap_lock();
+  CHECK(pool.nreleased == NPG && pool.nempty == 0 && gogc_fixpool_is_valid(&pool));
+  gogc_heap_unlock();
+  for (int i = 0; i < NPG; i++) CHECK(page[i][100] == 0);
+  pthread_mutex_unlock(&rt->scav_lock);
+}
+
 static void test_span_slots(void) {
   /* A span of the 48-byte class: take every slot, free some through the
    * bitmap as a sweep would, and check freeindex/alloc_cache hand out
@@ -244,6 +299,7 @@ int main(void) {
   g_keep = gogc_alloc(1); /* no allocation inside the critical sections below */
   in_critical(test_pages);
   in_critical(test_span_slots);
+  in_critical(test_fix_release);
   gogc_collect();
   in_critical(test_scavenge);
   pthread_mutex_lock(&gogc_rt->gc_lock);
