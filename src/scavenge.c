@@ -20,8 +20,9 @@
  *
  *   the background scavenger thread, about 1% of the CPU: 1 ms of work
  *       (its own CPU time), then a sleep 100/GOMAXPROCS times as long (5%
- *       or 10% while far above the goal); woken at each commit and parked while both goals
- *       are met. Chunks that are nearly full
+ *       or 10% while far above the goal, half a core when that core is
+ *       free and no mark runs); woken at each commit and parked while both
+ *       goals are met. Chunks that are nearly full
  *       are left alone (their free pages will be reused, and releasing
  *       8 KiB inside a 2 MiB huge page splits it). Below the limit's
  *       goal, and less than a quarter over the retained one, it releases
