@@ -25,8 +25,16 @@
  * A layout whose every word is a pointer is allocated as conservative and
  * one without pointers as noscan: the scan is the same and cheaper.
  *
- * Zeroing. Slots of a span that was swept or built on reused pages are
- * cleared at allocation (needzero), like Go; fresh pages are already zero.
+ * Zeroing. A span that was swept or built on reused pages may hold old
+ * data (needzero); fresh pages are already zero. Go clears each object as
+ * it is allocated. Here, when a span is taken into a cache, its free slots
+ * are cleared at once, in runs between live slots (zero_free_slots), and
+ * allocation from it writes nothing more. Clearing object by object, each
+ * 16-byte allocation of binary-trees that began a cache line waited on
+ * that line, with the store buffer full behind it; one memset over the
+ * span streams the lines in. needzero stays set only for objects freed
+ * while the span is cached (gogc_free) and for large objects, which are
+ * cleared at allocation.
  */
 #include "internal.h"
 
@@ -231,6 +239,30 @@ void gogc_mcache_init(gogc_thread *t) {
   for (int i = 0; i < NUM_SPAN_CLASSES; i++) t->alloc[i] = &empty_span;
 }
 
+/* Clear every free slot of s, a span just taken into a cache, in runs of
+ * adjacent free slots (one memset for a span that is all free). */
+static void zero_free_slots(gogc_span *s) {
+  uintptr_t size = s->elemsize;
+  for (uint32_t w = s->freeindex >> 6; w < s->bitwords; w++) {
+    uint64_t free = ~s->allocbits[w];
+    if (w == s->freeindex >> 6) free &= ~(uint64_t)0 << (s->freeindex & 63);
+    while (free != 0) {
+      uint32_t lo = (uint32_t)__builtin_ctzll(free);
+      uint64_t rest = ~(free >> lo);
+      uint32_t len = rest == 0 ? 64 - lo : (uint32_t)__builtin_ctzll(rest);
+      uint32_t first = w * 64 + lo;
+      if (first >= s->nelems) break;
+      if (first + len > s->nelems) len = s->nelems - first;
+      void *p = (void *)(s->base + (uintptr_t)first * size);
+      gogc_mem_unpoison(p, (uintptr_t)len * size); /* free slots stay inaccessible */
+      memset(p, 0, (uintptr_t)len * size);
+      gogc_mem_poison(p, (uintptr_t)len * size);
+      free = lo + len >= 64 ? 0 : free & (~(uint64_t)0 << (lo + len));
+    }
+  }
+  s->needzero = 0;
+}
+
 /* Slow path: the cached span of class spc has no free slot in its cache
  * word. Returns the slot's address or 0 when out of memory. *trigger is
  * set when the heap reached the trigger. Inside the critical section. */
@@ -246,6 +278,7 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
     t->alloc[spc] = &empty_span;
     s = gogc_central_cache_span(&rt->central[spc], t, old);
     if (s == NULL) return 0;
+    if (s->needzero) zero_free_slots(s);
     t->alloc[spc] = s;
     uint64_t bytes = (uint64_t)(s->nelems - s->alloc_count) * s->elemsize;
     atomic_add_relaxed(&rt->heap_live, bytes);

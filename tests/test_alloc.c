@@ -188,6 +188,60 @@ static void test_zero_after_gc(void) {
   CHECKF(bad == 0, "%d objects not zeroed after reuse of collected memory", bad);
 }
 
+/* Spans that are partly live when a thread takes them again: their free
+ * slots are cleared when the span is cached (alloc.c, zero_free_slots), in
+ * runs between live slots. Objects of several classes are dirtied, some
+ * kept in an irregular pattern (runs of every length, across the 64-slot
+ * words of the bitmaps), the rest dropped; after a collection, new objects
+ * of those classes must be zero and the kept ones intact. */
+enum { ZP_N = 3000 };
+static void **g_zp_keep;
+
+static int zp_kept(int i) { return (i * 37 % 11) < 3 || (i / 70) % 3 == 0; }
+
+__attribute__((noinline)) static void zp_fill(size_t n, int kind) {
+  for (int i = 0; i < ZP_N; i++) {
+    unsigned char *p = kind == K_SCAN ? gogc_alloc(n) : gogc_alloc_noscan(n);
+    if (p == NULL) continue;
+    memset(p, 0xA5, n);
+    p[0] = (unsigned char)i;
+    if (zp_kept(i)) gogc_store(&g_zp_keep[i], p);
+  }
+}
+
+static void test_zero_partial_spans(void) {
+  static const size_t sizes[] = {8, 16, 48, 112, 640, 3072};
+  g_zp_keep = gogc_alloc(ZP_N * sizeof(void *));
+  CHECK(g_zp_keep != NULL);
+  if (g_zp_keep == NULL) return;
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    for (int kind = K_SCAN; kind <= K_NOSCAN; kind++) {
+      size_t n = sizes[k];
+      zp_fill(n, kind);
+      tu_clobber_stack();
+      gogc_collect();
+      gogc_collect(); /* the first cycle's sweep may leave spans for the next */
+      int bad_new = 0, bad_kept = 0;
+      for (int i = 0; i < 2 * ZP_N; i++) {
+        unsigned char *p = kind == K_SCAN ? gogc_alloc(n) : gogc_alloc_noscan(n);
+        if (p == NULL || !tu_all_zero(p, n)) bad_new++;
+      }
+      for (int i = 0; i < ZP_N; i++) {
+        const unsigned char *p = g_zp_keep[i];
+        if (!zp_kept(i)) continue;
+        int ok = p != NULL && p[0] == (unsigned char)i;
+        for (size_t b = 1; ok && b < n; b++) ok = p[b] == 0xA5;
+        if (!ok) bad_kept++;
+      }
+      CHECKF(bad_new == 0, "%d of %d new %zu-byte %s objects not zeroed in partly live spans",
+             bad_new, 2 * ZP_N, n, kind == K_SCAN ? "scanned" : "noscan");
+      CHECKF(bad_kept == 0, "%d kept %zu-byte objects damaged by the clearing of free slots",
+             bad_kept, n);
+      gogc_memclr(g_zp_keep, ZP_N * sizeof(void *));
+    }
+  }
+}
+
 struct tstruct {
   uint64_t a;
   void *p1;
@@ -438,6 +492,7 @@ int main(void) {
   test_version();
   test_sizes();
   test_zero_after_gc();
+  test_zero_partial_spans();
   test_overflow();
   test_typed();
   test_strdup();
