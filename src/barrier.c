@@ -99,26 +99,6 @@ void gogc_check_ptr(const char *fn, const char *what, const void *p) {
                fn, what, p);
 }
 
-/* Does v point to an object that is already marked? Shading it would do
- * nothing (marks only go from clear to set while marking), so the barrier
- * leaves it out of the buffer. The checks are shade()'s (mark.c), without
- * the atomic: a stale span entry reads as a span with no objects, and a
- * slot not allocated goes to the buffer, where shade ignores it. Mark bits
- * are not swapped while the barrier is on (the sweep ends before the mark
- * starts). In binary-trees every value stored while marking is a new node,
- * allocated black: its check hits the mark word that allocation wrote. */
-static inline bool wb_already_marked(uintptr_t v) {
-  gogc_runtime *rt = gogc_rt;
-  uintptr_t off = v - rt->heap_base;
-  if (off >= atomic_load_relaxed(&rt->heap_mapped)) return true; /* not the heap: nothing to shade */
-  gogc_span *s = atomic_load_acquire(&rt->spans[off >> PAGE_SHIFT]);
-  if (s == NULL || v >= s->limit) return false;
-  uint32_t idx = spanclass_sizeclass(s->spanclass)
-                     ? (uint32_t)(((uint64_t)(v - s->base) * s->divmagic) >> 32) : 0;
-  if (!gogc_span_is_allocated(s, idx)) return false;
-  return (atomic_load_relaxed(&s->markbits[idx >> 6]) >> (idx & 63)) & 1;
-}
-
 GOGC_API void gogc__store_slow(void **slot, void *value) {
   gogc_thread *t = gogc_self;
   if (unlikely(t == NULL)) t = barrier_thread();
@@ -145,8 +125,8 @@ GOGC_API void gogc__store_slow(void **slot, void *value) {
       old = (uintptr_t)atomic_load_relaxed(slot);
       atomic_store_relaxed(slot, value);
     }
-    if (!wb_already_marked(old)) gogc_wb_put(t, old);
-    if (!wb_already_marked((uintptr_t)value)) gogc_wb_put(t, (uintptr_t)value);
+    gogc_wb_put(t, old);
+    gogc_wb_put(t, (uintptr_t)value);
   } else {
     atomic_store_relaxed(slot, value);
   }
