@@ -244,11 +244,11 @@ void gogc_mcache_init(gogc_thread *t) {
 static void zero_free_slots(gogc_span *s) {
   uintptr_t size = s->elemsize;
   for (uint32_t w = s->freeindex >> 6; w < s->bitwords; w++) {
-    uint64_t free = ~s->allocbits[w];
-    if (w == s->freeindex >> 6) free &= ~(uint64_t)0 << (s->freeindex & 63);
-    while (free != 0) {
-      uint32_t lo = (uint32_t)__builtin_ctzll(free);
-      uint64_t rest = ~(free >> lo);
+    uint64_t avail = ~s->allocbits[w]; /* free slots of word w */
+    if (w == s->freeindex >> 6) avail &= ~(uint64_t)0 << (s->freeindex & 63);
+    while (avail != 0) {
+      uint32_t lo = (uint32_t)__builtin_ctzll(avail);
+      uint64_t rest = ~(avail >> lo);
       uint32_t len = rest == 0 ? 64 - lo : (uint32_t)__builtin_ctzll(rest);
       uint32_t first = w * 64 + lo;
       if (first >= s->nelems) break;
@@ -257,7 +257,7 @@ static void zero_free_slots(gogc_span *s) {
       gogc_mem_unpoison(p, (uintptr_t)len * size); /* free slots stay inaccessible */
       memset(p, 0, (uintptr_t)len * size);
       gogc_mem_poison(p, (uintptr_t)len * size);
-      free = lo + len >= 64 ? 0 : free & (~(uint64_t)0 << (lo + len));
+      avail = lo + len >= 64 ? 0 : avail & (~(uint64_t)0 << (lo + len));
     }
   }
   s->needzero = 0;
