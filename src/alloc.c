@@ -243,17 +243,13 @@ void gogc_mcache_init(gogc_thread *t) {
  * adjacent free slots (one memset for a span that is all free). */
 static void zero_free_slots(gogc_span *s) {
   uintptr_t size = s->elemsize;
-  for (uint32_t w = s->freeindex >> 6; w < s->bitwords; w++) {
-    uint64_t avail = ~s->allocbits[w]; /* free slots of word w */
-    if (w == s->freeindex >> 6) avail &= ~(uint64_t)0 << (s->freeindex & 63);
+  for (uint32_t w = s->freeindex >> 6; (w << 6) < s->nelems; w++) {
+    uint64_t avail = free_slots_word(s, w);
     while (avail != 0) {
       uint32_t lo = (uint32_t)__builtin_ctzll(avail);
       uint64_t rest = ~(avail >> lo);
       uint32_t len = rest == 0 ? 64 - lo : (uint32_t)__builtin_ctzll(rest);
-      uint32_t first = w * 64 + lo;
-      if (first >= s->nelems) break;
-      if (first + len > s->nelems) len = s->nelems - first;
-      void *p = (void *)(s->base + (uintptr_t)first * size);
+      void *p = (void *)(s->base + (uintptr_t)((w << 6) + lo) * size);
       gogc_mem_unpoison(p, (uintptr_t)len * size); /* free slots stay inaccessible */
       memset(p, 0, (uintptr_t)len * size);
       gogc_mem_poison(p, (uintptr_t)len * size);
