@@ -610,14 +610,79 @@ void *gogc_alloc_arena_chunk(void) {
 
 /* ---------------------------------------------------------------------------
  * Public allocation API
+ *
+ * Each entry point tries alloc_fast first: the common case (a small object
+ * from the thread's cached span, nothing else due) in a leaf function with
+ * no size checks beyond the class lookup and no callee-saved registers.
+ * Anything else (no thread yet, a large object, a typed one whose span
+ * has or needs heap bits, an empty allocation cache, a slot to clear, a
+ * span to premark black) takes alloc_object, which handles every case and
+ * repeats the lookup.
  * ------------------------------------------------------------------------- */
 
+/* An object of span class spc from t's cached span, or NULL. The same
+ * steps as alloc_object_copy's, inside the same critical section. A typed
+ * object (type not NULL) takes this path only where there are no heap
+ * bits to write: its span holds objects of this one type (heapbits_write). */
+static inline __attribute__((always_inline)) void *alloc_fast(gogc_thread *t, uint32_t spc,
+                                                              const gogc_type *type) {
+  gogc_critical_enter(t);
+  gogc_span *s = t->alloc[spc];
+  uint64_t c = s->alloc_cache;
+  uintptr_t p = 0;
+  if (likely(c != 0) && likely(!s->needzero) && likely(!gogc_wb_marking() || s->black_free) &&
+      (type == NULL ||
+       (atomic_load_relaxed(&s->large_type) == type && s->heapbits == NULL))) {
+    uint32_t bit = (uint32_t)__builtin_ctzll(c);
+    uint32_t idx = s->freeindex + bit;
+    s->alloc_cache = (c >> bit) >> 1;
+    atomic_store_relaxed(&s->freeindex, idx + 1);
+    s->alloc_count++;
+    p = s->base + (uintptr_t)idx * s->elemsize;
+    gogc_mem_unpoison(p, s->elemsize);
+  }
+  gogc_critical_leave(t);
+  return (void *)p;
+}
+
+/* GODEBUG=gcstress after an allocation by the fast path, which the stress
+ * runs thus test too. p, the new object, stays live across the cycle. */
+static GOGC_NOINLINE void *alloc_fast_stress(gogc_thread *t, void *p) {
+  stress_collect(t, false);
+  __asm__ volatile("" : : "r"(p) : "memory");
+  return p;
+}
+
+/* The span class of a small object of size bytes and kind, or 0 when it
+ * is too large for the fast path's lookup (over 1 KiB: the full path). */
+static inline uint32_t fast_spanclass(size_t size, int kind) {
+  if (unlikely(size > 1024)) return 0;
+  return spanclass_make((uint32_t)gogc_size_to_class8[(size + 7) >> 3], kind);
+}
+
+/* The full path, out of line: the fast path's callers stay leaf functions. */
+static GOGC_NOINLINE void *alloc_full(size_t size, int kind) {
+  return alloc_object(size, kind, NULL);
+}
+
 GOGC_API void *gogc_alloc(size_t size) {
-  return alloc_object(size, KIND_CONSERVATIVE, NULL);
+  gogc_thread *t = gogc_self;
+  uint32_t spc = fast_spanclass(size, KIND_CONSERVATIVE);
+  if (likely(t != NULL) && likely(spc != 0)) {
+    void *p = alloc_fast(t, spc, NULL);
+    if (likely(p != NULL)) return unlikely(gogc__stress) ? alloc_fast_stress(t, p) : p;
+  }
+  return alloc_full(size, KIND_CONSERVATIVE);
 }
 
 GOGC_API void *gogc_alloc_noscan(size_t size) {
-  return alloc_object(size, KIND_NOSCAN, NULL);
+  gogc_thread *t = gogc_self;
+  uint32_t spc = fast_spanclass(size, KIND_NOSCAN);
+  if (likely(t != NULL) && likely(spc != 0)) {
+    void *p = alloc_fast(t, spc, NULL);
+    if (likely(p != NULL)) return unlikely(gogc__stress) ? alloc_fast_stress(t, p) : p;
+  }
+  return alloc_full(size, KIND_NOSCAN);
 }
 
 GOGC_API void *gogc_calloc(size_t count, size_t size) {
@@ -629,7 +694,7 @@ GOGC_API void *gogc_calloc(size_t count, size_t size) {
   return alloc_object(total, KIND_CONSERVATIVE, NULL);
 }
 
-GOGC_API void *gogc_alloc_typed_array(const gogc_type *type, size_t count) {
+static GOGC_NOINLINE void *alloc_typed_array(const gogc_type *type, size_t count) {
   if (type == NULL) gogc_fatal("gogc_alloc_typed: NULL layout");
   size_t total;
   if (__builtin_mul_overflow(count, type->size, &total)) {
@@ -640,8 +705,17 @@ GOGC_API void *gogc_alloc_typed_array(const gogc_type *type, size_t count) {
   return alloc_object(total, KIND_TYPED, type);
 }
 
+GOGC_API void *gogc_alloc_typed_array(const gogc_type *type, size_t count) {
+  return alloc_typed_array(type, count);
+}
+
 GOGC_API void *gogc_alloc_typed(const gogc_type *type) {
-  return gogc_alloc_typed_array(type, 1);
+  gogc_thread *t = gogc_self;
+  if (likely(t != NULL) && likely(type != NULL) && likely(type->fast_spc != 0)) {
+    void *p = alloc_fast(t, type->fast_spc, type->kind == KIND_TYPED ? type : NULL);
+    if (likely(p != NULL)) return unlikely(gogc__stress) ? alloc_fast_stress(t, p) : p;
+  }
+  return alloc_typed_array(type, 1);
 }
 
 GOGC_API char *gogc_strdup(const char *str) {
@@ -682,6 +756,11 @@ GOGC_API const gogc_type *gogc_type_new(const char *name, size_t size,
   for (size_t w = 0; w < nwords; w++) n += gogc_bit_get(t->mask, (uint32_t)w);
   t->nptrs = n;
   t->kind = n == 0 ? KIND_NOSCAN : (n == nwords && size % 8 == 0) ? KIND_CONSERVATIVE : KIND_TYPED;
+  /* One small element: alloc_fast serves it (typed ones, from a span of
+   * this type only). */
+  t->fast_spc = t->size <= 1024
+                    ? spanclass_make((uint32_t)gogc_size_to_class8[(t->size + 7) >> 3], t->kind)
+                    : 0;
   if (nwords <= 64 && 64 % nwords == 0) {
     t->has_rep = 1;
     t->rep = 0;

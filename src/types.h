@@ -99,6 +99,7 @@ struct gogc_type {
   uint8_t kind;     /* [init] KIND_NOSCAN (no pointers), KIND_CONSERVATIVE
                        (every word a pointer) or KIND_TYPED */
   uint8_t has_rep;  /* [init] nwords divides 64: rep is valid */
+  uint16_t fast_spc; /* [init] span class of one element if small (alloc_fast); 0: large */
   uint64_t rep;     /* [init] mask repeated over 64 words (heap bits fast path) */
   uint64_t mask[];  /* [init] bit i set: word i holds a pointer */
 };
