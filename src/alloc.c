@@ -611,10 +611,11 @@ void *gogc_alloc_arena_chunk(void) {
 /* ---------------------------------------------------------------------------
  * Public allocation API
  *
- * Each entry point tries alloc_fast first: the common case (a small object
- * from the thread's cached span, nothing else due) in a small function of
- * its own, with no size check beyond the class lookup, that saves at most
- * one register (the full path inlined into it saved six).
+ * Each entry point but gogc_alloc_typed_array and gogc_realloc tries
+ * alloc_fast first: the common case (a small object from the thread's
+ * cached span, nothing else due) in a small function of its own, with no
+ * size check beyond the class lookup, that saves at most one register
+ * (the full path inlined into it saved six).
  * Anything else (no thread yet, a large object, a typed one whose span
  * has or needs heap bits, an empty allocation cache, a slot to clear, a
  * span to premark black) takes alloc_object, which handles every case and
@@ -667,24 +668,23 @@ static GOGC_NOINLINE void *alloc_full(size_t size, int kind) {
   return alloc_object(size, kind, NULL);
 }
 
-GOGC_API void *gogc_alloc(size_t size) {
+/* An untyped object of either kind: the fast path, else the full one. */
+static inline __attribute__((always_inline)) void *alloc_sized(size_t size, int kind) {
   gogc_thread *t = gogc_self;
-  uint32_t spc = fast_spanclass(size, KIND_CONSERVATIVE);
+  uint32_t spc = fast_spanclass(size, kind);
   if (likely(t != NULL) && likely(spc != 0)) {
     void *p = alloc_fast(t, spc, NULL);
     if (likely(p != NULL)) return unlikely(gogc__stress) ? alloc_fast_stress(t, p) : p;
   }
-  return alloc_full(size, KIND_CONSERVATIVE);
+  return alloc_full(size, kind);
+}
+
+GOGC_API void *gogc_alloc(size_t size) {
+  return alloc_sized(size, KIND_CONSERVATIVE);
 }
 
 GOGC_API void *gogc_alloc_noscan(size_t size) {
-  gogc_thread *t = gogc_self;
-  uint32_t spc = fast_spanclass(size, KIND_NOSCAN);
-  if (likely(t != NULL) && likely(spc != 0)) {
-    void *p = alloc_fast(t, spc, NULL);
-    if (likely(p != NULL)) return unlikely(gogc__stress) ? alloc_fast_stress(t, p) : p;
-  }
-  return alloc_full(size, KIND_NOSCAN);
+  return alloc_sized(size, KIND_NOSCAN);
 }
 
 GOGC_API void *gogc_calloc(size_t count, size_t size) {
@@ -693,7 +693,7 @@ GOGC_API void *gogc_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return alloc_object(total, KIND_CONSERVATIVE, NULL);
+  return alloc_sized(total, KIND_CONSERVATIVE);
 }
 
 static GOGC_NOINLINE void *alloc_typed_array(const gogc_type *type, size_t count) {
@@ -723,7 +723,7 @@ GOGC_API void *gogc_alloc_typed(const gogc_type *type) {
 GOGC_API char *gogc_strdup(const char *str) {
   if (str == NULL) return NULL;
   size_t n = strlen(str) + 1;
-  char *p = alloc_object(n, KIND_NOSCAN, NULL);
+  char *p = alloc_sized(n, KIND_NOSCAN);
   if (p) memcpy(p, str, n);
   return p;
 }
