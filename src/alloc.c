@@ -421,6 +421,17 @@ static GOGC_NOINLINE void *alloc_small_oom(size_t size, int kind, const gogc_typ
   return p;
 }
 
+/* The slot of the lowest set bit of c, s's allocation cache (nonzero):
+ * taken, and the cache and freeindex moved past it (Go's nextFreeFast). */
+static inline __attribute__((always_inline)) uintptr_t span_take_cached(gogc_span *s, uint64_t c) {
+  uint32_t bit = (uint32_t)__builtin_ctzll(c);
+  uint32_t idx = s->freeindex + bit;
+  s->alloc_cache = (c >> bit) >> 1;
+  atomic_store_relaxed(&s->freeindex, idx + 1);
+  s->alloc_count++;
+  return s->base + (uintptr_t)idx * s->elemsize;
+}
+
 static inline __attribute__((always_inline)) void *
 alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy *copy) {
   gogc_thread *t = gogc_self;
@@ -433,12 +444,7 @@ alloc_object_copy(size_t size, int kind, const gogc_type *type, const bits_copy 
   uintptr_t p;
   uint64_t c = s->alloc_cache;
   if (likely(c != 0)) {
-    uint32_t bit = (uint32_t)__builtin_ctzll(c);
-    uint32_t idx = s->freeindex + bit;
-    s->alloc_cache = (c >> bit) >> 1;
-    atomic_store_relaxed(&s->freeindex, idx + 1);
-    s->alloc_count++;
-    p = s->base + (uintptr_t)idx * s->elemsize;
+    p = span_take_cached(s, c);
   } else {
     p = alloc_small_slow(t, spc, &s, &trigger);
     if (unlikely(p == 0)) {
@@ -635,12 +641,7 @@ static inline __attribute__((always_inline)) void *alloc_fast(gogc_thread *t, ui
   if (likely(c != 0) && likely(!s->needzero) && likely(!gogc_wb_marking() || s->black_free) &&
       (type == NULL ||
        (atomic_load_relaxed(&s->large_type) == type && s->heapbits == NULL))) {
-    uint32_t bit = (uint32_t)__builtin_ctzll(c);
-    uint32_t idx = s->freeindex + bit;
-    s->alloc_cache = (c >> bit) >> 1;
-    atomic_store_relaxed(&s->freeindex, idx + 1);
-    s->alloc_count++;
-    p = s->base + (uintptr_t)idx * s->elemsize;
+    p = span_take_cached(s, c);
     gogc_mem_unpoison(p, s->elemsize);
   }
   gogc_critical_leave(t);
@@ -760,9 +761,7 @@ GOGC_API const gogc_type *gogc_type_new(const char *name, size_t size,
   t->kind = n == 0 ? KIND_NOSCAN : (n == nwords && size % 8 == 0) ? KIND_CONSERVATIVE : KIND_TYPED;
   /* One small element: alloc_fast serves it (typed ones, from a span of
    * this type only). */
-  t->fast_spc = t->size <= 1024
-                    ? spanclass_make((uint32_t)gogc_size_to_class8[(t->size + 7) >> 3], t->kind)
-                    : 0;
+  t->fast_spc = (uint16_t)fast_spanclass(t->size, t->kind);
   if (nwords <= 64 && 64 % nwords == 0) {
     t->has_rep = 1;
     t->rep = 0;
