@@ -188,6 +188,7 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems);
 void gogc_heap_free_span(gogc_span *s);
 void gogc_heap_free_span_ex(gogc_span *s, bool released);
+void gogc_heap_free_spans(gogc_span **v, size_t n); /* one lock hold */
 void gogc_heap_read_memory(gogc_heap_memory *m);
 void gogc_heap_lock(void);   /* registered callers: inside a critical section */
 void gogc_heap_unlock(void);
@@ -248,6 +249,7 @@ void *gogc_alloc_arena_chunk(void); /* a zeroed chunk, already an arena chunk (a
  * preserve: the caller keeps it (returns true if it still exists). */
 bool gogc_sweep_span(gogc_span *s, bool preserve);
 bool gogc_sweep_one(void); /* false when nothing is left to sweep */
+uint32_t gogc_sweep_batch(void); /* spans swept; 0 when nothing is left */
 void gogc_sweep_finish(void);
 void gogc_sweep_set_done(void); /* the first to find nothing left: SWEEP_DONE */
 void gogc_sweep_proportional(bool all); /* a slice of sweep debt (all: of the rest) */

@@ -242,12 +242,9 @@ void gogc_heap_free_span(gogc_span *s) { gogc_heap_free_span_ex(s, false); }
 
 /* released: the pages' memory was returned to the OS already (they read
  * as zero): the page allocator counts them scavenged. */
-void gogc_heap_free_span_ex(gogc_span *s, bool released) {
+/* [heap_lock] */
+static void free_span_locked(gogc_span *s, bool released) {
   gogc_runtime *rt = gogc_rt;
-  /* An object with specials is never freed while they are attached. */
-  gogc_assert(s->specials == NULL);
-  gogc_mem_poison(s->base, (uintptr_t)s->npages * PAGE_SIZE);
-  gogc_lock(&rt->heap_lock);
   uintptr_t page = (s->base - rt->heap_base) >> PAGE_SHIFT;
   atomic_store_relaxed(&s->state, SPAN_FREE);
   for (uintptr_t i = 0; i < s->npages; i++) atomic_store_relaxed(&rt->spans[page + i], NULL);
@@ -259,5 +256,26 @@ void gogc_heap_free_span_ex(gogc_span *s, bool released) {
   if (s->heapbits) gogc_bits_free(s->heapbits, s->npages * (uint32_t)(PAGE_SIZE / 512));
   s->allocbits = s->markbits = s->heapbits = NULL;
   span_struct_free(s);
+}
+
+void gogc_heap_free_span_ex(gogc_span *s, bool released) {
+  gogc_runtime *rt = gogc_rt;
+  /* An object with specials is never freed while they are attached. */
+  gogc_assert(s->specials == NULL);
+  gogc_mem_poison(s->base, (uintptr_t)s->npages * PAGE_SIZE);
+  gogc_lock(&rt->heap_lock);
+  free_span_locked(s, released);
+  pthread_mutex_unlock(&rt->heap_lock);
+}
+
+/* n spans (not released) under one hold of the heap lock. */
+void gogc_heap_free_spans(gogc_span **v, size_t n) {
+  gogc_runtime *rt = gogc_rt;
+  for (size_t i = 0; i < n; i++) {
+    gogc_assert(v[i]->specials == NULL);
+    gogc_mem_poison(v[i]->base, (uintptr_t)v[i]->npages * PAGE_SIZE);
+  }
+  gogc_lock(&rt->heap_lock);
+  for (size_t i = 0; i < n; i++) free_span_locked(v[i], false);
   pthread_mutex_unlock(&rt->heap_lock);
 }

@@ -178,6 +178,57 @@ bool gogc_sweep_one(void) {
   return swept;
 }
 
+/* The background sweeper's step: up to SWEEP_BATCH unswept spans of one
+ * class taken under one hold of its lock, swept, those that stay put back
+ * under one more hold, the empty ones given to the page heap under one
+ * hold of the heap lock. Sweeping a span at a time took and released the
+ * class's lock twice a span, and the heap lock once an empty one, the
+ * locks the allocating threads take at every refill: in binary-trees (one
+ * class, most spans empty after a cycle) lock calls were half of the
+ * sweeper's samples, and the program thread waited on them. The batch is
+ * one critical section: no cycle starts while spans are off the lists,
+ * and a STW waits at most for SWEEP_BATCH spans. */
+#define SWEEP_BATCH 8
+uint32_t gogc_sweep_batch(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *t = gogc_self;
+  gogc_assert(t != NULL);
+  gogc_critical_enter(t);
+  uint32_t h = atomic_load_relaxed(&rt->sweepgen);
+  gogc_span *taken[SWEEP_BATCH], *keep[SWEEP_BATCH], *empty[SWEEP_BATCH];
+  uint32_t n = 0, nkeep = 0, nempty = 0;
+  gogc_mcentral *c = NULL;
+  for (;;) {
+    uint32_t i = atomic_load_relaxed(&rt->sweep_central);
+    if (i >= NUM_SPAN_CLASSES) break;
+    c = &rt->central[i];
+    gogc_lock(&c->lock);
+    gogc_span *s;
+    while (n < SWEEP_BATCH && (s = take_unswept(c, h)) != NULL) taken[n++] = s;
+    pthread_mutex_unlock(&c->lock);
+    if (n > 0) break;
+    __atomic_compare_exchange_n(&rt->sweep_central, &i, i + 1, false, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    gogc_span *s = taken[k];
+    /* preserve: nothing put back or freed yet (a dead large object is) */
+    if (!gogc_sweep_span(s, true)) continue;
+    if (spanclass_sizeclass(s->spanclass) != 0 && s->alloc_count == 0) empty[nempty++] = s;
+    else keep[nkeep++] = s;
+  }
+  if (nempty) gogc_heap_free_spans(empty, nempty);
+  if (nkeep) {
+    gogc_lock(&c->lock);
+    for (uint32_t k = 0; k < nkeep; k++) gogc_central_push(c, keep[k], true);
+    pthread_mutex_unlock(&c->lock);
+  }
+  /* Only now: gogc_sweep_finish waits for these spans to be listed. */
+  if (n) atomic_sub_relaxed(&rt->sweepers_active, n);
+  gogc_critical_leave(t);
+  return n;
+}
+
 /* Nothing is left to sweep this cycle (the first to see it says so). */
 void gogc_sweep_set_done(void) {
   gogc_runtime *rt = gogc_rt;
@@ -298,9 +349,13 @@ static void *sweeper_main(void *arg) {
       gogc_os_futex_wait_ns(&rt->test_hold_sweep, 1, 1000000);
       gogc_leave_blocking();
     }
-    int n = 0;
-    while (gogc_sweep_one()) {
-      if (++n % 16 == 0 && sweeper_cores_busy()) sweeper_wait_for_core();
+    uint32_t n = 0, k;
+    while ((k = gogc_sweep_batch()) > 0) {
+      n += k;
+      if (n >= 16) {
+        n = 0;
+        if (sweeper_cores_busy()) sweeper_wait_for_core();
+      }
     }
     gogc_sweep_set_done(); /* a hint for the allocators */
     /* Arena chunks recycled by this sweep: made accessible and zeroed
