@@ -83,6 +83,8 @@
                                               piece is a short, bounded step */
 #define DRAIN_CLOCK_BYTES ((uint64_t)4 << 10) /* a drain with a short deadline reads the clock at
                                               least this often (scan work), oblets included */
+#define DRAIN_SLICE_CLOCK_BYTES ((uint64_t)32 << 10) /* a long one (worker slices) at least this
+                                                       often, and every 256 objects */
 #define DRAIN_FINE_NS ((uint64_t)50000)    /* short: at most this far ahead (mark.c) */
 #define WBUF_ENTRIES 253                   /* work buffer: 2 KiB */
 #define WB_ENTRIES 512                     /* write-barrier buffer (Go's wbBuf) */
