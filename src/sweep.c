@@ -269,7 +269,7 @@ void gogc_sweep_proportional(bool all) {
   uint64_t trig = atomic_load_relaxed(&rt->trigger);
   uint64_t live = atomic_load_relaxed(&rt->heap_live);
   uint64_t total = rt->sweep_pages_total;
-  if (total == 0) return;
+  if (total == 0 && !all) return;
   uint64_t target = total; /* no runway (the trigger at the live heap): all of it */
   if (!all && trig > basis + PAGE_SIZE) {
     double frac = live > basis ? (double)(live - basis) / (0.9 * (double)(trig - basis)) : 0;
@@ -279,10 +279,17 @@ void gogc_sweep_proportional(bool all) {
    * GOGC_MUTATOR_WORK_NS per call, so one refill never stalls its thread
    * for long. With a short runway (a tight memory limit: cycles back to
    * back) a fixed handful of spans per refill fell behind, and the thread
-   * that started the next cycle spent up to 44 ms finishing the sweep. */
-  if (atomic_load_relaxed(&rt->pages_swept) >= target) return;
+   * that started the next cycle spent up to 44 ms finishing the sweep.
+   * all (the trigger waits for the sweep): until a sweep finds nothing
+   * left, whatever pages_swept says. Only that sets sweep_done; stopping
+   * at the page count, as the other calls do, left it unset once the
+   * program's threads had swept every page, with the background sweeper
+   * parked on busy cores, and each cycle started only at 110% of the goal
+   * (binary-trees, 2 threads: 1881 refills a run found the sweep "not
+   * done" with every page swept). */
+  if (!all && atomic_load_relaxed(&rt->pages_swept) >= target) return;
   uint64_t t0 = gogc_os_nanotime();
-  for (int n = 0; atomic_load_relaxed(&rt->pages_swept) < target; n++) {
+  for (int n = 0; all || atomic_load_relaxed(&rt->pages_swept) < target; n++) {
     if (!gogc_sweep_one()) {
       gogc_sweep_set_done();
       break;

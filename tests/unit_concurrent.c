@@ -301,6 +301,28 @@ static void test_weak_unswept(void) {
   CHECKF(tested, "no attempt left the weak pointer's object dead and unswept (%s)", why);
 }
 
+/* The allocating threads swept every page (the background sweeper
+ * parked: here, held) but none found the sweep empty, so sweep_done is
+ * unset; the sweep the trigger asks for (gogc_sweep_proportional with
+ * all) must find that out and set it, or the cycle waits for the heap to
+ * reach 110% of its goal (it did, with 2 busy threads on 2 cores). */
+static void test_sweep_done_after_pages(void) {
+  gogc_runtime *rt = gogc_rt;
+  for (int i = 0; i < 20000; i++) CHECK(new_obj() != NULL); /* garbage */
+  atomic_store_release(&rt->test_hold_sweep, 1);
+  gogc_test_start_held_cycle();
+  gogc_test_finish_held_cycle_unswept();
+  CHECK(!atomic_load_acquire(&rt->sweep_done));
+  CHECK(rt->sweep_pages_total > 0);
+  while (atomic_load_relaxed(&rt->pages_swept) < rt->sweep_pages_total) CHECK(gogc_sweep_one());
+  CHECK(!atomic_load_acquire(&rt->sweep_done)); /* the state the trigger found */
+  gogc_sweep_proportional(true);
+  CHECKF(atomic_load_acquire(&rt->sweep_done), "every page swept, but sweep_done still unset");
+  atomic_store_release(&rt->test_hold_sweep, 0);
+  gogc_os_futex_wake(&rt->test_hold_sweep, INT_MAX);
+  gogc_sweep_finish();
+}
+
 int main(void) {
   const char *gd = getenv("GODEBUG");
   /* Held cycles need the concurrent mode, and no collection that the
@@ -319,6 +341,7 @@ int main(void) {
   test_trigger_returns_black();
   test_garbage_reclaimed();
   test_weak_unswept();
+  test_sweep_done_after_pages();
   test_blocking_transient_running();
   return check_done();
 }
