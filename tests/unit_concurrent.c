@@ -314,7 +314,9 @@ static void test_sweep_done_after_pages(void) {
   gogc_test_finish_held_cycle_unswept();
   CHECK(!atomic_load_acquire(&rt->sweep_done));
   CHECK(rt->sweep_pages_total > 0);
-  while (atomic_load_relaxed(&rt->pages_swept) < rt->sweep_pages_total) CHECK(gogc_sweep_one());
+  while (atomic_load_relaxed(&rt->pages_swept) < rt->sweep_pages_total && gogc_sweep_one()) {
+  }
+  CHECK(atomic_load_relaxed(&rt->pages_swept) >= rt->sweep_pages_total);
   CHECK(!atomic_load_acquire(&rt->sweep_done)); /* the state the trigger found */
   gogc_sweep_proportional(true);
   CHECKF(atomic_load_acquire(&rt->sweep_done), "every page swept, but sweep_done still unset");
