@@ -187,7 +187,7 @@ bool gogc_sweep_one(void) {
  * class, most spans empty after a cycle) lock calls were half of the
  * sweeper's samples, and the program thread waited on them. The batch is
  * one critical section: no cycle starts while spans are off the lists,
- * and a STW waits at most for SWEEP_BATCH spans. */
+ * and a STW waits at most for SWEEP_BATCH small spans or one large one. */
 #define SWEEP_BATCH 8
 uint32_t gogc_sweep_batch(void) {
   gogc_runtime *rt = gogc_rt;
@@ -202,9 +202,12 @@ uint32_t gogc_sweep_batch(void) {
     uint32_t i = atomic_load_relaxed(&rt->sweep_central);
     if (i >= NUM_SPAN_CLASSES) break;
     c = &rt->central[i];
+    /* Large spans one at a time: each is worth a lock round trip, and
+     * sweeping a dead arena chunk can make system calls. */
+    uint32_t lim = spanclass_sizeclass(i) == 0 ? 1 : SWEEP_BATCH;
     gogc_lock(&c->lock);
     gogc_span *s;
-    while (n < SWEEP_BATCH && (s = take_unswept(c, h)) != NULL) taken[n++] = s;
+    while (n < lim && (s = take_unswept(c, h)) != NULL) taken[n++] = s;
     pthread_mutex_unlock(&c->lock);
     if (n > 0) break;
     __atomic_compare_exchange_n(&rt->sweep_central, &i, i + 1, false, __ATOMIC_RELAXED,
