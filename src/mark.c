@@ -848,6 +848,42 @@ static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
   (void)marker;
 }
 
+/* Another thread's stack is copied while the thread is stopped and
+ * scanned after it runs again, so that its stop lasts a copy rather than
+ * the shading of every word (a lookup and maybe a locked OR each). The
+ * stop is also as long as the scanning thread is off its core, which on a
+ * busy machine is what makes a long one: the shorter the stop, the less
+ * often that happens. Scanning the copy is scanning the stack at the
+ * instant of the copy, which is what a scan with the thread stopped does:
+ * the barrier covers what the thread does after (the soundness argument
+ * in barrier.c), and nothing is freed before the mark ends. One buffer,
+ * under threads_lock (held across a thread's scan); a stack larger than
+ * it is scanned in place, and the buffer grows for next time, up to
+ * STACK_COPY_MAX. */
+#define STACK_COPY_MAX ((size_t)1 << 20)
+#define STACK_COPY_MIN ((size_t)64 << 10)
+static uintptr_t *stack_copy;  /* [threads_lock] */
+static size_t stack_copy_cap;  /* [threads_lock] bytes */
+
+/* Copy the words of [lo, hi) (8-aligned) to dst: another thread's stack,
+ * read word by word outside the sanitizers, as gogc_scan_range reads it. */
+static GOGC_NO_SANITIZE void copy_stack_words(uintptr_t *dst, uintptr_t lo, uintptr_t hi) {
+  const volatile uintptr_t *src = (const volatile uintptr_t *)lo;
+  for (size_t i = 0, n = (hi - lo) / 8; i < n; i++) dst[i] = src[i];
+}
+
+static void stack_copy_grow(size_t need) {
+  if (need > STACK_COPY_MAX || need <= stack_copy_cap) return;
+  size_t cap = stack_copy_cap ? stack_copy_cap : STACK_COPY_MIN;
+  while (cap < need) cap *= 2;
+  if (cap > STACK_COPY_MAX) cap = STACK_COPY_MAX;
+  uintptr_t *b = gogc_os_alloc(cap);
+  if (b == NULL) return; /* keep scanning in place */
+  if (stack_copy) gogc_os_free(stack_copy, stack_copy_cap);
+  stack_copy = b;
+  stack_copy_cap = cap;
+}
+
 static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   gogc_lock(&rt->threads_lock);
@@ -866,18 +902,30 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
     uintptr_t sp;
     const uintptr_t *regs;
     uint32_t nregs;
+    size_t copied = 0, need = 0; /* words in stack_copy to scan once it runs */
     gogc_thread_stopped_stack(t, &sp, &regs, &nregs);
     if (sp < t->stack_lo || sp > t->stack_hi) {
       gogc_warn("thread stack pointer %p outside its stack [%p, %p): not scanned", (void *)sp,
                 (void *)t->stack_lo, (void *)t->stack_hi);
     } else {
       if (rt->opt_gccheckmark) checkmark_snapshot(t, regs, nregs, sp, t->stack_hi);
-      if (nregs) gogc_scan_range(w, (uintptr_t)regs, (uintptr_t)(regs + nregs));
-      gogc_scan_range(w, sp, t->stack_hi);
+      uintptr_t lo = (sp + 7) & ~(uintptr_t)7, hi = t->stack_hi & ~(uintptr_t)7;
+      if (hi < lo) hi = lo;
+      need = (size_t)nregs * 8 + (hi - lo);
+      if (need <= stack_copy_cap) {
+        for (uint32_t i = 0; i < nregs; i++) stack_copy[i] = regs[i];
+        copy_stack_words(stack_copy + nregs, lo, hi);
+        copied = need / 8;
+      } else {
+        if (nregs) gogc_scan_range(w, (uintptr_t)regs, (uintptr_t)(regs + nregs));
+        gogc_scan_range(w, sp, t->stack_hi);
+      }
       atomic_add_relaxed(&rt->stacks_scan, t->stack_hi - sp);
     }
     gogc_thread_resume(t);
     uint64_t d = gogc_os_nanotime() - t0;
+    if (copied) gogc_scan_range(w, (uintptr_t)stack_copy, (uintptr_t)(stack_copy + copied));
+    else if (need) stack_copy_grow(need);
     if (d > rt->max_stack_pause_ns) rt->max_stack_pause_ns = d;
     if (d > rt->cycle_stack_pause_ns) rt->cycle_stack_pause_ns = d;
     uint64_t tid = t->os_tid;
