@@ -862,26 +862,24 @@ static GOGC_NOINLINE void scan_own_stack(gogc_gcwork *w, gogc_thread *t) {
  * STACK_COPY_MAX. */
 #define STACK_COPY_MAX ((size_t)1 << 20)
 #define STACK_COPY_MIN ((size_t)64 << 10)
-static uintptr_t *stack_copy;  /* [threads_lock] */
-static size_t stack_copy_cap;  /* [threads_lock] bytes */
 
-/* Copy the words of [lo, hi) (8-aligned) to dst: another thread's stack,
+/* Copy the words of [lo, hi) (8-aligned) to dst: another thread's stack or saved registers,
  * read word by word outside the sanitizers, as gogc_scan_range reads it. */
 static GOGC_NO_SANITIZE void copy_stack_words(uintptr_t *dst, uintptr_t lo, uintptr_t hi) {
   const volatile uintptr_t *src = (const volatile uintptr_t *)lo;
   for (size_t i = 0, n = (hi - lo) / 8; i < n; i++) dst[i] = src[i];
 }
 
-static void stack_copy_grow(size_t need) {
-  if (need > STACK_COPY_MAX || need <= stack_copy_cap) return;
-  size_t cap = stack_copy_cap ? stack_copy_cap : STACK_COPY_MIN;
+static void stack_copy_grow(gogc_runtime *rt, size_t need) {
+  if (need > STACK_COPY_MAX || need <= rt->stack_copy_cap) return;
+  size_t cap = rt->stack_copy_cap ? rt->stack_copy_cap : STACK_COPY_MIN;
   while (cap < need) cap *= 2;
   if (cap > STACK_COPY_MAX) cap = STACK_COPY_MAX;
   uintptr_t *b = gogc_os_alloc(cap);
   if (b == NULL) return; /* keep scanning in place */
-  if (stack_copy) gogc_os_free(stack_copy, stack_copy_cap);
-  stack_copy = b;
-  stack_copy_cap = cap;
+  if (rt->stack_copy) gogc_os_free(rt->stack_copy, rt->stack_copy_cap);
+  rt->stack_copy = b;
+  rt->stack_copy_cap = cap;
 }
 
 static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
@@ -912,9 +910,9 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
       uintptr_t lo = (sp + 7) & ~(uintptr_t)7, hi = t->stack_hi & ~(uintptr_t)7;
       if (hi < lo) hi = lo;
       need = (size_t)nregs * 8 + (hi - lo);
-      if (need <= stack_copy_cap) {
-        for (uint32_t i = 0; i < nregs; i++) stack_copy[i] = regs[i];
-        copy_stack_words(stack_copy + nregs, lo, hi);
+      if (need <= rt->stack_copy_cap) {
+        copy_stack_words(rt->stack_copy, (uintptr_t)regs, (uintptr_t)(regs + nregs));
+        copy_stack_words(rt->stack_copy + nregs, lo, hi);
         copied = need / 8;
       } else {
         if (nregs) gogc_scan_range(w, (uintptr_t)regs, (uintptr_t)(regs + nregs));
@@ -924,8 +922,8 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
     }
     gogc_thread_resume(t);
     uint64_t d = gogc_os_nanotime() - t0;
-    if (copied) gogc_scan_range(w, (uintptr_t)stack_copy, (uintptr_t)(stack_copy + copied));
-    else if (need) stack_copy_grow(need);
+    if (copied) gogc_scan_range(w, (uintptr_t)rt->stack_copy, (uintptr_t)(rt->stack_copy + copied));
+    else if (need) stack_copy_grow(rt, need);
     if (d > rt->max_stack_pause_ns) rt->max_stack_pause_ns = d;
     if (d > rt->cycle_stack_pause_ns) rt->cycle_stack_pause_ns = d;
     uint64_t tid = t->os_tid;

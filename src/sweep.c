@@ -150,29 +150,43 @@ static gogc_span *take_unswept(gogc_mcentral *c, uint32_t h) {
 /* Sweep one span of any class. The caller is a registered thread: the
  * sweep is a critical section, so a cycle (which changes sweepgen with the
  * world stopped) can never fall between reading sweepgen and sweeping. */
-bool gogc_sweep_one(void) {
+/* Up to max unswept spans (one of a large class) of the first class in
+ * sweep order that has any, into v, and their mcentral into *cp; how
+ * many (0: nothing is left). The cursor sweep_central moves past classes
+ * found empty. In a critical section. */
+static uint32_t take_unswept_any(gogc_span **v, uint32_t max, gogc_mcentral **cp) {
   gogc_runtime *rt = gogc_rt;
+  uint32_t h = atomic_load_relaxed(&rt->sweepgen);
+  for (;;) {
+    uint32_t i = atomic_load_relaxed(&rt->sweep_central);
+    if (i >= NUM_SPAN_CLASSES) return 0;
+    gogc_mcentral *c = &rt->central[i];
+    /* Large spans one at a time: each is worth a lock round trip, and
+     * sweeping a dead arena chunk can make system calls. */
+    uint32_t lim = spanclass_sizeclass(i) == 0 ? 1 : max, n = 0;
+    gogc_span *s;
+    gogc_lock(&c->lock);
+    while (n < lim && (s = take_unswept(c, h)) != NULL) v[n++] = s;
+    pthread_mutex_unlock(&c->lock);
+    if (n > 0) {
+      *cp = c;
+      return n;
+    }
+    __atomic_compare_exchange_n(&rt->sweep_central, &i, i + 1, false, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+  }
+}
+
+bool gogc_sweep_one(void) {
   gogc_thread *t = gogc_self;
   gogc_assert(t != NULL);
   gogc_critical_enter(t);
-  uint32_t h = atomic_load_relaxed(&rt->sweepgen);
-  bool swept = false;
-  for (;;) {
-    uint32_t i = atomic_load_relaxed(&rt->sweep_central);
-    if (i >= NUM_SPAN_CLASSES) break;
-    gogc_mcentral *c = &rt->central[i];
-    gogc_lock(&c->lock);
-    gogc_span *s = take_unswept(c, h);
-    pthread_mutex_unlock(&c->lock);
-    if (s == NULL) {
-      __atomic_compare_exchange_n(&rt->sweep_central, &i, i + 1, false,
-                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-      continue;
-    }
+  gogc_span *s;
+  gogc_mcentral *c;
+  bool swept = take_unswept_any(&s, 1, &c) != 0;
+  if (swept) {
     gogc_sweep_span(s, false);
-    atomic_sub_relaxed(&rt->sweepers_active, 1);
-    swept = true;
-    break;
+    atomic_sub_relaxed(&gogc_rt->sweepers_active, 1);
   }
   gogc_critical_leave(t);
   return swept;
@@ -194,36 +208,20 @@ uint32_t gogc_sweep_batch(void) {
   gogc_thread *t = gogc_self;
   gogc_assert(t != NULL);
   gogc_critical_enter(t);
-  uint32_t h = atomic_load_relaxed(&rt->sweepgen);
-  gogc_span *taken[SWEEP_BATCH], *keep[SWEEP_BATCH], *empty[SWEEP_BATCH];
-  uint32_t n = 0, nkeep = 0, nempty = 0;
+  gogc_span *taken[SWEEP_BATCH], *empty[SWEEP_BATCH];
   gogc_mcentral *c = NULL;
-  for (;;) {
-    uint32_t i = atomic_load_relaxed(&rt->sweep_central);
-    if (i >= NUM_SPAN_CLASSES) break;
-    c = &rt->central[i];
-    /* Large spans one at a time: each is worth a lock round trip, and
-     * sweeping a dead arena chunk can make system calls. */
-    uint32_t lim = spanclass_sizeclass(i) == 0 ? 1 : SWEEP_BATCH;
-    gogc_lock(&c->lock);
-    gogc_span *s;
-    while (n < lim && (s = take_unswept(c, h)) != NULL) taken[n++] = s;
-    pthread_mutex_unlock(&c->lock);
-    if (n > 0) break;
-    __atomic_compare_exchange_n(&rt->sweep_central, &i, i + 1, false, __ATOMIC_RELAXED,
-                                __ATOMIC_RELAXED);
-  }
+  uint32_t n = take_unswept_any(taken, SWEEP_BATCH, &c), nkeep = 0, nempty = 0;
   for (uint32_t k = 0; k < n; k++) {
     gogc_span *s = taken[k];
     /* preserve: nothing put back or freed yet (a dead large object is) */
     if (!gogc_sweep_span(s, true)) continue;
     if (spanclass_sizeclass(s->spanclass) != 0 && s->alloc_count == 0) empty[nempty++] = s;
-    else keep[nkeep++] = s;
+    else taken[nkeep++] = s; /* the ones that stay, compacted in place */
   }
   if (nempty) gogc_heap_free_spans(empty, nempty);
   if (nkeep) {
     gogc_lock(&c->lock);
-    for (uint32_t k = 0; k < nkeep; k++) gogc_central_push(c, keep[k], true);
+    for (uint32_t k = 0; k < nkeep; k++) gogc_central_push(c, taken[k], true);
     pthread_mutex_unlock(&c->lock);
   }
   /* Only now: gogc_sweep_finish waits for these spans to be listed. */

@@ -564,6 +564,9 @@ typedef struct gogc_runtime {
   pthread_mutex_t threads_lock;
   gogc_thread *threads;          /* [threads_lock] */
   uint32_t nthreads;             /* [threads_lock] */
+  uintptr_t *stack_copy;         /* [threads_lock] a stopped thread's stack, copied to be
+                                    scanned once it runs (mark.c, scan_thread) */
+  size_t stack_copy_cap;         /* [threads_lock] bytes */
   uint32_t nrunning;             /* [atomic] registered threads not blocking */
   pthread_key_t thread_key;      /* [init] destructor unregisters */
   int suspend_signal;            /* [init] */
