@@ -910,8 +910,8 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
       uintptr_t lo = (sp + 7) & ~(uintptr_t)7, hi = t->stack_hi & ~(uintptr_t)7;
       if (hi < lo) hi = lo;
       need = (size_t)nregs * 8 + (hi - lo);
-      if (need <= rt->stack_copy_cap) {
-        copy_stack_words(rt->stack_copy, (uintptr_t)regs, (uintptr_t)(regs + nregs));
+      if (need != 0 && need <= rt->stack_copy_cap) {
+        if (nregs) copy_stack_words(rt->stack_copy, (uintptr_t)regs, (uintptr_t)(regs + nregs));
         copy_stack_words(rt->stack_copy + nregs, lo, hi);
         copied = need / 8;
       } else {
