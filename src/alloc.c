@@ -280,6 +280,7 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
     atomic_add_relaxed(&rt->heap_live, bytes);
     if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
       t->assist_credit -= (int64_t)bytes; /* paid for by a mark assist */
+      t->assist_pages = s->npages;
       *trigger = t->assist_credit < 0;
     } else {
       /* Start a cycle, or pay sweep debt (proportional sweeping). */
@@ -566,7 +567,10 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
     return NULL;
   }
   if (needzero) zero_pages(p, npages * PAGE_SIZE);
-  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) t->assist_credit -= (int64_t)(npages * PAGE_SIZE);
+  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
+    t->assist_credit -= (int64_t)(npages * PAGE_SIZE);
+    t->assist_pages = 1; /* a large object's assist keeps the plain bound */
+  }
   if (unlikely(gogc__stress)) stress_collect(t, true);
   alloc_gc_work(t, (uintptr_t)p);
   __asm__ volatile("" : : "r"(p) : "memory");

@@ -405,6 +405,7 @@ typedef struct gogc_thread {
   struct gogc_pool *pool_last;        /* [owner] the pool it used last ... */
   struct gogc_pool_local *pool_slot;  /* [owner] ... and its slot there */
   int64_t assist_credit;              /* [owner] allocation bytes paid for by marking */
+  uint32_t assist_pages;              /* [owner] pages of the span the last refill charged */
   struct gogc_gcwork *gcw;            /* [owner] assists and barrier flushes */
   uintptr_t wb[WB_ENTRIES];           /* [owner, in critical; collector when stopped]
                                          write-barrier buffer: shaded at flush */
