@@ -280,7 +280,6 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
     atomic_add_relaxed(&rt->heap_live, bytes);
     if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
       t->assist_credit -= (int64_t)bytes; /* paid for by a mark assist */
-      t->assist_pages = s->npages;
       *trigger = t->assist_credit < 0;
     } else {
       /* Start a cycle, or pay sweep debt (proportional sweeping). */
@@ -288,6 +287,16 @@ static GOGC_NOINLINE uintptr_t alloc_small_slow(gogc_thread *t, uint16_t spc,
     }
     idx = gogc_span_next_free(s);
     gogc_assert(idx < s->nelems);
+  } else if (s->npages > 1 && t->assist_credit < 0 &&
+             atomic_load_relaxed(&rt->phase) == PHASE_MARK && !gogc_limiter_on()) {
+    /* A span of several pages still owing for its refill: assist again
+     * at each new cache word (64 slots) until the debt is paid. One
+     * bounded assist per refill did too little per byte on such spans,
+     * and the program outran the mark (binary-trees, 2 threads, 16-byte
+     * objects on 2-page spans: 11% more marked at the end of each cycle,
+     * 10% fewer cycles, peak RSS up to 15% higher). One-page spans keep
+     * one assist per refill, and so does the limiter's wait. */
+    *trigger = true;
   }
   *out = s;
   return s->base + (uintptr_t)idx * s->elemsize;
@@ -569,7 +578,6 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
   if (needzero) zero_pages(p, npages * PAGE_SIZE);
   if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
     t->assist_credit -= (int64_t)(npages * PAGE_SIZE);
-    t->assist_pages = 1; /* a large object's assist keeps the plain bound */
   }
   if (unlikely(gogc__stress)) stress_collect(t, true);
   alloc_gc_work(t, (uintptr_t)p);

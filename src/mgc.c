@@ -625,14 +625,6 @@ void gogc_assist(gogc_thread *t) {
    * 1850-1940 MiB with 30 us.) */
   uint64_t cap = atomic_load_relaxed(&rt->mem_limit) != INT64_MAX ? ASSIST_LIMIT_NS : ASSIST_MAX_NS;
   if (debt > ASSIST_BACKLOG && cap < ASSIST_BACKLOG_NS) cap = ASSIST_BACKLOG_NS;
-  /* The bound is per page of the span whose refill owes the assist (at
-   * most 4): a thread assists once per refill, so with a time bound per
-   * refill, spans of 2 pages halved what assists could do per byte
-   * allocated, and the program outran the mark (binary-trees, 2 threads,
-   * 16-byte objects on 2-page spans: 11% more marked at the end of each
-   * cycle, 10% fewer cycles, peak RSS 5-15% higher). */
-  uint32_t pages = t->assist_pages;
-  if (pages > 1) cap *= pages < 4 ? pages : 4;
   bool more = gogc_mark_drain_concurrent(w, work, t0 + cap);
   uint64_t done = w->scan_work - before;
   gogc_gcwork_publish(w);

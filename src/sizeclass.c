@@ -24,19 +24,19 @@ uint32_t gogc_class_size[NUM_SIZE_CLASSES] = {
     6912,  8192,  9472,  9728,  10240, 10880, 12288, 13568, 14336, 16384,
     18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768};
 
-/* Go's span lengths, except that 16, 24 and 32 bytes take 2 pages (Go:
- * 1). A thread takes a new span from its class's mcentral, under the
- * class lock, each time its cached one fills; at 16 bytes that was every
- * 512 objects, and with 2 threads allocating 16-byte nodes the lock was
- * contended at every refill (binary-trees, 2 threads: the lock and the
- * refill 7% of all CPU). With 2 pages the refills halve: binary-trees 11%
- * faster with 2 threads, 7% with 1, at the same number of cycles and
- * peak RSS (assists scale with the pages a refill takes: mgc.c,
- * gogc_assist). 8 bytes stays at 1 page: 2 would exceed
- * MAX_OBJS_PER_SPAN. 4 pages for 16 bytes gave 22%, but for assists 4
- * times as long. */
+/* Go's span lengths, except for 16 bytes (4 pages; Go: 1) and 24 and 32
+ * bytes (2 pages; Go: 1). A thread takes a new span from its class's
+ * mcentral, under the class lock, each time its cached one fills; at 16
+ * bytes that was every 512 objects, and with 2 threads allocating 16-byte
+ * nodes the lock was contended at every refill (binary-trees, 2 threads:
+ * the lock and the refill 7% of all CPU). With fewer refills,
+ * binary-trees (medians of 4 alternating pairs) takes 7% less time with 2
+ * threads and 10% less with 1, and its peak RSS is 5-11% lower; 4 pages
+ * for 16 bytes were 6% faster than 2 with 2 threads. Assists on spans of
+ * several pages come at each cache word while the refill's debt is unpaid
+ * (alloc.c, alloc_small_slow), so they stay as short as on one page. */
 uint8_t gogc_class_npages[NUM_SIZE_CLASSES] = {
-    0, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 1, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3,
     2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8, 3, 10, 7, 4};
 

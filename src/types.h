@@ -60,7 +60,7 @@
 #define PAGE_SIZE ((uintptr_t)1 << PAGE_SHIFT)
 #define NUM_SIZE_CLASSES 68
 #define MAX_SMALL_SIZE 32768
-#define MAX_OBJS_PER_SPAN 1024
+#define MAX_OBJS_PER_SPAN 2048
 #define MAX_CLASS_NPAGES 10
 #define BITMAP_WORDS (MAX_OBJS_PER_SPAN / 64)
 
@@ -405,7 +405,6 @@ typedef struct gogc_thread {
   struct gogc_pool *pool_last;        /* [owner] the pool it used last ... */
   struct gogc_pool_local *pool_slot;  /* [owner] ... and its slot there */
   int64_t assist_credit;              /* [owner] allocation bytes paid for by marking */
-  uint32_t assist_pages;              /* [owner] pages of the span the last refill charged */
   struct gogc_gcwork *gcw;            /* [owner] assists and barrier flushes */
   uintptr_t wb[WB_ENTRIES];           /* [owner, in critical; collector when stopped]
                                          write-barrier buffer: shaded at flush */
