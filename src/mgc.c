@@ -14,7 +14,8 @@
  *  2. Concurrent mark: the background worker (25% of GOMAXPROCS, 5% when
  *     every core runs a registered thread and the CPU limiter is off),
  *     idle workers, and mark assists paid per span refill at the pacer's
- *     ratio, each at most 0.1 ms.
+ *     ratio (on a span of several pages, again at each cache word while
+ *     the refill's debt is unpaid), each at most 0.1 ms.
  *  3. Mark termination (try_mark_termination, pause 2): shade the barrier
  *     buffers; new grey objects restart the world (Go's gcMarkDone loop);
  *     then flush caches, verify, sweepgen += 2, pacer end-of-cycle and
