@@ -261,8 +261,9 @@ static void test_span_slots(void) {
    * bitmap as a sweep would, and check freeindex/alloc_cache hand out
    * exactly the free slots. */
   uint16_t spc = spanclass_make(5, KIND_NOSCAN);
-  uint32_t size = gogc_class_size[5], n = (uint32_t)(PAGE_SIZE / size);
-  gogc_span *s = gogc_heap_alloc_span(1, spc, size, n);
+  uint32_t size = gogc_class_size[5], npages = gogc_class_npages[5];
+  uint32_t n = (uint32_t)(npages * PAGE_SIZE / size);
+  gogc_span *s = gogc_heap_alloc_span(npages, spc, size, n);
   CHECK(s != NULL);
   if (!s) return;
   gogc_span_refill_cache(s);
