@@ -24,8 +24,8 @@ uint32_t gogc_class_size[NUM_SIZE_CLASSES] = {
     6912,  8192,  9472,  9728,  10240, 10880, 12288, 13568, 14336, 16384,
     18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768};
 
-/* Go's span lengths, except for 16 bytes (4 pages; Go: 1) and 24 to 64
- * bytes (2 pages; Go: 1). A thread takes a new span from its class's
+/* Go's span lengths, except for 16 and 64 bytes (4 pages; Go: 1) and 24,
+ * 32 and 48 bytes (2 pages; Go: 1). A thread takes a new span from its class's
  * mcentral, under the class lock, each time its cached one fills; at 16
  * bytes that was every 512 objects, and with 2 threads allocating 16-byte
  * nodes the lock was contended at every refill (binary-trees, 2 threads:
@@ -33,13 +33,18 @@ uint32_t gogc_class_size[NUM_SIZE_CLASSES] = {
  * binary-trees (medians of 4 alternating pairs) takes 7% less time with 2
  * threads and 10% less with 1, and its peak RSS is 5-11% lower; 4 pages
  * for 16 bytes were 6% faster than 2 with 2 threads. The latency workload
- * (64-byte nodes, 2 threads), 2 pages for 48 and 64 bytes, alternating
- * runs: 12% less time (3 pairs), 26% less under a 1.5 GiB memory limit
- * (2 pairs, 49 cycles instead of 52), peak RSS alike. Assists on spans of
- * several pages come at each cache word while the refill's debt is unpaid
- * (alloc.c, alloc_small_slow), so they stay as short as on one page. */
+ * (64-byte nodes, 2 threads), alternating runs: 2 pages for 48 and 64
+ * bytes, 12% less time (3 pairs), 26% less under a 1.5 GiB memory limit
+ * (2 pairs, 49 cycles instead of 52); 4 pages for 64 bytes, 6-8% less
+ * again, 12% under the limit (GC CPU 44% -> 41-44%); peak RSS alike, the
+ * drop to 10% of the live set as fast. The price of long spans: a thread
+ * caches a span per class it allocates from, so a program with many
+ * threads each allocating a few such objects holds up to 32 KiB a class
+ * and thread. Assists on spans of several pages come at each cache word
+ * while the refill's debt is unpaid (alloc.c, alloc_small_slow), so they
+ * stay as short as on one page. */
 uint8_t gogc_class_npages[NUM_SIZE_CLASSES] = {
-    0, 1, 4, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 1, 4, 2, 2, 2, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3,
     2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8, 3, 10, 7, 4};
 
