@@ -25,11 +25,11 @@ uint32_t gogc_class_size[NUM_SIZE_CLASSES] = {
     18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768};
 
 /* Go's span lengths, except for 16 and 64 bytes (4 pages; Go: 1) and 24,
- * 32 and 48 bytes (2 pages; Go: 1). A thread takes a new span from its class's
- * mcentral, under the class lock, each time its cached one fills; at 16
- * bytes that was every 512 objects, and with 2 threads allocating 16-byte
- * nodes the lock was contended at every refill (binary-trees, 2 threads:
- * the lock and the refill 7% of all CPU). With fewer refills,
+ * 32 and 48 bytes (2 pages; Go: 1). A thread takes a new span from its
+ * class's mcentral, under the class lock, each time its cached one fills;
+ * at 16 bytes that was every 512 objects, and with 2 threads allocating
+ * 16-byte nodes the lock was contended at every refill (binary-trees, 2
+ * threads: the lock and the refill 7% of all CPU). With fewer refills,
  * binary-trees (medians of 4 alternating pairs) takes 7% less time with 2
  * threads and 10% less with 1, and its peak RSS is 5-11% lower; 4 pages
  * for 16 bytes were 6% faster than 2 with 2 threads. The latency workload
