@@ -188,7 +188,7 @@ gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems);
 void gogc_heap_free_span(gogc_span *s);
 void gogc_heap_free_span_ex(gogc_span *s, bool released);
-void gogc_heap_free_spans(gogc_span **v, size_t n); /* one lock hold */
+void gogc_heap_free_spans(gogc_span **v, size_t n, bool released); /* one lock hold */
 void gogc_heap_read_memory(gogc_heap_memory *m);
 void gogc_heap_lock(void);   /* registered callers: inside a critical section */
 void gogc_heap_unlock(void);

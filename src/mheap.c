@@ -258,24 +258,17 @@ static void free_span_locked(gogc_span *s, bool released) {
   span_struct_free(s);
 }
 
-void gogc_heap_free_span_ex(gogc_span *s, bool released) {
-  gogc_runtime *rt = gogc_rt;
-  /* An object with specials is never freed while they are attached. */
-  gogc_assert(s->specials == NULL);
-  gogc_mem_poison(s->base, (uintptr_t)s->npages * PAGE_SIZE);
-  gogc_lock(&rt->heap_lock);
-  free_span_locked(s, released);
-  pthread_mutex_unlock(&rt->heap_lock);
-}
+void gogc_heap_free_span_ex(gogc_span *s, bool released) { gogc_heap_free_spans(&s, 1, released); }
 
-/* n spans (not released) under one hold of the heap lock. */
-void gogc_heap_free_spans(gogc_span **v, size_t n) {
+/* n spans under one hold of the heap lock. */
+void gogc_heap_free_spans(gogc_span **v, size_t n, bool released) {
   gogc_runtime *rt = gogc_rt;
   for (size_t i = 0; i < n; i++) {
+    /* An object with specials is never freed while they are attached. */
     gogc_assert(v[i]->specials == NULL);
     gogc_mem_poison(v[i]->base, (uintptr_t)v[i]->npages * PAGE_SIZE);
   }
   gogc_lock(&rt->heap_lock);
-  for (size_t i = 0; i < n; i++) free_span_locked(v[i], false);
+  for (size_t i = 0; i < n; i++) free_span_locked(v[i], released);
   pthread_mutex_unlock(&rt->heap_lock);
 }

@@ -147,9 +147,6 @@ static gogc_span *take_unswept(gogc_mcentral *c, uint32_t h) {
   return s;
 }
 
-/* Sweep one span of any class. The caller is a registered thread: the
- * sweep is a critical section, so a cycle (which changes sweepgen with the
- * world stopped) can never fall between reading sweepgen and sweeping. */
 /* Up to max unswept spans (one of a large class) of the first class in
  * sweep order that has any, into v, and their mcentral into *cp; how
  * many (0: nothing is left). The cursor sweep_central moves past classes
@@ -177,21 +174,6 @@ static uint32_t take_unswept_any(gogc_span **v, uint32_t max, gogc_mcentral **cp
   }
 }
 
-bool gogc_sweep_one(void) {
-  gogc_thread *t = gogc_self;
-  gogc_assert(t != NULL);
-  gogc_critical_enter(t);
-  gogc_span *s;
-  gogc_mcentral *c;
-  bool swept = take_unswept_any(&s, 1, &c) != 0;
-  if (swept) {
-    gogc_sweep_span(s, false);
-    atomic_sub_relaxed(&gogc_rt->sweepers_active, 1);
-  }
-  gogc_critical_leave(t);
-  return swept;
-}
-
 /* The background sweeper's step: up to SWEEP_BATCH unswept spans of one
  * class taken under one hold of its lock, swept, those that stay put back
  * under one more hold, the empty ones given to the page heap under one
@@ -203,14 +185,14 @@ bool gogc_sweep_one(void) {
  * one critical section: no cycle starts while spans are off the lists,
  * and a STW waits at most for SWEEP_BATCH small spans or one large one. */
 #define SWEEP_BATCH 8
-uint32_t gogc_sweep_batch(void) {
+static uint32_t sweep_some(uint32_t max) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *t = gogc_self;
-  gogc_assert(t != NULL);
+  gogc_assert(t != NULL && max <= SWEEP_BATCH);
   gogc_critical_enter(t);
   gogc_span *taken[SWEEP_BATCH], *empty[SWEEP_BATCH];
   gogc_mcentral *c = NULL;
-  uint32_t n = take_unswept_any(taken, SWEEP_BATCH, &c), nkeep = 0, nempty = 0;
+  uint32_t n = take_unswept_any(taken, max, &c), nkeep = 0, nempty = 0;
   for (uint32_t k = 0; k < n; k++) {
     gogc_span *s = taken[k];
     /* preserve: nothing put back or freed yet (a dead large object is) */
@@ -218,7 +200,7 @@ uint32_t gogc_sweep_batch(void) {
     if (spanclass_sizeclass(s->spanclass) != 0 && s->alloc_count == 0) empty[nempty++] = s;
     else taken[nkeep++] = s; /* the ones that stay, compacted in place */
   }
-  if (nempty) gogc_heap_free_spans(empty, nempty);
+  if (nempty) gogc_heap_free_spans(empty, nempty, false);
   if (nkeep) {
     gogc_lock(&c->lock);
     for (uint32_t k = 0; k < nkeep; k++) gogc_central_push(c, taken[k], true);
@@ -229,6 +211,13 @@ uint32_t gogc_sweep_batch(void) {
   gogc_critical_leave(t);
   return n;
 }
+
+uint32_t gogc_sweep_batch(void) { return sweep_some(SWEEP_BATCH); }
+
+/* Sweep one span of any class. The caller is a registered thread: the
+ * sweep is a critical section, so a cycle (which changes sweepgen with the
+ * world stopped) can never fall between reading sweepgen and sweeping. */
+bool gogc_sweep_one(void) { return sweep_some(1) != 0; }
 
 /* Nothing is left to sweep this cycle (the first to see it says so). */
 void gogc_sweep_set_done(void) {
