@@ -552,7 +552,9 @@ static GOGC_NOINLINE void *alloc_large_ex(gogc_thread *t, size_t size, int kind,
   bool needzero = false;
   for (int attempt = 0; attempt < 3 && p == NULL; attempt++) {
     gogc_critical_enter(t);
-    gogc_span *s = gogc_heap_alloc_span(npages, spc, npages * PAGE_SIZE, 1);
+    /* An arena chunk is aligned to its size: a huge page can back it. */
+    gogc_span *s = gogc_heap_alloc_span(npages, arena ? ARENA_CHUNK >> PAGE_SHIFT : 1, spc,
+                                        npages * PAGE_SIZE, 1);
     if (s != NULL) {
       /* An object that will be scanned is zeroed before anyone can see
        * it: allocated black while marking, it is never scanned, and the
@@ -604,6 +606,7 @@ void *gogc_alloc_arena_chunk(void) {
   gogc_critical_leave(t);
   if (s != NULL) {
     gogc_arena_reset_recycled(s); /* READY and on no list: nobody else reads it */
+    gogc_arena_chunk_fit(s);
     gogc_critical_enter(t);
     /* A marker may be shading the chunk through a stray word (it then
      * skips it: READY). */
@@ -621,6 +624,8 @@ void *gogc_alloc_arena_chunk(void) {
     s = gogc_span_of((uintptr_t)p);
     gogc_arena_chunk_zero(s);
     s->arena_underuse = 0;
+    s->arena_huge = ARENA_HUGE_UNSET;
+    gogc_arena_chunk_fit(s); /* its new arena's first word is not written yet */
   }
   return p;
 }

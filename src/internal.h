@@ -165,7 +165,7 @@ static inline uint32_t gogc_size_to_class(size_t size);
  * longest free run of each 512-page chunk as a summary. [heap] lock held.
  * ------------------------------------------------------------------------- */
 /* Page index or UINTPTR_MAX; *dirty: pages of the run not scavenged. */
-uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty);
+uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t align, uintptr_t *dirty);
 /* Which chunks the scavenger may release pages from. */
 enum {
   SCAV_SPARSE = 0, /* under 31/32 in use now, and in this cycle and the last (background) */
@@ -184,7 +184,7 @@ bool gogc_pages_is_valid(void);
  * mheap.c
  * ------------------------------------------------------------------------- */
 int gogc_heap_init(void);
-gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
+gogc_span *gogc_heap_alloc_span(uintptr_t npages, uintptr_t align, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems);
 void gogc_heap_free_span(gogc_span *s);
 void gogc_heap_free_span_ex(gogc_span *s, bool released);
@@ -420,6 +420,7 @@ int gogc_arena_sweep_dead(gogc_span *s);
 gogc_span *gogc_arena_ready_pop(void); /* a recycled chunk, or NULL; in a critical section */
 void gogc_arena_reset_recycled(gogc_span *s); /* after ready_pop, outside critical sections */
 void gogc_arena_chunk_zero(gogc_span *s); /* nothing resident, all zero (fresh or decommitted) */
+void gogc_arena_chunk_fit(gogc_span *s); /* huge or small pages, as new arenas want now */
 void gogc_arena_unprotect_ready(gogc_thread *t, bool bg); /* outside critical sections */
 void gogc_arenas_init(void);
 

@@ -115,7 +115,7 @@ gogc_span *gogc_central_cache_span(gogc_mcentral *c, gogc_thread *t, gogc_span *
 
   uint32_t sc = spanclass_sizeclass(c->spanclass);
   uint32_t npages = gogc_class_npages[sc], size = gogc_class_size[sc];
-  s = gogc_heap_alloc_span(npages, c->spanclass, size,
+  s = gogc_heap_alloc_span(npages, 1, c->spanclass, size,
                            (uint32_t)(npages * PAGE_SIZE / size));
   if (s == NULL) return NULL;
   gogc_lock(&c->lock);

@@ -144,16 +144,17 @@ void gogc_bits_free(uint64_t *bits, uint32_t words) {
 /* ---------------------------------------------------------------------------
  * Spans
  * ------------------------------------------------------------------------- */
-gogc_span *gogc_heap_alloc_span(uintptr_t npages, uint16_t spanclass,
+gogc_span *gogc_heap_alloc_span(uintptr_t npages, uintptr_t align, uint16_t spanclass,
                                 uintptr_t elemsize, uint32_t nelems) {
   gogc_runtime *rt = gogc_rt;
   gogc_lock(&rt->heap_lock);
   uintptr_t dirty = 0;
-  uintptr_t page = gogc_pages_alloc(npages, &dirty);
+  uintptr_t page = gogc_pages_alloc(npages, align, &dirty);
   uintptr_t grown = 0;
   if (page == UINTPTR_MAX) {
     uintptr_t before = rt->heap_mapped;
-    if (!heap_grow(npages) || (page = gogc_pages_alloc(npages, &dirty)) == UINTPTR_MAX) {
+    if (!heap_grow(npages + align - 1) ||
+        (page = gogc_pages_alloc(npages, align, &dirty)) == UINTPTR_MAX) {
       pthread_mutex_unlock(&rt->heap_lock);
       return NULL;
     }

@@ -49,7 +49,7 @@
     "(MADV_HUGEPAGE)")                                                         \
   X("disablethp", opt_disablethp, 0, 0, 1,                                    \
     "1: ask the OS never to back the heap with transparent huge pages "        \
-    "(MADV_NOHUGEPAGE; wins over hugepages=1)")                                \
+    "(MADV_NOHUGEPAGE; wins over hugepages=1), arena chunks included")        \
   X("failmem", opt_failmem, 0, 0, 1000000000,                                 \
     "testing: the Nth request for memory from the OS fails (counted from "    \
     "start-up, before anything else is read)")                                 \

@@ -105,12 +105,13 @@ static void note_use(uintptr_t page, uintptr_t n) {
   }
 }
 
-uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty) {
+uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t align, uintptr_t *dirty) {
   gogc_runtime *rt = gogc_rt;
   uintptr_t limit = mapped_pages();
   uintptr_t page = rt->search_page;
   uintptr_t run_start = 0, run_len = 0;
   bool seen_free = false;
+#define PAD(start) ((align - (start) % align) % align) /* to the first aligned page */
   while (page < limit) {
     uintptr_t chunk = page / CHUNK_PAGES;
     if (page % CHUNK_PAGES == 0 && rt->chunk_free[chunk] == 0) {
@@ -143,7 +144,7 @@ uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty) {
             rt->search_page = page + done;
           }
           run_len += z;
-          if (run_len >= npages) break;
+          if (run_len >= npages + PAD(run_start)) break;
           done += z;
           w = (z >= 64) ? 0 : w >> z;
         } else {
@@ -156,15 +157,17 @@ uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t *dirty) {
       }
       page += avail;
     }
-    if (run_len >= npages) {
-      if (run_start + npages > limit) return UINTPTR_MAX;
-      mark_range(run_start, npages, true);
-      note_use(run_start, npages);
-      if (rt->search_page == run_start) rt->search_page = run_start + npages;
-      *dirty = scav_clear(run_start, npages);
-      return run_start;
+    if (run_len >= npages + PAD(run_start)) {
+      uintptr_t start = run_start + PAD(run_start);
+      if (start + npages > limit) return UINTPTR_MAX;
+      mark_range(start, npages, true);
+      note_use(start, npages);
+      if (rt->search_page == start) rt->search_page = start + npages;
+      *dirty = scav_clear(start, npages);
+      return start;
     }
   }
+#undef PAD
   if (!seen_free) rt->search_page = limit;
   return UINTPTR_MAX;
 }

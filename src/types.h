@@ -180,6 +180,8 @@ typedef struct gogc_span {
   uint32_t arena_touch_lo; /* [freer, sweeper, the thread that takes it] offsets bounding the pages */
   uint32_t arena_touch_hi; /*   that may be resident: [0, lo) and [hi, ARENA_CHUNK) (arena.c) */
   uint32_t arena_underuse;  /* [freer] frees in a row that left many resident pages unused */
+  uint32_t arena_huge;     /* [the thread that takes it; read by the freer and sweeper] 1: backed
+                              by one huge page (MADV_HUGEPAGE), 0: by small pages (arena.c) */
   uint32_t arena_dirty_lo; /* [freer, sweeper, the thread that takes it] offsets: [lo, hi) is */
   uint32_t arena_dirty_hi; /*   zero, the rest may hold an earlier arena's data (extend_zeroed) */
   uintptr_t arena_lo;      /* [arena's user; read by markers] */
@@ -239,7 +241,8 @@ enum {
   ARENA_READY = 3,   /* recycled, kept for a new arena */
   ARENA_FREEING = 4, /* gogc_arena_free is protecting it: markers skip it, the sweep leaves it */
 };
-#define ARENA_CHUNK ((uintptr_t)1 << 20)
+#define ARENA_CHUNK ((uintptr_t)2 << 20)          /* one huge page, and aligned to one */
+#define ARENA_HUGE_UNSET 2                        /* span.arena_huge of a chunk not yet advised */
 #define ARENA_CHUNK_HEADER 16                  /* next-chunk word, and alignment */
 #define ARENA_MAX_OBJECT (ARENA_CHUNK / 4) /* larger: from the heap */
 #define ARENA_RECYCLE_CHUNKS 256           /* freed since the last cycle: start one */
@@ -654,7 +657,10 @@ typedef struct gogc_runtime {
   uint64_t arena_bytes;          /* [atomic] chunk bytes of those */
   uint64_t arena_quarantined;    /* [atomic] freed chunks no cycle has proven unreferenced */
   uint64_t arena_freed_since;    /* [atomic] chunks freed since the last cycle started, weighted */
-  uint64_t arena_resident;       /* [atomic] used bytes of quarantined chunks that kept their pages */
+  uint64_t arena_resident;       /* [atomic] resident bytes of quarantined chunks that kept their pages */
+  uint64_t arena_avg_used;       /* [atomic, racy updates] moving average of the bytes an arena used */
+  uint32_t arena_want_huge;      /* [atomic] new chunks get a huge page (arena_note_use) */
+  uint32_t arena_no_thp;         /* [atomic] the OS refused MADV_HUGEPAGE: never again */
   pthread_mutex_t arena_lock;    /* the ready list; in critical sections only */
   struct gogc_span *arena_ready; /* [arena_lock] recycled chunks, accessible (cleared when taken) */
   struct gogc_span *arena_ready_prot; /* [arena_lock] recycled chunks still PROT_NONE, pages kept:

@@ -577,7 +577,7 @@ static const size_t k_sizes[] = {0,     1,     7,     8,     12,    16,     24, 
 #define NSIZES (sizeof k_sizes / sizeof k_sizes[0])
 static const uint32_t k_counts[] = {1, 1, 1, 2, 3, 5, 16, 64, 255, 256, 257, 300, 1000, 2048};
 #define NCOUNTS (sizeof k_counts / sizeof k_counts[0])
-static const size_t k_arena_sizes[] = {0, 8, 16, 24, 40, 64, 100, 256, 1000, 4096, 30000, 262144, 300000};
+static const size_t k_arena_sizes[] = {0, 8, 16, 24, 40, 64, 100, 256, 1000, 4096, 30000, 262144, 300000, 524288, 600000};
 #define NARENA_SIZES (sizeof k_arena_sizes / sizeof k_arena_sizes[0])
 static const int k_percents[] = {1, 2, 5, 10, 25, 50, 100, 300, -1};
 #define NPERCENTS (sizeof k_percents / sizeof k_percents[0])
@@ -874,7 +874,7 @@ static void op_arena_alloc(const uint8_t *a) {
   }
   /* Above a quarter of a chunk it comes from the heap, as an ordinary
    * object; otherwise it lies in a chunk after its header. */
-  int heap = size > 262144;
+  int heap = size > 524288;
   if (heap != (gogc_base(p) == p))
     fail("arena object %p of %zu bytes: gogc_base %p (expected %s)", (void *)p, size, gogc_base(p),
          heap ? "a heap object" : "in an arena chunk");

@@ -12,6 +12,11 @@
  *  - arenas freed while another thread collects back to back: the chunks
  *    still to be freed and objects loaded out of the arena survive;
  *  - a million arenas made and freed keep address space and RSS bounded;
+ *  - chunks are 2 MiB-aligned; while arenas are large they are backed by
+ *    huge pages (where this machine gives one to a mapping that asks, a
+ *    control measured first), while they are small by small pages, with
+ *    contents intact and zero new objects across each change; a freed
+ *    huge chunk faults with the report;
  *  - every misuse aborts with its message (child processes), including two
  *    threads in one arena in debug builds.
  *
@@ -29,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -225,6 +231,103 @@ static void test_recycled_zero(void) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Huge pages
+ * ------------------------------------------------------------------------- */
+
+/* AnonHugePages (KiB) of the mapping that holds addr, from
+ * /proc/self/smaps; -1 if none holds it. */
+static long huge_kib(uintptr_t addr) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (f == NULL) return -1;
+  char line[512];
+  int in = 0;
+  long kib = -1;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+      if (in) break;
+      in = addr >= lo && addr < hi;
+    } else if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1) {
+      break;
+    }
+  }
+  fclose(f);
+  return in ? kib : -1;
+}
+
+/* Does this machine give a huge page to a 2 MiB-aligned mapping that asks
+ * for one (the THP setting, and free memory to make one from)? */
+static int machine_gives_huge_pages(void) {
+  size_t sz = 2u << 20;
+  char *m = mmap(NULL, 2 * sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return 0;
+  char *p = (char *)(((uintptr_t)m + sz - 1) & ~(uintptr_t)(sz - 1));
+  int yes = madvise(p, sz, MADV_HUGEPAGE) == 0;
+  if (yes) {
+    memset(p, 1, sz);
+    yes = huge_kib((uintptr_t)p) >= 2048;
+  }
+  munmap(m, 2 * sz);
+  return yes;
+}
+
+/* n arenas of `bytes` of 64-byte objects each, written, checked, freed;
+ * the last one is kept and returned, with its first object in *first. */
+TU_NOINLINE gogc_arena *arenas_of(int n, size_t bytes, uint64_t **first) {
+  gogc_arena *a = NULL;
+  for (int r = 0; r < n; r++) {
+    if (a != NULL) gogc_arena_free(a);
+    a = gogc_arena_new();
+    uint64_t *head = NULL;
+    uint64_t nonzero = 0;
+    for (size_t i = 0; i < bytes / 64; i++) {
+      uint64_t *x = gogc_arena_alloc(a, 64);
+      CHECK(x != NULL);
+      for (int k = 0; k < 8; k++) nonzero |= x[k];
+      if (head == NULL) head = x;
+      for (int k = 0; k < 8; k++) x[k] = tu_mix((uint64_t)r * 1000003 + i * 8 + (uint64_t)k);
+    }
+    CHECKF(nonzero == 0, "arena %d of %zu bytes: a new object was not zero", r, bytes);
+    *first = head;
+  }
+  return a;
+}
+
+static int contents_ok(const uint64_t *x, int r, size_t bytes) {
+  for (size_t i = 0; i < bytes / 64; i++, x += 8)
+    for (int k = 0; k < 8; k++)
+      if (x[k] != tu_mix((uint64_t)r * 1000003 + i * 8 + (uint64_t)k)) return 0;
+  return 1;
+}
+
+static void test_huge_pages(void) {
+  const size_t big = 1536u << 10, small = 4u << 10;
+  int thp = machine_gives_huge_pages();
+  /* Large arenas: their chunks get huge pages. */
+  uint64_t *x = NULL;
+  gogc_arena *a = arenas_of(40, big, &x);
+  uintptr_t c = (uintptr_t)gogc_base(x);
+  CHECKF((c & ((2u << 20) - 1)) == 0, "chunk %p is not 2 MiB-aligned", (void *)c);
+  long kib = huge_kib(c);
+  printf("huge_pages: machine gives them: %d; chunk of a large arena: AnonHugePages %ld kB\n", thp,
+         kib);
+  if (thp) CHECKF(kib >= 2048, "a large arena's chunk has no huge page (%ld kB)", kib);
+  tu_clobber_stack();
+  gogc_collect();
+  CHECK(contents_ok(x, 39, big));
+  gogc_arena_free(a);
+  /* Small arenas again: small pages, the huge chunks converted as reused. */
+  a = arenas_of(40, small, &x);
+  c = (uintptr_t)gogc_base(x);
+  kib = huge_kib(c);
+  printf("huge_pages: chunk of a small arena: AnonHugePages %ld kB\n", kib);
+  CHECKF(kib == 0, "a small arena's chunk is in a huge page (%ld kB)", kib);
+  gogc_collect();
+  CHECK(contents_ok(x, 39, small));
+  gogc_arena_free(a);
+}
+
+/* ---------------------------------------------------------------------------
  * Quarantine: addresses are reused only when nothing points to them.
  * ------------------------------------------------------------------------- */
 static char *volatile g_into; /* a heap word pointing into a freed arena */
@@ -237,14 +340,14 @@ TU_NOINLINE uintptr_t free_with_pointer_inside(void) {
   return (uintptr_t)p;
 }
 
-/* Does any new arena object or large object land in [lo, lo + 1 MiB)? */
+/* Does any new arena object or large object land in [lo, lo + 2 MiB) (a chunk)? */
 TU_NOINLINE int reuses(uintptr_t lo, int rounds) {
   int hit = 0;
   for (int r = 0; r < rounds; r++) {
     gogc_arena *a = gogc_arena_new();
     uintptr_t x = (uintptr_t)gogc_arena_alloc(a, 64);
     uintptr_t y = (uintptr_t)gogc_alloc_noscan(1 << 20);
-    hit |= (x >= lo && x < lo + (1u << 20)) || (y + (1u << 20) > lo && y < lo + (1u << 20));
+    hit |= (x >= lo && x < lo + (2u << 20)) || (y + (1u << 20) > lo && y < lo + (2u << 20));
     gogc_arena_free(a);
   }
   return hit;
@@ -253,7 +356,7 @@ TU_NOINLINE int reuses(uintptr_t lo, int rounds) {
 static void test_quarantine(void) {
   uintptr_t p = free_with_pointer_inside();
   uintptr_t lo = (uintptr_t)gogc_base((void *)p); /* arena memory: its chunk */
-  CHECK(lo != 0 && lo <= p && p < lo + (1u << 20));
+  CHECK(lo != 0 && lo <= p && p < lo + (2u << 20));
   for (int i = 0; i < 3; i++) {
     tu_clobber_stack();
     gogc_collect();
@@ -427,7 +530,13 @@ static void *two_threads_main(void *arg) {
 static int child(const char *mode) {
   gogc_arena *a = gogc_arena_new();
   char *p = gogc_arena_alloc(a, 64);
-  if (strcmp(mode, "read_after_free") == 0) {
+  if (strcmp(mode, "read_after_free_huge") == 0) { /* a large arena: a huge chunk */
+    uint64_t *x = NULL;
+    gogc_arena_free(a);
+    a = arenas_of(20, 1536u << 10, &x);
+    gogc_arena_free(a);
+    printf("read %d\n", *(volatile char *)(x + 1000));
+  } else if (strcmp(mode, "read_after_free") == 0) {
     gogc_arena_free(a);
     printf("read %d\n", *(volatile char *)p);
   } else if (strcmp(mode, "write_after_free") == 0) {
@@ -469,6 +578,7 @@ static void expect(const char *mode, int sig, const char *msg) {
 static void test_misuse(void) {
   expect("read_after_free", SIGSEGV, "in memory of an arena freed by gogc_arena_free");
   expect("write_after_free", SIGSEGV, "in memory of an arena freed by gogc_arena_free");
+  expect("read_after_free_huge", SIGSEGV, "in memory of an arena freed by gogc_arena_free");
   expect("double_free", SIGABRT, "arena already freed");
   expect("alloc_after_free", SIGABRT, "the arena was freed by gogc_arena_free");
   expect("not_an_arena", SIGABRT, "not an arena");
@@ -488,6 +598,7 @@ int main(int argc, char **argv) {
   test_zero_size();
   test_dropped();
   test_recycled_zero();
+  test_huge_pages();
   test_quarantine();
   test_misuse();
   test_threads();

@@ -74,20 +74,32 @@ static void test_pages(void) {
   /* First fit: two runs, free the first, the next fitting request reuses
    * the lowest address; freeing neighbours coalesces. */
   uintptr_t dirty;
-  uintptr_t a = gogc_pages_alloc(3, &dirty), b = gogc_pages_alloc(5, &dirty),
-            c = gogc_pages_alloc(2, &dirty);
+  uintptr_t a = gogc_pages_alloc(3, 1, &dirty), b = gogc_pages_alloc(5, 1, &dirty),
+            c = gogc_pages_alloc(2, 1, &dirty);
   CHECK(a != UINTPTR_MAX && b != UINTPTR_MAX && c != UINTPTR_MAX);
   CHECK(gogc_pages_is_valid());
   gogc_pages_free(a, 3);
-  uintptr_t d = gogc_pages_alloc(2, &dirty);
+  uintptr_t d = gogc_pages_alloc(2, 1, &dirty);
   CHECK(d == a);
   gogc_pages_free(d, 2);
   gogc_pages_free(b, 5);
-  uintptr_t e = gogc_pages_alloc(8, &dirty); /* a's 3 + b's 5, coalesced */
+  uintptr_t e = gogc_pages_alloc(8, 1, &dirty); /* a's 3 + b's 5, coalesced */
   CHECK(e == a);
   CHECK(gogc_pages_is_valid());
   gogc_pages_free(e, 8);
   gogc_pages_free(c, 2);
+  CHECK(gogc_pages_is_valid());
+  /* Aligned (arena chunks): the run starts on a multiple of align, and
+   * the free pages skipped before it stay free for the next request. */
+  uintptr_t f = gogc_pages_alloc(3, 1, &dirty);
+  uintptr_t g = gogc_pages_alloc(256, 256, &dirty);
+  CHECK(f != UINTPTR_MAX && g != UINTPTR_MAX && g % 256 == 0 && g > f);
+  uintptr_t h = gogc_pages_alloc(1, 1, &dirty);
+  CHECK(g == f + 3 || h == f + 3); /* unless f's end was aligned already */
+  CHECK(gogc_pages_is_valid());
+  gogc_pages_free(h, 1);
+  gogc_pages_free(g, 256);
+  gogc_pages_free(f, 3);
   CHECK(gogc_pages_is_valid());
   pthread_mutex_unlock(&rt->heap_lock);
 }
@@ -110,7 +122,7 @@ static void test_scavenge(void) {
   gogc_scavenge_locked(UINT64_MAX, SCAV_ANY); /* start from nothing free and backed */
   pthread_mutex_lock(&rt->heap_lock);
   uintptr_t dirty = 0;
-  uintptr_t a = gogc_pages_alloc(NP, &dirty);
+  uintptr_t a = gogc_pages_alloc(NP, 1, &dirty);
   uint64_t scav_before = rt->pages_scav;
   pthread_mutex_unlock(&rt->heap_lock);
   CHECK(a != UINTPTR_MAX);
@@ -138,7 +150,7 @@ static void test_scavenge(void) {
   pthread_mutex_lock(&rt->heap_lock);
   CHECK(gogc_pages_is_valid());
   CHECK(rt->pages_scav == scav_before + NP);
-  uintptr_t b = gogc_pages_alloc(NP, &dirty);
+  uintptr_t b = gogc_pages_alloc(NP, 1, &dirty);
   CHECK(b == a);
   CHECKF(dirty == 0, "%lu dirty pages after scavenging", (unsigned long)dirty);
   pthread_mutex_unlock(&rt->heap_lock);
@@ -166,7 +178,7 @@ static void test_scavenge_recent(void) {
   pthread_mutex_lock(&rt->scav_lock);
   pthread_mutex_lock(&rt->heap_lock);
   uintptr_t dirty = 0, n = 0;
-  uintptr_t a = gogc_pages_alloc(2 * CHUNK_PAGES, &dirty); /* holds one whole chunk, c */
+  uintptr_t a = gogc_pages_alloc(2 * CHUNK_PAGES, 1, &dirty); /* holds one whole chunk, c */
   CHECK(a != UINTPTR_MAX);
   if (a == UINTPTR_MAX) goto out;
   uintptr_t c = (a + CHUNK_PAGES - 1) / CHUNK_PAGES, lo = c * CHUNK_PAGES, hi = lo + CHUNK_PAGES;
@@ -263,7 +275,7 @@ static void test_span_slots(void) {
   uint16_t spc = spanclass_make(5, KIND_NOSCAN);
   uint32_t size = gogc_class_size[5], npages = gogc_class_npages[5];
   uint32_t n = (uint32_t)(npages * PAGE_SIZE / size);
-  gogc_span *s = gogc_heap_alloc_span(npages, spc, size, n);
+  gogc_span *s = gogc_heap_alloc_span(npages, 1, spc, size, n);
   CHECK(s != NULL);
   if (!s) return;
   gogc_span_refill_cache(s);
