@@ -235,6 +235,9 @@ static void mark_termination(cycle_trace *c) {
       .assist_cpu_ns = c->assist_cpu,
       .idle_cpu_ns = c->idle_cpu,
   };
+  /* The goal this cycle ran to, before the pacer sets the next one: what
+   * gctrace prints (Go's lastHeapGoal). */
+  c->goal = atomic_load_relaxed(&rt->next_gc);
   gogc_pacer_end_cycle(&rt->pacer, &ms);
   /* Objects in memory now: everything allocated, dead or not, until the
    * sweep (Go's heapAlloc counts unswept garbage the same way). */
@@ -249,7 +252,6 @@ static void mark_termination(cycle_trace *c) {
   atomic_store_relaxed(&rt->phase, PHASE_OFF);
   if (rt->opt_gcstoptheworld >= 2) gogc_sweep_finish();
   pacer_publish(PACE_CYCLE_END);
-  c->goal = atomic_load_relaxed(&rt->next_gc);
   c->t_end = gogc_os_nanotime();
 }
 
