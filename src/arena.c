@@ -25,15 +25,16 @@
  * nothing can point into it.
  *
  * Recycling. Chunks keep their pages in quarantine, up to a budget
- * (ARENA_RESIDENT_MAX of used bytes, recycled ones included): where
- * touching a fresh page costs microseconds, zeroing a used one is far
- * cheaper. System calls are the other cost (several microseconds each on
- * a virtual machine, and on it each resident page adds about 0.15 us to
- * every change of protection), so the sweep makes none for a kept chunk:
- * it stays protected on the ready list until a batch makes the list
- * accessible, one mprotect per run of adjacent chunks
- * (gogc_arena_unprotect_ready: the background sweeper for large arenas,
- * which zeroes the chunks too, else the thread that needs a chunk).
+ * (ARENA_RESIDENT_MAX of used bytes, all of a huge chunk, recycled ones
+ * included): where touching a fresh page costs microseconds, zeroing a
+ * used one is far cheaper. System calls are the other cost (several
+ * microseconds each on a virtual machine, and on it each resident small
+ * page adds about 0.15 us to every change of protection), so the sweep
+ * makes none for a kept chunk: it stays protected on the ready list
+ * until a batch makes the list accessible, one mprotect per run of
+ * adjacent chunks (gogc_arena_unprotect_ready: the background sweeper for
+ * large arenas, which zeroes the chunks too, else the thread that needs a
+ * chunk).
  * Otherwise a recycled chunk is zeroed lazily, a block ahead of the
  * bump, only where an earlier arena may have left data (the clean range:
  * note_dirt, extend_zeroed). Freeing a small arena thus costs one system

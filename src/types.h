@@ -172,10 +172,10 @@ typedef struct gogc_span {
    * down from arena_hi; only [base, arena_lo) is scanned. */
   uint32_t arena_state;    /* [atomic] 0: not a chunk; ARENA_LIVE, _FREEING, _FREED, _READY */
   uint32_t arena_scanning; /* [atomic] markers reading the chunk now */
-  uint32_t arena_resident; /* [freer, sweeper, then the thread that takes it] bytes used, when
-                              freed with its pages kept: counted in rt->arena_resident until a
-                              new arena takes the chunk, the background sweeper clears it, or
-                              its pages go back */
+  uint32_t arena_resident; /* [freer, sweeper, then the thread that takes it] bytes used (all
+                              of a huge chunk), when freed with its pages kept: counted in
+                              rt->arena_resident until a new arena takes the chunk, the
+                              background sweeper clears it, or its pages go back */
   uint32_t arena_prot;     /* [freer, sweeper, unprotect_ready] 1: PROT_NONE with its pages kept */
   uint32_t arena_touch_lo; /* [freer, sweeper, the thread that takes it] offsets bounding the pages */
   uint32_t arena_touch_hi; /*   that may be resident: [0, lo) and [hi, ARENA_CHUNK) (arena.c) */
@@ -247,7 +247,8 @@ enum {
 #define ARENA_MAX_OBJECT (ARENA_CHUNK / 4) /* larger: from the heap */
 #define ARENA_RECYCLE_CHUNKS 256           /* freed since the last cycle: start one */
 #define ARENA_RESIDENT_MAX ((uint64_t)64 << 20) /* memory freed chunks may keep in quarantine */
-#define ARENA_RECYCLE_UNIT (ARENA_RESIDENT_MAX / 2 / ARENA_RECYCLE_CHUNKS) /* used bytes that count as one more freed chunk */
+/* Used bytes (all of a huge chunk) that count as one more freed chunk. */
+#define ARENA_RECYCLE_UNIT (ARENA_RESIDENT_MAX / 2 / ARENA_RECYCLE_CHUNKS)
 #define ARENA_READY_MAX ARENA_RECYCLE_CHUNKS /* recycled chunks kept for new arenas: a cycle's worth */
 #define ARENA_MAGIC 0x61726e61676f6763ull  /* live handle */
 #define ARENA_MAGIC_FREED 0x66726565676f6763ull
