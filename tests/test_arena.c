@@ -478,7 +478,7 @@ static void test_free_marking(void) {
  * ------------------------------------------------------------------------- */
 static void test_million(void) {
   int n = getenv("GOGC_TEST_ARENAS") ? atoi(getenv("GOGC_TEST_ARENAS")) : 1000000;
-  uint64_t rss0 = tu_rss_bytes(), maxsys = 0, maxrss = 0;
+  uint64_t rss0 = tu_rss_bytes(), maxsys = 0, maxrss = 0, chunk = 0;
   for (int i = 0; i < n; i++) {
     gogc_arena *a = gogc_arena_new();
     if (a == NULL) {
@@ -491,6 +491,7 @@ static void test_million(void) {
       gogc_store(&y->next, x);
       x = y;
     }
+    if (chunk == 0) chunk = gogc_size(x); /* arena memory: its chunk's size */
     gogc_arena_free(a);
     if ((i & 16383) == 0) {
       uint64_t sys = stats()->heap_sys, rss = tu_rss_bytes();
@@ -498,21 +499,24 @@ static void test_million(void) {
       if (rss > maxrss) maxrss = rss;
     }
   }
-  printf("million: %d arenas, heap address space at most %llu MiB, RSS at most %llu MiB "
-         "(start %llu MiB), %u collections\n",
-         n, (unsigned long long)(maxsys >> 20), (unsigned long long)(maxrss >> 20),
+  printf("million: %d arenas (chunks of %llu KiB), heap address space at most %llu MiB, RSS at "
+         "most %llu MiB (start %llu MiB), %u collections\n",
+         n, (unsigned long long)(chunk >> 10), (unsigned long long)(maxsys >> 20),
+         (unsigned long long)(maxrss >> 20),
          (unsigned long long)(rss0 >> 20), stats()->num_gc);
-  /* Under ThreadSanitizer or valgrind (tu_slow) a cycle takes ten times
-   * longer, so more chunks wait in quarantine for it (about 2 GiB). In the
-   * other sanitizer builds the verifier and checkmark of each cycle are
-   * slower too: with the faster allocation path (arena handles come from
-   * gogc_alloc) the UBSan build peaked at 1536-2368 MiB, 1280-1664 before. */
+  /* In chunks: the chunks freed while a cycle runs wait in quarantine.
+   * Under ThreadSanitizer or valgrind (tu_slow) a cycle takes ten times
+   * longer, so more chunks wait for it (about 2048). In the other
+   * sanitizer builds the verifier and checkmark of each cycle are slower
+   * too: with the faster allocation path (arena handles come from
+   * gogc_alloc) the UBSan build peaked at 1536-2368 chunks of 1 MiB,
+   * 1280-1664 before, and at 3200 MiB with 2 MiB chunks. */
 #if defined(GOGC_TEST_SANITIZED)
-  const uint64_t plain_bound = 3ull << 30;
+  const uint64_t plain_bound = 3072 * chunk;
 #else
-  const uint64_t plain_bound = 2ull << 30;
+  const uint64_t plain_bound = 2048 * chunk;
 #endif
-  uint64_t maxsys_bound = tu_slow() ? (4ull << 30) : plain_bound;
+  uint64_t maxsys_bound = tu_slow() ? 4096 * chunk : plain_bound;
   CHECKF(maxsys <= maxsys_bound, "heap address space grew to %llu MiB",
          (unsigned long long)(maxsys >> 20));
   CHECKF(maxrss <= rss0 + (256ull << 20), "RSS grew to %llu MiB", (unsigned long long)(maxrss >> 20));
