@@ -4,6 +4,7 @@
  *   - every in-use span (gogc_span_is_valid): geometry, the spans[] entries
  *     of all its pages, allocation count equal to a recount of the slots,
  *     no cached span left (mark termination flushed them all), sweepgen;
+ *     an arena chunk aligned to its size;
  *   - the span's finalizer, cleanup and weak records (special.c);
  *   - no mark bit on a free slot;
  *   - the mark is closed: every candidate pointer in a marked scannable
@@ -31,6 +32,12 @@ bool gogc_span_is_valid(const gogc_span *s) {
   }
   if (s->limit != s->base + s->nelems * s->elemsize) return false;
   if (s->freeindex > s->nelems) return false;
+  /* An arena chunk: one large object of ARENA_CHUNK bytes aligned to its
+   * size (a huge page can back it); arena_huge says which pages do. */
+  if (atomic_load_relaxed(&s->arena_state) != 0 &&
+      (sc != 0 || s->npages * PAGE_SIZE != ARENA_CHUNK || (s->base & (ARENA_CHUNK - 1)) != 0 ||
+       s->arena_huge > ARENA_HUGE_UNSET))
+    return false;
   uint32_t n = 0;
   for (uint32_t i = 0; i < s->nelems; i++) n += gogc_span_is_allocated(s, i);
   return n == s->alloc_count;
