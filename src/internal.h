@@ -164,7 +164,8 @@ static inline uint32_t gogc_size_to_class(size_t size);
  * pagealloc.c: address-ordered first fit over a page bitmap, with the
  * longest free run of each 512-page chunk as a summary. [heap] lock held.
  * ------------------------------------------------------------------------- */
-/* Page index or UINTPTR_MAX; *dirty: pages of the run not scavenged. */
+/* Page index (a multiple of align, a power of two) or UINTPTR_MAX;
+ * *dirty: pages of the run not scavenged. */
 uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t align, uintptr_t *dirty);
 /* Which chunks the scavenger may release pages from. */
 enum {

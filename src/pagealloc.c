@@ -111,7 +111,7 @@ uintptr_t gogc_pages_alloc(uintptr_t npages, uintptr_t align, uintptr_t *dirty) 
   uintptr_t page = rt->search_page;
   uintptr_t run_start = 0, run_len = 0;
   bool seen_free = false;
-#define PAD(start) ((align - (start) % align) % align) /* to the first aligned page */
+#define PAD(start) ((0 - (start)) & (align - 1)) /* to the first aligned page */
   while (page < limit) {
     uintptr_t chunk = page / CHUNK_PAGES;
     if (page % CHUNK_PAGES == 0 && rt->chunk_free[chunk] == 0) {
