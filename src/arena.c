@@ -52,8 +52,8 @@
  * of the other kind drops its pages when taken (gogc_arena_chunk_fit). A
  * huge chunk counts as 2 MiB resident against ARENA_RESIDENT_MAX and in
  * the recycling weight, and is never trimmed (that would split its page).
- * GODEBUG=disablethp=1, or a kernel without huge pages, keeps every chunk
- * small.
+ * GODEBUG=disablethp=1, a system setting of "never" or a kernel without
+ * huge pages keeps every chunk small.
  *
  * A freed chunk leaves heap_live at once (as in Go: arena churn is not
  * heap growth); instead every ARENA_RECYCLE_CHUNKS chunks freed start a
@@ -149,7 +149,12 @@ static void install_handler(void) {
     gogc_warn("cannot install the handler that reports accesses to freed arenas");
 }
 
-void gogc_arenas_init(void) { pthread_mutex_init(&gogc_rt->arena_lock, NULL); }
+void gogc_arenas_init(void) {
+  pthread_mutex_init(&gogc_rt->arena_lock, NULL);
+  /* Where the system never gives huge pages, chunks stay small (and are
+   * counted and trimmed as such). */
+  if (!gogc_os_hugepages_possible()) atomic_store_relaxed(&gogc_rt->arena_no_thp, 1);
+}
 
 /* ---------------------------------------------------------------------------
  * Handles and the thread rule

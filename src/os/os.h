@@ -47,6 +47,10 @@ int gogc_os_protect(void *addr, size_t size, bool rw);
 /* Ask the OS to back Ready pages with huge pages (on) or never to (off).
  * A hint: 0, or an error code where the OS has none (nothing changes). */
 int gogc_os_hugepage(void *addr, size_t size, bool on);
+/* Does the OS give huge pages at all (false where the system setting is
+ * "never" or there is none)? Where it does not, gogc_os_hugepage may
+ * still return 0. */
+bool gogc_os_hugepages_possible(void);
 /* Reserve and commit in one step: internal metadata. NULL on failure. */
 void *gogc_os_alloc(size_t size);
 void gogc_os_free(void *addr, size_t size);

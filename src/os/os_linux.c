@@ -9,8 +9,10 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -111,6 +113,19 @@ int gogc_os_protect(void *addr, size_t size, bool rw) {
 #endif
 int gogc_os_hugepage(void *addr, size_t size, bool on) {
   return madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0 ? 0 : errno;
+}
+
+/* The setting reads like "always [madvise] never", the bracketed word in
+ * force; with "[never]" madvise(MADV_HUGEPAGE) succeeds and does nothing. */
+bool gogc_os_hugepages_possible(void) {
+  int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  return strstr(buf, "[never]") == NULL;
 }
 
 void gogc_os_release(void *addr, size_t size) {
