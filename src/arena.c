@@ -151,9 +151,10 @@ static void install_handler(void) {
 
 void gogc_arenas_init(void) {
   pthread_mutex_init(&gogc_rt->arena_lock, NULL);
-  /* Where the system never gives huge pages, chunks stay small (and are
-   * counted and trimmed as such). */
-  if (!gogc_os_hugepages_possible()) atomic_store_relaxed(&gogc_rt->arena_no_thp, 1);
+  /* Where the program or the system asks for no huge pages, chunks stay
+   * small (and are counted and trimmed as such). */
+  if (gogc_rt->opt_disablethp || !gogc_os_hugepages_possible())
+    atomic_store_relaxed(&gogc_rt->arena_no_thp, 1);
 }
 
 /* ---------------------------------------------------------------------------
@@ -281,7 +282,7 @@ static void note_use(uint64_t used) {
   avg = avg - avg / 8 + used / 8;
   atomic_store_relaxed(&rt->arena_avg_used, avg);
   uint32_t want = atomic_load_relaxed(&rt->arena_want_huge);
-  if (!want && avg >= ARENA_HUGE_ON && !rt->opt_disablethp && !atomic_load_relaxed(&rt->arena_no_thp))
+  if (!want && avg >= ARENA_HUGE_ON && !atomic_load_relaxed(&rt->arena_no_thp))
     atomic_store_relaxed(&rt->arena_want_huge, 1);
   else if (want && avg < ARENA_HUGE_OFF)
     atomic_store_relaxed(&rt->arena_want_huge, 0);
@@ -329,6 +330,13 @@ static void hide_chunk(void *s) {
  * this one keeps its pages (touching fresh pages again costs far more
  * than clearing the used part when it is recycled); beyond, it gives them
  * back now. */
+/* Bytes an arena used of chunk s: pointerful objects at the bottom,
+ * pointer-free ones at the top. */
+static uintptr_t chunk_used(const gogc_span *s) {
+  return (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
+}
+
+/* Returns the bytes the chunk holds resident now (all of a huge one). */
 static uintptr_t fault_chunk(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
   /* The chunk's words stop being scanned at once: a deletion of all of
@@ -338,23 +346,22 @@ static uintptr_t fault_chunk(gogc_span *s) {
    * and the sweep released chunks this loop was about to read). */
   gogc_hide_range(s->base, s->arena_lo, hide_chunk, s);
   while (atomic_load_seqcst(&s->arena_scanning) != 0) sched_yield();
-  uintptr_t used = (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
-  if (s->arena_huge == 1) used = ARENA_CHUNK; /* resident whatever was used */
-  bool keep = atomic_add_relaxed(&rt->arena_resident, used) <= ARENA_RESIDENT_MAX;
-  if (!keep) atomic_sub_relaxed(&rt->arena_resident, used);
+  uintptr_t held = s->arena_huge == 1 ? ARENA_CHUNK : chunk_used(s);
+  bool keep = atomic_add_relaxed(&rt->arena_resident, held) <= ARENA_RESIDENT_MAX;
+  if (!keep) atomic_sub_relaxed(&rt->arena_resident, held);
   if (keep) {
     note_dirt(s);
     trim_chunk(s);
   } else { /* decommitted below */
     gogc_arena_chunk_zero(s);
   }
-  s->arena_resident = keep ? (uint32_t)used : 0;
+  s->arena_resident = keep ? (uint32_t)held : 0;
   int rc = keep ? gogc_os_protect((void *)s->base, ARENA_CHUNK, false)
                 : gogc_os_decommit((void *)s->base, ARENA_CHUNK);
   atomic_store_relaxed(&s->arena_prot, (uint32_t)(keep && rc == 0));
   if (rc != 0 && !keep) { /* the pages may still hold data: all zeroed when reused */
-    atomic_add_relaxed(&rt->arena_resident, used);
-    s->arena_resident = (uint32_t)used;
+    atomic_add_relaxed(&rt->arena_resident, held);
+    s->arena_resident = (uint32_t)held;
     /* Nothing known to be zero or untouched: clean_range joins the two
      * ranges, so both must say so. */
     set_touch(s, ARENA_CHUNK, ARENA_CHUNK);
@@ -369,7 +376,7 @@ static uintptr_t fault_chunk(gogc_span *s) {
    * the protection, and the sweep then made the chunk accessible, pushed
    * it for reuse, and this thread protected it after). */
   atomic_store_release(&s->arena_state, (uint32_t)ARENA_FREED);
-  return used;
+  return held;
 }
 
 /* A recycled chunk onto the ready list (prot: the protected one), unless
@@ -730,15 +737,15 @@ GOGC_API void gogc_arena_free(gogc_arena *a) {
   while (c != NULL) {
     uintptr_t *next = (uintptr_t *)c[0]; /* read before the chunk faults */
     gogc_span *s = gogc_span_of((uintptr_t)c);
-    used_all += (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
-    uintptr_t used = fault_chunk(s); /* resident: all of a huge chunk */
+    used_all += chunk_used(s);
+    uintptr_t held = fault_chunk(s);
     atomic_sub_relaxed(&rt->arena_bytes, ARENA_CHUNK);
     /* Freed as far as pacing goes (Go does the same): churning arenas
      * must not run the collector as if the heap grew. */
     atomic_sub_relaxed(&rt->heap_live, ARENA_CHUNK);
     /* A chunk counts more the more of it was used: the pages that
      * quarantine keeps come back (resident) only through a cycle. */
-    atomic_add_relaxed(&rt->arena_freed_since, 1 + used / ARENA_RECYCLE_UNIT);
+    atomic_add_relaxed(&rt->arena_freed_since, 1 + held / ARENA_RECYCLE_UNIT);
     c = next;
   }
   atomic_sub_relaxed(&rt->arenas_live, 1);

@@ -660,8 +660,9 @@ typedef struct gogc_runtime {
   uint64_t arena_freed_since;    /* [atomic] chunks freed since the last cycle started, weighted */
   uint64_t arena_resident;       /* [atomic] resident bytes of quarantined chunks that kept their pages */
   uint64_t arena_avg_used;       /* [atomic, racy updates] moving average of the bytes an arena used */
-  uint32_t arena_want_huge;      /* [atomic] new chunks get a huge page (arena_note_use) */
-  uint32_t arena_no_thp;         /* [atomic] the OS refused MADV_HUGEPAGE: never again */
+  uint32_t arena_want_huge;      /* [atomic] new chunks get a huge page (arena.c, note_use) */
+  uint32_t arena_no_thp;         /* [atomic] never huge chunks: disablethp=1, the system setting
+                                    "never", or MADV_HUGEPAGE refused */
   pthread_mutex_t arena_lock;    /* the ready list; in critical sections only */
   struct gogc_span *arena_ready; /* [arena_lock] recycled chunks, accessible (cleared when taken) */
   struct gogc_span *arena_ready_prot; /* [arena_lock] recycled chunks still PROT_NONE, pages kept:
