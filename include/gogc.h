@@ -370,13 +370,62 @@ GOGC_API gogc_arena *gogc_arena_new(void);
  * conservatively unless it has no pointers. Objects may point to
  * collected objects (which they keep alive) and be pointed to from the
  * heap (which keeps the arena's memory, not its objects' contents, from
- * being reused). Requests above 256 KiB come from the heap. Pointer
+ * being reused). Requests above 512 KiB come from the heap. Pointer
  * stores into arena objects use gogc_store like any other. NULL when out
  * of memory. A freed arena or a handle that is not an arena aborts with a
- * message. */
+ * message. In C built by gcc or clang, gogc_arena_alloc and
+ * gogc_arena_alloc_noscan are inline: a bump of a pointer, calling the
+ * library only when the chunk is full (below). */
 GOGC_API void *gogc_arena_alloc(gogc_arena *arena, size_t size);
 GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *arena, size_t size);
 GOGC_API void *gogc_arena_alloc_typed(gogc_arena *arena, const gogc_type *type);
+
+/* The inline forms: a bump of the arena's pointer, and the call above
+ * only when the chunk's zeroed room is used up, the size is above 512 KiB
+ * or the handle is not a live arena (which the call reports). The two
+ * types and constants below are the library's, shown only for that; their
+ * layout may change with any version. GOGC_NO_INLINE_ARENA before
+ * including this header keeps the calls. The library's debug builds leave
+ * the inline paths no room, so every allocation is checked there. */
+typedef struct gogc_arena_bump_ {
+  uintptr_t lo, lo_lim; /* conservative objects: [lo, lo_lim) zeroed, bumped up */
+  uintptr_t hi_lim, hi; /* pointer-free objects: [hi_lim, hi) zeroed, bumped down */
+} gogc_arena_bump_;
+typedef struct gogc_arena_head_ {
+  uint64_t magic;         /* GOGC_ARENA_MAGIC_ while the arena lives */
+  gogc_arena_bump_ *bump; /* its active chunk's bump pointers */
+} gogc_arena_head_;
+#define GOGC_ARENA_MAGIC_ 0x61726e61676f6763ull
+#define GOGC_ARENA_MAX_OBJECT_ ((size_t)512 << 10)
+
+#if defined(__GNUC__) && !defined(GOGC_IMPL) && !defined(GOGC_NO_INLINE_ARENA)
+static inline void *gogc_arena_alloc_inline_(gogc_arena *arena, size_t size) {
+  const gogc_arena_head_ *h = (const gogc_arena_head_ *)(void *)arena;
+  if (__builtin_expect(h != NULL && h->magic == GOGC_ARENA_MAGIC_ && size <= GOGC_ARENA_MAX_OBJECT_, 1)) {
+    gogc_arena_bump_ *b = h->bump;
+    uintptr_t lo = b->lo, r = (size + 15 + (size == 0)) & ~(uintptr_t)15;
+    if (__builtin_expect(r <= b->lo_lim - lo, 1)) {
+      __atomic_store_n(&b->lo, lo + r, __ATOMIC_RELAXED); /* markers read it */
+      return (void *)lo;
+    }
+  }
+  return (gogc_arena_alloc)(arena, size);
+}
+static inline void *gogc_arena_alloc_noscan_inline_(gogc_arena *arena, size_t size) {
+  const gogc_arena_head_ *h = (const gogc_arena_head_ *)(void *)arena;
+  if (__builtin_expect(h != NULL && h->magic == GOGC_ARENA_MAGIC_ && size <= GOGC_ARENA_MAX_OBJECT_, 1)) {
+    gogc_arena_bump_ *b = h->bump;
+    uintptr_t hi = b->hi, r = (size + 15 + (size == 0)) & ~(uintptr_t)15;
+    if (__builtin_expect(r <= hi - b->hi_lim, 1)) {
+      b->hi = hi - r;
+      return (void *)(hi - r);
+    }
+  }
+  return (gogc_arena_alloc_noscan)(arena, size);
+}
+#define gogc_arena_alloc(arena, size) gogc_arena_alloc_inline_((arena), (size))
+#define gogc_arena_alloc_noscan(arena, size) gogc_arena_alloc_noscan_inline_((arena), (size))
+#endif
 
 /* Free the arena: every later access to its memory faults. Freeing twice
  * or a handle that is not an arena aborts with a message. */

@@ -90,7 +90,8 @@ def parse(src):
                     decl.append(lines[i])
         if decl is not None:
             text = "\n".join(decl)
-            if "gogc__" not in text:  # internals exported for inline code
+            # internals for inline code: gogc__name, or a name ending in _
+            if "gogc__" not in text and not re.search(r"\b(gogc|GOGC)_\w*_\b", text):
                 cur[2].append((text, comment or ""))
             comment = None
         elif s and not s.startswith("#") and not s.startswith("}") and not s.startswith("extern"):

@@ -165,9 +165,9 @@ void gogc_arenas_init(void) {
 static gogc_arena *checked(const char *fn, gogc_arena *a, bool freed_ok) {
   if (a == NULL) gogc_fatal("%s(NULL): no arena", fn);
   if (gogc_base(a) != a || gogc_size(a) < sizeof *a ||
-      (a->magic != ARENA_MAGIC && a->magic != ARENA_MAGIC_FREED))
+      (a->head.magic != ARENA_MAGIC && a->head.magic != ARENA_MAGIC_FREED))
     gogc_fatal("%s(%p): not an arena (not a handle from gogc_arena_new)", fn, (void *)a);
-  if (a->magic == ARENA_MAGIC_FREED && !freed_ok)
+  if (a->head.magic == ARENA_MAGIC_FREED && !freed_ok)
     gogc_fatal("%s(%p): the arena was freed by gogc_arena_free", fn, (void *)a);
   return a;
 }
@@ -190,6 +190,10 @@ static inline void leave(gogc_arena *a) { (void)a; }
  * Chunks
  * ------------------------------------------------------------------------- */
 
+/* The bump pointers of no chunk: no room, so gogc.h's inline fast paths
+ * call the library (debug builds, freed arenas). Never written. */
+static gogc_arena_bump_ arena_no_room;
+
 /* A new chunk for a, made active. false when out of memory. */
 static bool new_chunk(gogc_arena *a) {
   gogc_runtime *rt = gogc_rt;
@@ -200,6 +204,7 @@ static bool new_chunk(gogc_arena *a) {
   gogc_store(&c[0], a->chunks);
   gogc_store(&a->chunks, c);
   a->active = s;
+  a->head.bump = GOGC_DEBUG >= 1 ? &arena_no_room : &s->arena_bump;
   atomic_add_relaxed(&rt->arena_bytes, ARENA_CHUNK);
   return true;
 }
@@ -650,7 +655,7 @@ GOGC_API gogc_arena *gogc_arena_new(void) {
   install_handler();
   gogc_arena *a = gogc_alloc(sizeof *a);
   if (a == NULL) return NULL;
-  a->magic = ARENA_MAGIC;
+  a->head.magic = ARENA_MAGIC;
   if (!new_chunk(a)) return NULL;
   atomic_add_relaxed(&gogc_rt->arenas_live, 1);
   return a;
@@ -665,7 +670,7 @@ static inline uintptr_t arena_round(size_t n) { return (n + 15 + (n == 0)) & ~(u
 static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   /* The fast path came here for want of zeroed room, or for a misuse or a
    * large request (the handle fully checked, then). */
-  if (a == NULL || a->magic != ARENA_MAGIC || n > ARENA_MAX_OBJECT) {
+  if (a == NULL || a->head.magic != ARENA_MAGIC || n > ARENA_MAX_OBJECT) {
     checked(noscan ? "gogc_arena_alloc_noscan" : "gogc_arena_alloc", a, false);
     if (n > ARENA_MAX_OBJECT) return noscan ? gogc_alloc_noscan(n) : gogc_alloc(n);
   }
@@ -689,7 +694,7 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
 /* The fast paths: a bump within the zeroed part of the active chunk.
  * 16-byte aligned, zeroed (never reused within an arena). */
 GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
-  if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
+  if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
     uintptr_t lo = s->arena_lo, r = arena_round(n);
@@ -704,7 +709,7 @@ GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
 }
 
 GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
-  if (likely(a != NULL && a->magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
+  if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
     uintptr_t hi = s->arena_hi, r = arena_round(n);
@@ -726,10 +731,11 @@ GOGC_API void *gogc_arena_alloc_typed(gogc_arena *a, const gogc_type *type) {
 
 GOGC_API void gogc_arena_free(gogc_arena *a) {
   checked("gogc_arena_free", a, true);
-  if (a->magic == ARENA_MAGIC_FREED) gogc_fatal("gogc_arena_free(%p): arena already freed", (void *)a);
+  if (a->head.magic == ARENA_MAGIC_FREED) gogc_fatal("gogc_arena_free(%p): arena already freed", (void *)a);
   enter(a);
   gogc_runtime *rt = gogc_rt;
-  a->magic = ARENA_MAGIC_FREED;
+  a->head.magic = ARENA_MAGIC_FREED;
+  a->head.bump = &arena_no_room;
   a->active = NULL;
   uintptr_t *c = a->chunks;
   gogc_store(&a->chunks, NULL);

@@ -184,13 +184,20 @@ typedef struct gogc_span {
                               by one huge page (MADV_HUGEPAGE), 0: by small pages (arena.c) */
   uint32_t arena_dirty_lo; /* [freer, sweeper, the thread that takes it] offsets: [lo, hi) is */
   uint32_t arena_dirty_hi; /*   zero, the rest may hold an earlier arena's data (extend_zeroed) */
-  uintptr_t arena_lo;      /* [arena's user; read by markers] */
-  uintptr_t arena_hi;      /* [arena's user] */
-  /* Recycled chunks are zeroed lazily, a block ahead of the bumps:
+  /* The bump pointers, also bumped by gogc.h's inline fast paths through
+   * the handle's gogc_arena_bump_ pointer (hence the union). Recycled
+   * chunks are zeroed lazily, a block ahead of the bumps:
    * [arena_lo, arena_lo_lim) and [arena_hi_lim, arena_hi) are zero, and
    * arena_lo <= arena_lo_lim <= arena_hi_lim <= arena_hi (arena.c). */
-  uintptr_t arena_lo_lim;  /* [arena's user] */
-  uintptr_t arena_hi_lim;  /* [arena's user] */
+  union {
+    gogc_arena_bump_ arena_bump;
+    struct {
+      uintptr_t arena_lo;     /* [arena's user; read by markers] */
+      uintptr_t arena_lo_lim; /* [arena's user] */
+      uintptr_t arena_hi_lim; /* [arena's user] */
+      uintptr_t arena_hi;     /* [arena's user] */
+    };
+  };
 
   /* Finalizers, cleanups and weak handles of its objects (special.c),
    * sorted by object offset, then kind. */
@@ -250,11 +257,15 @@ enum {
 /* Used bytes (all of a huge chunk) that count as one more freed chunk. */
 #define ARENA_RECYCLE_UNIT (ARENA_RESIDENT_MAX / 2 / ARENA_RECYCLE_CHUNKS)
 #define ARENA_READY_MAX ARENA_RECYCLE_CHUNKS /* recycled chunks kept for new arenas: a cycle's worth */
-#define ARENA_MAGIC 0x61726e61676f6763ull  /* live handle */
+#define ARENA_MAGIC GOGC_ARENA_MAGIC_ /* live handle */
 #define ARENA_MAGIC_FREED 0x66726565676f6763ull
+_Static_assert(ARENA_MAX_OBJECT == GOGC_ARENA_MAX_OBJECT_, "gogc.h's inline arena paths");
 
 struct gogc_arena {
-  uint64_t magic;            /* ARENA_MAGIC or ARENA_MAGIC_FREED */
+  /* What gogc.h's inline fast paths read: head.magic (ARENA_MAGIC or
+   * ARENA_MAGIC_FREED) and head.bump ([user] &active->arena_bump; in
+   * debug builds, and once freed, arena_no_room: every call comes in). */
+  gogc_arena_head_ head;
   struct gogc_span *active;  /* [user] the chunk being filled, NULL once freed */
   void *chunks;              /* [user] newest chunk; each one's first word: the next */
   uint32_t owner;            /* [atomic] debug builds: a thread inside a call */

@@ -17,6 +17,8 @@
  *    control measured first), while they are small by small pages, with
  *    contents intact and zero new objects across each change; a freed
  *    huge chunk faults with the report;
+ *  - gogc.h's inline fast paths and the library's calls, mixed in one
+ *    arena, give the same objects; large and impossible requests too;
  *  - every misuse aborts with its message (child processes), including two
  *    threads in one arena in debug builds.
  *
@@ -150,6 +152,59 @@ static void test_zero_size(void) {
   char *z = gogc_arena_alloc(a, 0);
   CHECK(z != NULL && gogc_base(z) != NULL && z != last);
   gogc_arena_free(a);
+}
+
+/* gogc.h's inline fast paths and the library's calls, mixed in one
+ * arena: distinct zeroed objects, pointerful ones going up and pointer-free
+ * ones going down within a chunk, across chunk boundaries (3 MiB each
+ * way), contents intact; a request past GOGC_ARENA_MAX_OBJECT_ comes from
+ * the heap and one that cannot be met is NULL, from either form. */
+static void test_inline_paths(void) {
+#if defined(gogc_arena_alloc) && defined(gogc_arena_alloc_noscan)
+  printf("inline: gogc_arena_alloc and gogc_arena_alloc_noscan are inline here\n");
+#else
+  printf("inline: this build calls the library (no inline fast paths)\n");
+#endif
+  gogc_arena *a = gogc_arena_new();
+  enum { N = 3 * 65536 }; /* 3 MiB of 48-byte objects (48 rounds to 48) each way */
+  uint64_t **up = malloc(N * sizeof *up), **down = malloc(N * sizeof *down);
+  CHECK(up != NULL && down != NULL);
+  int bad_zero = 0, bad_order = 0, chunks_up = 1, chunks_down = 1;
+  for (int i = 0; i < N; i++) {
+    uint64_t *x = (i & 1) ? gogc_arena_alloc(a, 48) : (gogc_arena_alloc)(a, 48);
+    uint64_t *y = (i & 2) ? gogc_arena_alloc_noscan(a, 40) : (gogc_arena_alloc_noscan)(a, 40);
+    CHECK(x != NULL && y != NULL);
+    for (int k = 0; k < 6; k++) bad_zero += x[k] != 0 || (k < 5 && y[k] != 0);
+    if (i > 0) {
+      if (gogc_base(x) == gogc_base(up[i - 1])) bad_order += (char *)x != (char *)up[i - 1] + 48;
+      else chunks_up++;
+      if (gogc_base(y) == gogc_base(down[i - 1])) bad_order += (char *)y != (char *)down[i - 1] - 48;
+      else chunks_down++;
+    }
+    for (int k = 0; k < 6; k++) x[k] = tu_mix((uint64_t)i * 8 + (uint64_t)k);
+    for (int k = 0; k < 5; k++) y[k] = ~tu_mix((uint64_t)i * 8 + (uint64_t)k);
+    up[i] = x;
+    down[i] = y;
+  }
+  int bad = 0;
+  for (int i = 0; i < N; i++)
+    for (int k = 0; k < 5; k++)
+      bad += up[i][k] != tu_mix((uint64_t)i * 8 + (uint64_t)k) ||
+             down[i][k] != ~tu_mix((uint64_t)i * 8 + (uint64_t)k);
+  CHECKF(bad_zero == 0 && bad_order == 0 && bad == 0, "%d not zero, %d out of order, %d changed",
+         bad_zero, bad_order, bad);
+  CHECKF(chunks_up + chunks_down >= 4, "%d + %d chunks for 6 MiB", chunks_up, chunks_down);
+  /* Past the largest arena object: from the heap, which the clone shows
+   * (the clone of a heap object is the object itself). */
+  size_t big = GOGC_ARENA_MAX_OBJECT_ + 1;
+  char *h1 = gogc_arena_alloc(a, big), *h2 = gogc_arena_alloc_noscan(a, big);
+  CHECK(h1 != NULL && h2 != NULL && gogc_base(h1) == h1 && gogc_size(h1) >= big);
+  CHECK(gogc_arena_clone(h1, 16) == h1 && gogc_arena_clone(h2, 16) == h2);
+  CHECK(gogc_arena_clone(up[7], 48) != up[7]); /* an arena object is copied */
+  CHECK(gogc_arena_alloc(a, SIZE_MAX) == NULL && gogc_arena_alloc_noscan(a, SIZE_MAX - 8) == NULL);
+  gogc_arena_free(a);
+  free(up);
+  free(down);
 }
 
 static void test_dropped(void) {
@@ -555,6 +610,13 @@ static int child(const char *mode) {
   } else if (strcmp(mode, "alloc_after_free") == 0) {
     gogc_arena_free(a);
     for (int i = 0; i < 100000; i++) gogc_arena_alloc(a, 64);
+  } else if (strcmp(mode, "alloc_noscan_after_free") == 0) {
+    gogc_arena_free(a);
+    for (int i = 0; i < 100000; i++) gogc_arena_alloc_noscan(a, 64);
+  } else if (strcmp(mode, "alloc_not_an_arena") == 0) {
+    gogc_arena_alloc((gogc_arena *)gogc_alloc(64), 16);
+  } else if (strcmp(mode, "alloc_null") == 0) {
+    gogc_arena_alloc_noscan(NULL, 16);
   } else if (strcmp(mode, "not_an_arena") == 0) {
     gogc_arena_free((gogc_arena *)gogc_alloc(64));
   } else if (strcmp(mode, "null") == 0) {
@@ -588,7 +650,10 @@ static void test_misuse(void) {
   expect("read_after_free_huge", SIGSEGV, "in memory of an arena freed by gogc_arena_free");
   expect("double_free", SIGABRT, "arena already freed");
   expect("alloc_after_free", SIGABRT, "the arena was freed by gogc_arena_free");
+  expect("alloc_noscan_after_free", SIGABRT, "the arena was freed by gogc_arena_free");
   expect("not_an_arena", SIGABRT, "not an arena");
+  expect("alloc_not_an_arena", SIGABRT, "gogc_arena_alloc(0x");
+  expect("alloc_null", SIGABRT, "gogc_arena_alloc_noscan(NULL): no arena");
   expect("null", SIGABRT, "no arena");
   expect("free_arena_object", SIGABRT, "points into an arena");
 #if GOGC_DEBUG_LEVEL >= 1
@@ -604,6 +669,7 @@ int main(int argc, char **argv) {
   test_survival();
   test_zero_size();
   test_dropped();
+  test_inline_paths();
   test_recycled_zero();
   test_huge_pages();
   test_quarantine();
