@@ -731,7 +731,8 @@ GOGC_API void *gogc_arena_alloc_typed(gogc_arena *a, const gogc_type *type) {
 
 GOGC_API void gogc_arena_free(gogc_arena *a) {
   checked("gogc_arena_free", a, true);
-  if (a->head.magic == ARENA_MAGIC_FREED) gogc_fatal("gogc_arena_free(%p): arena already freed", (void *)a);
+  if (a->head.magic == ARENA_MAGIC_FREED)
+    gogc_fatal("gogc_arena_free(%p): arena already freed", (void *)a);
   enter(a);
   gogc_runtime *rt = gogc_rt;
   a->head.magic = ARENA_MAGIC_FREED;

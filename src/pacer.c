@@ -30,10 +30,11 @@
  * allocated while marking is black: it counts as marked, and a doubled
  * heap goal, even where it dies at once. Starting at 80% cut that floating
  * garbage (binary-trees with 2 threads: peak RSS -12%, the latency
- * workload's -12%) for about 13% more cycles (docs/design.md). When the live heap is already at
- * the goal (a limit set too low), the trigger is the goal: the collector
- * runs back to back, and only the CPU limiter keeps that from starving
- * the program.
+ * workload's -12%) for about 13% more cycles (docs/design.md).
+ *
+ * When the live heap is already at the goal (a limit set too low), the
+ * trigger is the goal: the collector runs back to back, and only the CPU
+ * limiter keeps that from starving the program.
  *
  * Assists (Go's revise). Work left / heap left before the goal. If the
  * scan work passes what was expected (the heap grew during the mark), the
