@@ -397,13 +397,18 @@ typedef struct gogc_arena_head_ {
 } gogc_arena_head_;
 #define GOGC_ARENA_MAGIC_ 0x61726e61676f6763ull
 #define GOGC_ARENA_MAX_OBJECT_ ((size_t)512 << 10)
+/* An object's room in a chunk: 16-byte aligned, and at least 16 bytes (a
+ * request of 0 gets a distinct object, as on the heap). */
+static inline uintptr_t gogc_arena_round_(size_t size) {
+  return ((uintptr_t)size + 15 + (size == 0)) & ~(uintptr_t)15;
+}
 
 #if defined(__GNUC__) && !defined(GOGC_IMPL) && !defined(GOGC_NO_INLINE_ARENA)
 static inline void *gogc_arena_alloc_inline_(gogc_arena *arena, size_t size) {
   const gogc_arena_head_ *h = (const gogc_arena_head_ *)(void *)arena;
   if (__builtin_expect(h != NULL && h->magic == GOGC_ARENA_MAGIC_ && size <= GOGC_ARENA_MAX_OBJECT_, 1)) {
     gogc_arena_bump_ *b = h->bump;
-    uintptr_t lo = b->lo, r = (size + 15 + (size == 0)) & ~(uintptr_t)15;
+    uintptr_t lo = b->lo, r = gogc_arena_round_(size);
     if (__builtin_expect(r <= b->lo_lim - lo, 1)) {
       __atomic_store_n(&b->lo, lo + r, __ATOMIC_RELAXED); /* markers read it */
       return (void *)lo;
@@ -415,7 +420,7 @@ static inline void *gogc_arena_alloc_noscan_inline_(gogc_arena *arena, size_t si
   const gogc_arena_head_ *h = (const gogc_arena_head_ *)(void *)arena;
   if (__builtin_expect(h != NULL && h->magic == GOGC_ARENA_MAGIC_ && size <= GOGC_ARENA_MAX_OBJECT_, 1)) {
     gogc_arena_bump_ *b = h->bump;
-    uintptr_t hi = b->hi, r = (size + 15 + (size == 0)) & ~(uintptr_t)15;
+    uintptr_t hi = b->hi, r = gogc_arena_round_(size);
     if (__builtin_expect(r <= hi - b->hi_lim, 1)) {
       b->hi = hi - r;
       return (void *)(hi - r);

@@ -330,18 +330,18 @@ static void hide_chunk(void *s) {
   atomic_store_seqcst(&((gogc_span *)s)->arena_state, (uint32_t)ARENA_FREEING);
 }
 
-/* Make the chunk inaccessible, once no marker is reading it. While the
- * chunks in quarantine keep less than ARENA_RESIDENT_MAX of used memory,
- * this one keeps its pages (touching fresh pages again costs far more
- * than clearing the used part when it is recycled); beyond, it gives them
- * back now. */
 /* Bytes an arena used of chunk s: pointerful objects at the bottom,
  * pointer-free ones at the top. */
 static uintptr_t chunk_used(const gogc_span *s) {
   return (s->arena_lo - s->base) + (s->base + ARENA_CHUNK - s->arena_hi);
 }
 
-/* Returns the bytes the chunk holds resident now (all of a huge one). */
+/* Make the chunk inaccessible, once no marker is reading it. While the
+ * chunks in quarantine keep less than ARENA_RESIDENT_MAX of used memory,
+ * this one keeps its pages (touching fresh pages again costs far more
+ * than clearing the used part when it is recycled); beyond, it gives them
+ * back now. Returns the bytes the chunk holds resident now (all of a huge
+ * one). */
 static uintptr_t fault_chunk(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
   /* The chunk's words stop being scanned at once: a deletion of all of
@@ -661,9 +661,8 @@ GOGC_API gogc_arena *gogc_arena_new(void) {
   return a;
 }
 
-/* An object's room in a chunk: 16-byte aligned, and at least 16 bytes
- * (a request of 0 gets a distinct object, as on the heap). */
-static inline uintptr_t arena_round(size_t n) { return (n + 15 + (n == 0)) & ~(uintptr_t)15; }
+/* An object's room in a chunk (gogc.h, shared with the inline paths). */
+static inline uintptr_t arena_round(size_t n) { return gogc_arena_round_(n); }
 
 /* Out of zeroed room in the active chunk (or a misuse): zero the next
  * block, or take a new chunk, or use the heap for a large request. */
