@@ -283,6 +283,7 @@ void gogc_idle_workers_start(void);
 void gogc_idle_wake(void); /* a registered thread entered a blocking section while helpers waited */
 void gogc_wait_for_core(uint32_t index, bool (*wanted)(void)); /* helpers that use free cores */
 void gogc_gcwork_scan_thread(gogc_gcwork *w, gogc_thread *t); /* scan t's stack now */
+void gogc_mark_scan_self(gogc_thread *t); /* the caller's stack, while marking */
 void gogc_mark_shade_word(gogc_gcwork *w, uintptr_t v);       /* a root word */
 void gogc_mark_scan_unmarked(gogc_gcwork *w, uintptr_t obj);  /* contents only */
 

@@ -937,6 +937,34 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
   pthread_mutex_unlock(&rt->threads_lock);
 }
 
+/* The program thread that started a cycle (gogc_gc) scans its own stack
+ * at once, where it stands in the library, instead of waiting to be
+ * stopped by a signal for it: on a virtual machine a signal and the two
+ * wake-ups of the stop cost more than scanning a small stack. Any moment
+ * of the mark will do for a stack (barrier.c), and scan_thread makes sure
+ * only one scan happens. The gcwork counts as active before it takes
+ * anything (as in take_root), or mark termination could miss what it
+ * holds; outside a critical section, since scan_thread takes threads_lock
+ * (a stop holds that lock while it waits for critical sections to end). */
+void gogc_mark_scan_self(gogc_thread *t) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_gcwork *w = gogc_thread_gcw(t);
+  gogc_thread *l = work_lock();
+  bool marking = atomic_load_relaxed(&rt->phase) == PHASE_MARK;
+  if (marking && !w->active) {
+    rt->nactive++;
+    w->active = 1;
+  }
+  work_unlock(l);
+  if (!marking) return;
+  uint64_t t0 = gogc_os_nanotime();
+  scan_thread(w, t);
+  gogc_gcwork_publish(w);
+  uint64_t used = gogc_os_nanotime() - t0; /* marking on a program thread: an assist */
+  atomic_add_relaxed(&rt->assist_cpu_ns, used);
+  atomic_add_relaxed(&rt->gc_cpu_ns, used);
+}
+
 void gogc_gcwork_scan_thread(gogc_gcwork *w, gogc_thread *t) {
   gogc_lock(&gogc_rt->threads_lock);
   t->need_scan = 1;

@@ -332,7 +332,9 @@ static void start_concurrent_cycle(int trigger) {
   c->concurrent = 1;
   c->num = (uint32_t)rt->num_gc + 1;
   gogc_event_simple(GOGC_EVENT_CYCLE_START, c->num, 0, 0);
-  uint64_t cpu0 = gogc_os_thread_cputime();
+  /* Timed with the clock, not thread CPU time: that is a system call, and
+   * a program thread runs this (an arena churning 2 MiB chunks starts a
+   * cycle every 16 or so). */
   uint64_t s0 = gogc_os_nanotime();
   gogc_sweep_finish();
   c->sweep_finish_ns = gogc_os_nanotime() - s0;
@@ -368,7 +370,7 @@ static void start_concurrent_cycle(int trigger) {
   rt->cycle_pause_ns = pause;
   gogc_event_simple(GOGC_EVENT_PAUSE_END, c->num, pause, 0);
   gogc_event_simple(GOGC_EVENT_MARK_START, c->num, 0, 0);
-  atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_thread_cputime() - cpu0);
+  atomic_add_relaxed(&rt->gc_cpu_ns, gogc_os_nanotime() - s0);
   atomic_add_acq_rel(&rt->bg_seq, 1);
   gogc_os_futex_wake(&rt->bg_seq, INT_MAX);
 }
@@ -724,9 +726,13 @@ void gogc_gc(int trigger) {
     return;
   }
   if (trigger == TRIGGER_HEAP) {
-    if (atomic_load_relaxed(&rt->phase) == PHASE_OFF && (arena || gogc_gc_should_trigger()))
+    bool started = false;
+    if (atomic_load_relaxed(&rt->phase) == PHASE_OFF && (arena || gogc_gc_should_trigger())) {
       start_concurrent_cycle(trigger);
+      started = true;
+    }
     pthread_mutex_unlock(&rt->gc_lock);
+    if (started) gogc_mark_scan_self(self); /* no signal needed for this thread */
     return;
   }
   /* Forced (Go's runtime.GC): let a cycle in progress finish, run a whole
