@@ -210,6 +210,7 @@ uint64_t gogc_scavenge_locked(uint64_t bytes, int which); /* scav_lock held */
 void gogc_scavenge_for_limit(void);                 /* after pages were faulted in */
 enum { PACE_OTHER = 0, PACE_CYCLE_END, PACE_SWEEP_END };
 void gogc_scavenger_pace(int when);                 /* gc_lock held */
+void gogc_scavenger_kick(void);                     /* after gogc_scavenger_pace(PACE_CYCLE_END) */
 void gogc_scavenger_start(void);
 void gogc_scavenger_trace(void);                    /* GODEBUG=scavtrace=1 */
 uint64_t gogc_memory_held(void);

@@ -292,6 +292,7 @@ static GOGC_NOINLINE void stw_cycle(cycle_trace *c) {
   if (pause > rt->max_stw_pause_ns) rt->max_stw_pause_ns = pause;
   record_cycle(c, pause);
   gogc_start_the_world();
+  gogc_scavenger_kick();
   (void)marker;
 }
 
@@ -427,6 +428,7 @@ static bool try_mark_termination(gogc_gcwork *w) {
   if (p > rt->max_stw_pause_ns) rt->max_stw_pause_ns = p;
   record_cycle(c, rt->cycle_pause_ns + p);
   gogc_start_the_world();
+  gogc_scavenger_kick();
   if (gogc_events_on()) {
     gogc_event_simple(GOGC_EVENT_PAUSE_END, c->num, p, 1);
     gogc_event_simple(GOGC_EVENT_MARK_END, c->num, 0, 0);
