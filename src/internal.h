@@ -106,6 +106,7 @@
 #define atomic_add_seqcst(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define atomic_sub_seqcst(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define atomic_exchange_acq_rel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define atomic_exchange_seqcst(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define atomic_signal_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 #define atomic_fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 
@@ -371,7 +372,7 @@ static inline void gogc_critical_enter(gogc_thread *t) {
   (unlikely((t)->suspend_pending) || unlikely(atomic_load_relaxed(&(t)->ack_wanted)) || \
    unlikely(atomic_load_relaxed(&(t)->suspend_req)))
 #else
-#define gogc_stop_due(t) unlikely((t)->suspend_pending)
+#define gogc_stop_due(t) unlikely(atomic_load_relaxed(&(t)->suspend_pending))
 #endif
 static inline void gogc_critical_leave(gogc_thread *t) {
   atomic_signal_fence();

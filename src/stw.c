@@ -12,7 +12,10 @@
  *
  * Stopping the world (Boehm- and Go-style, with signals):
  *   1. the collector takes threads_lock and sets world_stopping;
- *   2. it sends the suspend signal to every RUNNING thread but itself;
+ *   2. it sends the suspend signal to every RUNNING thread but itself
+ *      (while there is a core for each, it first asks them to stop at
+ *      their next safepoint and signals only those that have not within
+ *      10 us: see stop_poke);
  *   3. a thread's handler saves its registers on its own stack (the
  *      kernel's signal frame holds the interrupted context, and
  *      __builtin_unwind_init spills the rest), records its stack pointer,
@@ -96,12 +99,15 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
   gogc_runtime *rt = gogc_rt;
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;
-  t->suspend_pending = 0;
+  /* Sequentially consistent, with the collector's stores of the request
+   * and of suspend_pending (stop_poke): a poke this clears was made after
+   * its request, which the exchange below then sees. */
+  atomic_store_seqcst(&t->suspend_pending, 0);
   if (t->in_suspend) return; /* a signal that arrived while stopped: see below */
   do {
     t->in_suspend = 1;
     atomic_signal_fence();
-    if (atomic_exchange_acq_rel(&t->ack_wanted, 0)) {
+    if (atomic_exchange_seqcst(&t->ack_wanted, 0)) {
       /* A full stop: one ack for the signal that asked for it. */
       atomic_store_relaxed(&t->saved_sp, (uintptr_t)&marker);
       uint32_t seq = atomic_load_acquire(&rt->stw_seq);
@@ -194,7 +200,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
       (atomic_load_relaxed(&t->ack_wanted) || atomic_load_relaxed(&t->suspend_req))) {
     atomic_signal_fence();
     if (t->in_critical) {
-      t->suspend_pending = 1;
+      atomic_store_relaxed(&t->suspend_pending, 1);
     } else {
       /* Stopped between an inline barrier's test and its store: run the
        * test again after the stop (barrier.c). */
@@ -462,6 +468,28 @@ static bool stop_waiter_wait(stop_waiter *w, volatile uint32_t *addr, uint32_t e
   return true;
 }
 
+/* Cooperative stops. While a core is free for every running thread
+ * (stop_spin_ok), the collector first asks a thread to stop at its next
+ * safepoint, the end of an allocator critical section (every allocation
+ * and, while marking, every barriered store), by setting suspend_pending
+ * as the signal handler would for a thread inside one; only a thread that
+ * has not stopped within STOP_POLL_NS is signalled. A thread that
+ * allocates stops within a microsecond, without the signal's interrupt to
+ * its CPU, the kernel's delivery and the handler (on a virtual machine
+ * 10-20 us from request to acknowledgement). Whether the thread stops at
+ * the safepoint or on the signal, it stops in gogc_suspend_self with the
+ * same checks, so the signal remains the guarantee; a poke left over
+ * after its stop costs one call that finds no request. Under
+ * ThreadSanitizer leaving a section already checks the requests. */
+#define STOP_POLL_NS 10000
+static inline void stop_poke(gogc_thread *t) {
+#if !defined(GOGC_TSAN)
+  atomic_store_seqcst(&t->suspend_pending, 1);
+#else
+  (void)t;
+#endif
+}
+
 static void stop_waiter_resend(stop_waiter *w, gogc_thread *t) {
   w->resends++;
   pthread_kill(t->tid, gogc_rt->suspend_signal);
@@ -474,6 +502,13 @@ bool gogc_thread_suspend(gogc_thread *t) {
   atomic_store_seqcst(&t->suspend_req, 1);
   t->stopped_blocking = atomic_load_seqcst(&t->state) == THREAD_BLOCKING;
   if (t->stopped_blocking) return true;
+  if (stop_spin_ok()) {
+    stop_poke(t);
+    uint64_t t0 = gogc_os_nanotime();
+    while (!atomic_load_acquire(&t->suspended) && gogc_os_nanotime() - t0 < STOP_POLL_NS)
+      for (int k = 0; k < 16; k++) gogc_cpu_relax();
+    if (atomic_load_acquire(&t->suspended)) return true;
+  }
   int rc = pthread_kill(t->tid, rt->suspend_signal);
   if (rc != 0) {
     atomic_store_seqcst(&t->suspend_req, 0);
@@ -507,6 +542,15 @@ void gogc_thread_resume(gogc_thread *t) {
 /* ---------------------------------------------------------------------------
  * Stop and start
  * ------------------------------------------------------------------------- */
+/* Signal t for a full stop; if that fails, withdraw the request (false),
+ * unless t already acknowledged it. */
+static bool stop_signal(gogc_thread *t) {
+  int rc = pthread_kill(t->tid, gogc_rt->suspend_signal);
+  if (rc == 0) return true;
+  gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
+  return !atomic_exchange_seqcst(&t->ack_wanted, 0);
+}
+
 void gogc_stop_the_world(void) {
   gogc_runtime *rt = gogc_rt;
   gogc_thread *self = gogc_self;
@@ -514,6 +558,7 @@ void gogc_stop_the_world(void) {
   atomic_store_relaxed(&rt->stw_acks, 0);
   atomic_store_seqcst(&rt->world_stopping, 1);
   uint32_t expected = 0;
+  bool poll = stop_spin_ok();
   for (gogc_thread *t = rt->threads; t; t = t->next) {
     t->stopped_blocking = 0;
     if (t == self) continue;
@@ -522,12 +567,17 @@ void gogc_stop_the_world(void) {
       continue;
     }
     atomic_store_seqcst(&t->ack_wanted, 1);
-    int rc = pthread_kill(t->tid, rt->suspend_signal);
-    if (rc == 0) expected++;
-    else {
-      atomic_store_seqcst(&t->ack_wanted, 0);
-      gogc_warn("cannot signal a registered thread (error %d); did it exit without unregistering?", rc);
-    }
+    expected++;
+    if (poll) stop_poke(t);
+    else if (!stop_signal(t)) expected--;
+  }
+  if (poll && expected > 0) { /* then signal those not stopped yet */
+    uint64_t t0 = gogc_os_nanotime();
+    while (atomic_load_acquire(&rt->stw_acks) < expected && gogc_os_nanotime() - t0 < STOP_POLL_NS)
+      for (int k = 0; k < 16; k++) gogc_cpu_relax();
+    for (gogc_thread *t = rt->threads; t; t = t->next)
+      if (t != self && !t->stopped_blocking && atomic_load_seqcst(&t->ack_wanted) && !stop_signal(t))
+        expected--;
   }
   uint32_t a;
   stop_waiter w = stop_waiter_init();
