@@ -315,15 +315,6 @@ gogc_thread *gogc_thread_register_helper(void);
 void gogc_stop_the_world(void);
 void gogc_start_the_world(void);
 GOGC_COLD void gogc_suspend_self(gogc_thread *t);
-/* Take a library lock. A registered thread waiting for a lock must still
- * be stoppable: the suspend signal interrupts the wait. ThreadSanitizer
- * holds that signal back while the thread waits inside pthread_mutex_lock,
- * so under TSan the wait is a trylock loop around short sleeps, where TSan
- * delivers it (stw.c). */
-#if defined(GOGC_TSAN)
-void gogc_tsan_lock(pthread_mutex_t *m);
-#define gogc_lock(m) gogc_tsan_lock(m)
-#else
 static inline void gogc_cpu_relax(void) { /* in spin loops */
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -333,6 +324,15 @@ static inline void gogc_cpu_relax(void) { /* in spin loops */
   atomic_signal_fence();
 #endif
 }
+/* Take a library lock. A registered thread waiting for a lock must still
+ * be stoppable: the suspend signal interrupts the wait. ThreadSanitizer
+ * holds that signal back while the thread waits inside pthread_mutex_lock,
+ * so under TSan the wait is a trylock loop around short sleeps, where TSan
+ * delivers it (stw.c). */
+#if defined(GOGC_TSAN)
+void gogc_tsan_lock(pthread_mutex_t *m);
+#define gogc_lock(m) gogc_tsan_lock(m)
+#else
 void gogc_lock_contended(pthread_mutex_t *m);
 static inline void gogc_lock(pthread_mutex_t *m) {
   if (likely(pthread_mutex_trylock(m) == 0)) return;

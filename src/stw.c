@@ -84,6 +84,8 @@ static start_rec *pending_starts, *start_free; /* [threads_lock] */
 #define STOP_SPIN_NS 50000
 static inline bool stop_spin_ok(void) {
   gogc_runtime *rt = gogc_rt;
+  uint32_t forced = atomic_load_relaxed(&rt->test_stop_policy);
+  if (unlikely(forced != 0)) return forced == 1;
   return atomic_load_relaxed(&rt->nrunning) < rt->ncpu;
 }
 
@@ -195,7 +197,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   (void)info;
   int saved = errno;
   gogc_thread *t = gogc_self;
-  if (t != NULL) t->signals_seen++;
+  if (t != NULL) atomic_add_relaxed(&t->signals_seen, 1);
   if (t != NULL && gogc_rt != NULL && !t->in_suspend &&
       (atomic_load_relaxed(&t->ack_wanted) || atomic_load_relaxed(&t->suspend_req))) {
     atomic_signal_fence();

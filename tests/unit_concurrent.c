@@ -244,6 +244,86 @@ static void test_blocking_transient_running(void) {
   gogc_leave_blocking();
 }
 
+/* Both ways a stop reaches a running thread (stw.c): at its next
+ * safepoint, the end of an allocator critical section, when a core is
+ * free for it (stop_poke: no signal), and by the signal when it never
+ * reaches one (a loop that does not allocate) or when every core is
+ * taken. rt->test_stop_policy chooses the policy for each case; each case
+ * stops the world and then the thread alone, and checks where the stop
+ * found the thread and whether it handled a signal (at least one: the
+ * second stop may come while the thread is still in the first's handler,
+ * and its signal, pending then, may be handled after the check). */
+static volatile int g_spin_alloc, g_spin_go, g_spin_in;
+static gogc_thread *volatile g_spin_thread;
+static void *volatile g_spin_sink;
+
+static void *spinner_main(void *arg) {
+  (void)arg;
+  g_spin_thread = gogc_thread_register_self();
+  __atomic_store_n(&g_spin_in, 1, __ATOMIC_RELEASE);
+  while (!__atomic_load_n(&g_spin_go, __ATOMIC_ACQUIRE)) {
+    if (g_spin_alloc) gogc_store((void **)&g_spin_sink, gogc_alloc_noscan(16));
+    else
+      for (volatile int i = 0; i < 100; i++) {
+      }
+  }
+  return NULL;
+}
+
+static void test_stop_paths(void) {
+  gogc_runtime *rt = gogc_rt;
+  for (int alloc = 0; alloc < 2; alloc++) {
+    for (int poll = 0; poll < 2; poll++) {
+#if defined(GOGC_TSAN)
+      /* ThreadSanitizer delivers a signal at the thread's next intercepted
+       * call, which a loop that does not allocate never makes. */
+      if (!alloc) continue;
+#endif
+      g_spin_alloc = alloc;
+      __atomic_store_n(&g_spin_go, 0, __ATOMIC_RELEASE);
+      __atomic_store_n(&g_spin_in, 0, __ATOMIC_RELEASE);
+      pthread_t tid;
+      CHECK(pthread_create(&tid, NULL, spinner_main, NULL) == 0);
+      while (!__atomic_load_n(&g_spin_in, __ATOMIC_ACQUIRE)) tu_sleep_ms(1);
+      gogc_thread *t = g_spin_thread;
+      __atomic_store_n(&rt->test_stop_policy, poll ? 1u : 2u, __ATOMIC_RELAXED);
+      /* Stopped at safepoints only if the thread is on a CPU within the
+       * 10 us: on a busy machine it may not be, so up to 20 tries. */
+      uint32_t sigs = 0;
+      for (int attempt = 0; attempt < 20; attempt++) {
+        uint32_t sig0 = __atomic_load_n(&t->signals_seen, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&rt->gc_lock);
+        gogc_stop_the_world();
+        uintptr_t sp = atomic_load_relaxed(&t->saved_sp);
+        CHECKF(sp > t->stack_lo && sp < t->stack_hi, "alloc %d poll %d: full stop, sp %p", alloc,
+               poll, (void *)sp);
+        gogc_start_the_world();
+        pthread_mutex_unlock(&rt->gc_lock);
+
+        pthread_mutex_lock(&rt->threads_lock);
+        CHECK(gogc_thread_suspend(t));
+        const uintptr_t *regs;
+        uint32_t nregs;
+        gogc_thread_stopped_stack(t, &sp, &regs, &nregs);
+        CHECKF(sp > t->stack_lo && sp < t->stack_hi && regs == NULL,
+               "alloc %d poll %d: single stop, sp %p regs %p", alloc, poll, (void *)sp,
+               (const void *)regs);
+        gogc_thread_resume(t);
+        pthread_mutex_unlock(&rt->threads_lock);
+        sigs = __atomic_load_n(&t->signals_seen, __ATOMIC_RELAXED) - sig0;
+        if (!(alloc && poll) || sigs == 0) break;
+      }
+      __atomic_store_n(&rt->test_stop_policy, 0u, __ATOMIC_RELAXED);
+#if !defined(GOGC_TSAN) /* its slowdown makes the 10 us too short to count on */
+      if (alloc && poll) CHECKF(sigs == 0, "stopped at safepoints, yet %u signals handled", sigs);
+      else CHECKF(sigs >= 1, "alloc %d poll %d: stopped with no signal", alloc, poll);
+#endif
+      __atomic_store_n(&g_spin_go, 1, __ATOMIC_RELEASE);
+      pthread_join(tid, NULL);
+    }
+  }
+}
+
 /* A weak pointer to an object that a cycle found dead, read before the
  * object's span is swept, is NULL: gogc_weak_get sweeps the span first
  * (without that it returned the dead object, which the sweep then freed).
@@ -345,5 +425,6 @@ int main(void) {
   test_weak_unswept();
   test_sweep_done_after_pages();
   test_blocking_transient_running();
+  test_stop_paths();
   return check_done();
 }
