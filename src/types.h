@@ -375,7 +375,8 @@ typedef struct gogc_thread {
   gogc_span *alloc[NUM_SPAN_CLASSES]; /* [owner] (flushed by gc in STW) */
   uint64_t local_large_alloc;         /* [owner] bytes, not yet published */
   uint32_t in_critical;               /* [owner + own signal handler] */
-  volatile uint32_t suspend_pending;  /* [owner + own signal handler] */
+  volatile uint32_t suspend_pending;  /* [atomic] owner, own signal handler, collector
+                                         (stop_poke: stop at the section's end) */
   volatile uint32_t in_suspend;       /* [owner + own signal handler] inside gogc_suspend_self */
   volatile uint32_t signals_seen;     /* [own signal handler] suspend signals handled (debugging) */
   volatile uint32_t ack_wanted;       /* [atomic] set by the collector before it signals
