@@ -287,10 +287,13 @@ static void test_stop_paths(void) {
       while (!__atomic_load_n(&g_spin_in, __ATOMIC_ACQUIRE)) tu_sleep_ms(1);
       gogc_thread *t = g_spin_thread;
       __atomic_store_n(&rt->test_stop_policy, poll ? 1u : 2u, __ATOMIC_RELAXED);
-      /* Stopped at safepoints only if the thread is on a CPU within the
-       * 10 us: on a busy machine it may not be, so up to 20 tries. */
+      /* Stopped at safepoints only if the thread is on a CPU during the
+       * 10 us: on a busy machine (CI runs tests two at a time, one of
+       * them forking hundreds of children) it may be off its CPU for
+       * milliseconds, so tries a millisecond apart, for up to 2 s. */
       uint32_t sigs = 0;
-      for (int attempt = 0; attempt < 20; attempt++) {
+      for (int attempt = 0; attempt < 2000; attempt++) {
+        if (attempt > 0) tu_sleep_ms(1);
         uint32_t sig0 = __atomic_load_n(&t->signals_seen, __ATOMIC_RELAXED);
         pthread_mutex_lock(&rt->gc_lock);
         gogc_stop_the_world();
