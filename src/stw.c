@@ -444,7 +444,8 @@ typedef struct stop_waiter {
 
 static stop_waiter stop_waiter_init(void) {
   uint64_t now = gogc_os_nanotime();
-  return (stop_waiter){.start = now, .next = now + 10000000, .interval = 10000000, .spin = stop_spin_ok()};
+  return (stop_waiter){
+      .start = now, .next = now + 10000000, .interval = 10000000, .spin = stop_spin_ok()};
 }
 
 /* Wait on *addr while it holds expect, until the next resend is due: true
@@ -577,9 +578,10 @@ void gogc_stop_the_world(void) {
     uint64_t t0 = gogc_os_nanotime();
     while (atomic_load_acquire(&rt->stw_acks) < expected && gogc_os_nanotime() - t0 < STOP_POLL_NS)
       for (int k = 0; k < 16; k++) gogc_cpu_relax();
-    for (gogc_thread *t = rt->threads; t; t = t->next)
-      if (t != self && !t->stopped_blocking && atomic_load_seqcst(&t->ack_wanted) && !stop_signal(t))
-        expected--;
+    for (gogc_thread *t = rt->threads; t; t = t->next) {
+      if (t == self || t->stopped_blocking || !atomic_load_seqcst(&t->ack_wanted)) continue;
+      if (!stop_signal(t)) expected--;
+    }
   }
   uint32_t a;
   stop_waiter w = stop_waiter_init();

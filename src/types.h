@@ -636,7 +636,8 @@ typedef struct gogc_runtime {
   uint64_t assists;              /* [atomic] mark assists run */
   uint32_t test_hold;            /* [atomic] tests: no marking until cleared */
   uint32_t test_hold_sweep;      /* [atomic] tests: no background sweeping while set */
-  uint32_t test_stop_policy;     /* [atomic] tests: stops poll first (1) or signal (2); 0: by cores */
+  uint32_t test_stop_policy;     /* [atomic] tests: stops poke first (1) or signal at
+                                    once (2); 0: as the cores allow (stw.c) */
   uint32_t threads_started;      /* [gc_lock] markers, sweeper, workers running */
 
   /* --- sweeper --- */
