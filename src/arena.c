@@ -661,9 +661,6 @@ GOGC_API gogc_arena *gogc_arena_new(void) {
   return a;
 }
 
-/* An object's room in a chunk (gogc.h, shared with the inline paths). */
-static inline uintptr_t arena_round(size_t n) { return gogc_arena_round_(n); }
-
 /* Out of zeroed room in the active chunk (or a misuse): zero the next
  * block, or take a new chunk, or use the heap for a large request. */
 static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
@@ -675,7 +672,7 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   }
   enter(a);
   void *p = NULL;
-  uintptr_t r = arena_round(n);
+  uintptr_t r = gogc_arena_round_(n);
   if (extend_zeroed(a->active, r, noscan) || (new_chunk(a) && extend_zeroed(a->active, r, noscan))) {
     gogc_span *s = a->active;
     if (noscan) {
@@ -696,7 +693,7 @@ GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t lo = s->arena_lo, r = arena_round(n);
+    uintptr_t lo = s->arena_lo, r = gogc_arena_round_(n);
     if (likely(r <= s->arena_lo_lim - lo)) {
       atomic_store_relaxed(&s->arena_lo, lo + r);
       leave(a);
@@ -711,7 +708,7 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t hi = s->arena_hi, r = arena_round(n);
+    uintptr_t hi = s->arena_hi, r = gogc_arena_round_(n);
     if (likely(r <= hi - s->arena_hi_lim)) {
       s->arena_hi = hi - r;
       leave(a);

@@ -79,19 +79,30 @@ static start_rec *pending_starts, *start_free; /* [threads_lock] */
  * collection per 16 of them, was stopped twice a cycle and slept both
  * times (mark termination 30 us). With more running threads than cores
  * the spinner would take the core that the other side needs: sleep at
- * once, as before. stop_spin: keep spinning (true) or give up (false).
- * Async-signal-safe (the clock is the vDSO's). */
+ * once, as before. Async-signal-safe (the clock is the vDSO's). */
 #define STOP_SPIN_NS 50000
-static inline bool stop_spin_ok(void) {
+static inline bool stop_core_spare(void) {
   gogc_runtime *rt = gogc_rt;
   uint32_t forced = atomic_load_relaxed(&rt->test_stop_policy);
   if (unlikely(forced != 0)) return forced == 1;
   return atomic_load_relaxed(&rt->nrunning) < rt->ncpu;
 }
 
-static inline bool stop_spin(uint64_t t0) {
+/* A few pauses on the CPU; then whether less than ns has passed since t0. */
+static inline bool spin_within(uint64_t t0, uint64_t ns) {
   for (int k = 0; k < 16; k++) gogc_cpu_relax();
-  return gogc_os_nanotime() - t0 < STOP_SPIN_NS;
+  return gogc_os_nanotime() - t0 < ns;
+}
+
+/* The stopped side: wait while *addr == val, on the CPU first when a core
+ * is spare, then on the futex. */
+static void stop_wait_while(volatile uint32_t *addr, uint32_t val) {
+  bool spin = stop_core_spare();
+  uint64_t t0 = spin ? gogc_os_nanotime() : 0;
+  while (atomic_load_acquire(addr) == val) {
+    if (spin && spin_within(t0, STOP_SPIN_NS)) continue;
+    gogc_os_futex_wait(addr, val);
+  }
 }
 
 /* Spill registers, publish the stack pointer, acknowledge, sleep until the
@@ -115,23 +126,13 @@ GOGC_NOINLINE void gogc_suspend_self(gogc_thread *t) {
       uint32_t seq = atomic_load_acquire(&rt->stw_seq);
       atomic_add_acq_rel(&rt->stw_acks, 1);
       gogc_os_futex_wake(&rt->stw_acks, 1);
-      bool spin = stop_spin_ok();
-      uint64_t t0 = spin ? gogc_os_nanotime() : 0;
-      while (atomic_load_acquire(&rt->stw_seq) == seq) {
-        if (spin && stop_spin(t0)) continue;
-        gogc_os_futex_wait(&rt->stw_seq, seq);
-      }
+      stop_wait_while(&rt->stw_seq, seq);
     } else if (atomic_load_seqcst(&t->suspend_req)) {
       /* A single-thread stop (a stack scan or a barrier-buffer flush). */
       atomic_store_relaxed(&t->saved_sp, (uintptr_t)&marker);
       atomic_store_release(&t->suspended, 1);
       gogc_os_futex_wake(&t->suspended, 1);
-      bool spin = stop_spin_ok();
-      uint64_t t0 = spin ? gogc_os_nanotime() : 0;
-      while (atomic_load_acquire(&t->suspend_req)) {
-        if (spin && stop_spin(t0)) continue;
-        gogc_os_futex_wait(&t->suspend_req, 1);
-      }
+      stop_wait_while(&t->suspend_req, 1);
     }
     /* Neither: the signal was stale (its stop already had this thread's
      * ack, given at a safepoint). A signal for the next stop may have come
@@ -439,23 +440,20 @@ typedef struct stop_waiter {
   uint64_t interval;     /* ns */
   uint32_t resends;
   bool warned;
-  bool spin; /* wait on the CPU first (stop_spin_ok) */
+  bool spin; /* wait on the CPU first (stop_core_spare) */
 } stop_waiter;
 
 static stop_waiter stop_waiter_init(void) {
   uint64_t now = gogc_os_nanotime();
   return (stop_waiter){
-      .start = now, .next = now + 10000000, .interval = 10000000, .spin = stop_spin_ok()};
+      .start = now, .next = now + 10000000, .interval = 10000000, .spin = stop_core_spare()};
 }
 
 /* Wait on *addr while it holds expect, until the next resend is due: true
  * when it is. */
 static bool stop_waiter_wait(stop_waiter *w, volatile uint32_t *addr, uint32_t expect) {
+  if (w->spin && spin_within(w->start, STOP_SPIN_NS)) return false;
   uint64_t now = gogc_os_nanotime();
-  if (w->spin && now - w->start < STOP_SPIN_NS) {
-    for (int k = 0; k < 16; k++) gogc_cpu_relax();
-    return false;
-  }
   if (now < w->next) {
     gogc_os_futex_wait_ns(addr, expect, w->next - now);
     return false;
@@ -472,7 +470,7 @@ static bool stop_waiter_wait(stop_waiter *w, volatile uint32_t *addr, uint32_t e
 }
 
 /* Cooperative stops. While a core is free for every running thread
- * (stop_spin_ok), the collector first asks a thread to stop at its next
+ * (stop_core_spare), the collector first asks a thread to stop at its next
  * safepoint, the end of an allocator critical section (every allocation
  * and, while marking, every barriered store), by setting suspend_pending
  * as the signal handler would for a thread inside one; only a thread that
@@ -493,6 +491,15 @@ static inline void stop_poke(gogc_thread *t) {
 #endif
 }
 
+/* The requesting side, after its pokes: whether *addr reaches at_least
+ * within STOP_POLL_NS. */
+static bool stop_poll_until(volatile uint32_t *addr, uint32_t at_least) {
+  uint64_t t0 = gogc_os_nanotime();
+  while (atomic_load_acquire(addr) < at_least)
+    if (!spin_within(t0, STOP_POLL_NS)) return atomic_load_acquire(addr) >= at_least;
+  return true;
+}
+
 static void stop_waiter_resend(stop_waiter *w, gogc_thread *t) {
   w->resends++;
   pthread_kill(t->tid, gogc_rt->suspend_signal);
@@ -505,12 +512,9 @@ bool gogc_thread_suspend(gogc_thread *t) {
   atomic_store_seqcst(&t->suspend_req, 1);
   t->stopped_blocking = atomic_load_seqcst(&t->state) == THREAD_BLOCKING;
   if (t->stopped_blocking) return true;
-  if (stop_spin_ok()) {
+  if (stop_core_spare()) {
     stop_poke(t);
-    uint64_t t0 = gogc_os_nanotime();
-    while (!atomic_load_acquire(&t->suspended) && gogc_os_nanotime() - t0 < STOP_POLL_NS)
-      for (int k = 0; k < 16; k++) gogc_cpu_relax();
-    if (atomic_load_acquire(&t->suspended)) return true;
+    if (stop_poll_until(&t->suspended, 1)) return true;
   }
   int rc = pthread_kill(t->tid, rt->suspend_signal);
   if (rc != 0) {
@@ -561,7 +565,7 @@ void gogc_stop_the_world(void) {
   atomic_store_relaxed(&rt->stw_acks, 0);
   atomic_store_seqcst(&rt->world_stopping, 1);
   uint32_t expected = 0;
-  bool poll = stop_spin_ok();
+  bool poll = stop_core_spare();
   for (gogc_thread *t = rt->threads; t; t = t->next) {
     t->stopped_blocking = 0;
     if (t == self) continue;
@@ -574,10 +578,7 @@ void gogc_stop_the_world(void) {
     if (poll) stop_poke(t);
     else if (!stop_signal(t)) expected--;
   }
-  if (poll && expected > 0) { /* then signal those not stopped yet */
-    uint64_t t0 = gogc_os_nanotime();
-    while (atomic_load_acquire(&rt->stw_acks) < expected && gogc_os_nanotime() - t0 < STOP_POLL_NS)
-      for (int k = 0; k < 16; k++) gogc_cpu_relax();
+  if (poll && !stop_poll_until(&rt->stw_acks, expected)) { /* signal those not stopped yet */
     for (gogc_thread *t = rt->threads; t; t = t->next) {
       if (t == self || t->stopped_blocking || !atomic_load_seqcst(&t->ack_wanted)) continue;
       if (!stop_signal(t)) expected--;
