@@ -6,7 +6,8 @@
  * here. The barrier is Go's hybrid one:
  *
  *     shade(*slot)      the value overwritten  (Yuasa, deletion)
- *     shade(value)      the value written      (Dijkstra, insertion)
+ *     shade(value)      the value written      (Dijkstra, insertion),
+ *                       while this thread's stack is not yet scanned
  *     *slot = value
  *
  * "Shade" here is cheap: both words go into the thread's barrier buffer
@@ -29,6 +30,17 @@
  *     the deletion half while the slot holds it), so a scanned stack is
  *     never the only path to a white object.
  * Globals are scanned concurrently too, hence barriers on global stores.
+ *
+ * So the insertion half is needed only for case 2. Go's barrier shades
+ * both values always, because a goroutine cannot cheaply tell whether its
+ * own stack is grey; here each thread's stack is scanned once, at a stop
+ * of that thread (or by the thread itself), and the scan clears the
+ * thread's stack_grey flag, which the barrier reads inside its critical
+ * section. A thread registered during the mark keeps the flag set until
+ * the cycle ends (its stack is never scanned in it). Most stores while
+ * marking initialise new objects, whose old value is zero: with a black
+ * stack they buffer nothing, and binary-trees with 2 threads lost its
+ * barrier-buffer flushes (1.7% of its CPU) and 2.4% of its wall time.
  *
  * What needs no barrier:
  *   - stores to the thread's own locals, and of non-pointer data;
@@ -150,17 +162,18 @@ GOGC_API void gogc__store_slow(void **slot, void *value) {
       atomic_store_relaxed(slot, value);
     }
     gogc_wb_put(t, old);
-    gogc_wb_put(t, (uintptr_t)value);
+    if (gogc_wb_insertion(t)) gogc_wb_put(t, (uintptr_t)value); /* case 2 only */
   } else {
     atomic_store_relaxed(slot, value);
   }
   gogc_critical_leave(t);
 }
 
-/* Shade every aligned word that [dst, dst+n) holds now and that
- * [src, src+n) holds (src may be NULL: a clear). */
+/* Shade every aligned word that [dst, dst+n) holds now and, while t's
+ * stack is grey, that [src, src+n) holds (src may be NULL: a clear). */
 static void wb_put_range(gogc_thread *t, uintptr_t dst, uintptr_t src, size_t n) {
   uintptr_t first = (dst + 7) & ~(uintptr_t)7;
+  if (!gogc_wb_insertion(t)) src = 0;
   for (uintptr_t a = first; a + 8 <= dst + n; a += 8) {
     gogc_wb_put(t, *(const uintptr_t *)a);
     if (src) {
@@ -240,7 +253,7 @@ GOGC_API void gogc_atomic_store(void *slot, const void *value) {
   }
   if (gogc_wb_marking()) {
     gogc_wb_put(t, (uintptr_t)atomic_load_relaxed((void **)slot));
-    gogc_wb_put(t, (uintptr_t)value);
+    if (gogc_wb_insertion(t)) gogc_wb_put(t, (uintptr_t)value);
   }
   atomic_store_seqcst((void **)slot, (void *)value);
   gogc_critical_leave(t);
@@ -255,7 +268,7 @@ GOGC_API void *gogc_atomic_swap(void *slot, const void *value) {
     gogc_check_ptr("gogc_atomic_swap", "value", value);
   }
   bool on = gogc_wb_marking();
-  if (on) gogc_wb_put(t, (uintptr_t)value);
+  if (on && gogc_wb_insertion(t)) gogc_wb_put(t, (uintptr_t)value);
   void *old = __atomic_exchange_n((void **)slot, (void *)value, __ATOMIC_SEQ_CST);
   if (on) gogc_wb_put(t, (uintptr_t)old); /* exactly the value overwritten */
   gogc_critical_leave(t);
@@ -271,7 +284,7 @@ GOGC_API int gogc_atomic_cas(void *slot, const void *expected, const void *desir
     gogc_check_ptr("gogc_atomic_cas", "value", desired);
   }
   bool on = gogc_wb_marking();
-  if (on) gogc_wb_put(t, (uintptr_t)desired);
+  if (on && gogc_wb_insertion(t)) gogc_wb_put(t, (uintptr_t)desired);
   void *exp = (void *)expected;
   int ok = __atomic_compare_exchange_n((void **)slot, &exp, (void *)desired, false,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);

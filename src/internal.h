@@ -386,6 +386,13 @@ int gogc_real_pthread_create(pthread_t *tid, const pthread_attr_t *attr,
 int gogc_start_helper(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *),
                       void *arg, const char *name);
 
+/* Does t's barrier need the insertion half (its stack is not yet scanned
+ * in this cycle: barrier.c)? Written by the scan while t is stopped, or by
+ * t itself; read by t inside a critical section. */
+static inline bool gogc_wb_insertion(const gogc_thread *t) {
+  return atomic_load_relaxed(&t->stack_grey) != 0;
+}
+
 /* Append v to t's barrier buffer if it may point into the heap. Inside a
  * critical section, with the barrier on. */
 static inline void gogc_wb_put(gogc_thread *t, uintptr_t v) {

@@ -287,6 +287,7 @@ gogc_thread *gogc_thread_register_self(void) {
   t->stack_lo = lo;
   t->stack_hi = hi;
   t->state = THREAD_RUNNING;
+  atomic_store_relaxed(&t->stack_grey, 1);
   gogc_self = t; /* before linking: the handler must find it */
   gogc_lock(&rt->threads_lock);
   t->pool_idx = gogc_pool_index_alloc();
@@ -635,6 +636,7 @@ void gogc_roots_add_threads(uintptr_t self_sp) {
 void gogc_roots_add_threads_concurrent(void) {
   for (gogc_thread *t = gogc_rt->threads; t; t = t->next) {
     t->need_scan = 1;
+    atomic_store_relaxed(&t->stack_grey, 1);
     gogc_roots_push_thread(t);
   }
   for (start_rec *r = pending_starts; r; r = r->next)

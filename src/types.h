@@ -399,6 +399,10 @@ typedef struct gogc_thread {
 
   /* --- concurrent marking (mark.c, barrier.c) --- */
   uint32_t need_scan;                 /* [threads_lock] stack not yet scanned this cycle */
+  uint32_t stack_grey;                /* [atomic; owner reads in a critical section] the barrier's
+                                         insertion half is on: set at registration and at
+                                         mark start (world stopped), cleared once the stack
+                                         is scanned (the thread stopped, or by itself) */
   uintptr_t *cm_snap;                 /* [threads_lock] checkmark: the words the
                                          concurrent stack scan saw */
   size_t cm_words, cm_cap;            /* [threads_lock] */

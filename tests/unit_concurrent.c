@@ -111,6 +111,40 @@ static void test_insertion(int how) {
   if (got == NULL || !alive(got)) printf("  insertion barrier (form %d) lost its object\n", how);
 }
 
+/* Once this thread's stack is scanned, the insertion half is off
+ * (barrier.c, case 3): a store into a new object buffers nothing (the old
+ * value is zero), where the same store before the scan buffers the value.
+ * An object the thread then takes out of the heap and stores into a black
+ * object survives through the deletion half alone. */
+static void test_insertion_after_scan(void) {
+  gogc_store((void *)&g_holder, new_obj());
+  make_into(&g_holder->f);
+  gogc_store((void *)&g_keep, NULL);
+  clobber_stack();
+  gogc_test_start_held_cycle();
+  gogc_thread *t = self();
+  CHECK(t->stack_grey == 1);
+  struct obj *before = new_obj(); /* black */
+  uint32_t n0 = t->wb_n;
+  gogc_store(&before->f, g_holder);
+  CHECKF(t->wb_n == n0 + 1, "grey stack: %u words buffered, want 1", t->wb_n - n0);
+  gogc_test_scan_thread(t); /* this stack is black from here */
+  CHECK(t->stack_grey == 0);
+  struct obj *black = new_obj();
+  gogc_store((void *)&g_keep, black); /* the global's old value is NULL */
+  struct obj *volatile x = g_holder->f;
+  n0 = t->wb_n;
+  gogc_store(&black->f, x);
+  CHECKF(t->wb_n == n0, "black stack: %u words buffered, want 0", t->wb_n - n0);
+  gogc_store(&g_holder->f, NULL); /* the deletion half shades x */
+  CHECK(t->wb_n == n0 + 1);
+  x = NULL;
+  black = before = NULL;
+  gogc_test_finish_held_cycle();
+  CHECK(g_keep != NULL && alive(g_keep->f));
+  gogc_store((void *)&g_keep, NULL);
+}
+
 /* Objects allocated during the mark are black at once. */
 static void test_allocate_black(void) {
   gogc_test_start_held_cycle();
@@ -422,6 +456,7 @@ int main(void) {
   gogc_set_percent(-1); /* only the cycles the tests start */
   for (int how = 0; how < 5; how++) test_deletion(how);
   for (int how = 0; how < 5; how++) test_insertion(how);
+  test_insertion_after_scan();
   test_allocate_black();
   test_trigger_returns_black();
   test_garbage_reclaimed();
