@@ -245,13 +245,17 @@ static inline void shade(gogc_gcwork *w, uintptr_t p, uintptr_t heap_base,
 }
 
 /* Scan [lo, hi) conservatively: every aligned word may be a pointer. */
-GOGC_NO_SANITIZE void gogc_scan_range(gogc_gcwork *w, uintptr_t lo, uintptr_t hi) {
+static GOGC_NO_SANITIZE_INLINE void scan_words(gogc_gcwork *w, uintptr_t lo, uintptr_t hi) {
   gogc_runtime *rt = gogc_rt;
   uintptr_t base = rt->heap_base, mapped = atomic_load_acquire(&rt->heap_mapped);
   gogc_span **spans = rt->spans;
   lo = (lo + 7) & ~(uintptr_t)7;
   w->scan_work += hi > lo ? hi - lo : 0;
   for (uintptr_t a = lo; a + 8 <= hi; a += 8) shade(w, *(const uintptr_t *)a, base, mapped, spans);
+}
+
+GOGC_NO_SANITIZE void gogc_scan_range(gogc_gcwork *w, uintptr_t lo, uintptr_t hi) {
+  scan_words(w, lo, hi);
 }
 
 /* Shade what the root word v points to, if anything. */
@@ -393,8 +397,12 @@ static GOGC_NOINLINE void scan_arena_chunk(gogc_gcwork *w, gogc_span *s, uintptr
   __atomic_sub_fetch(&s->arena_scanning, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Scan a grey object (or an oblet of a large one) starting at p. */
-static void scan_object(gogc_gcwork *w, uintptr_t p) {
+/* Scan a grey object (or an oblet of a large one) starting at p. A small
+ * conservative object is scanned inline, not by a call to
+ * gogc_scan_range, which saved and restored six registers and reloaded
+ * the heap bounds for every object (binary-trees, 16-byte objects: 4-5%
+ * less wall time with 1 and 2 threads). */
+static GOGC_NO_SANITIZE void scan_object(gogc_gcwork *w, uintptr_t p) {
   gogc_span *s = atomic_load_acquire(&gogc_rt->spans[(p - gogc_rt->heap_base) >> PAGE_SHIFT]);
   int kind = spanclass_kind(s->spanclass);
   if (spanclass_sizeclass(s->spanclass) != 0) {
@@ -404,7 +412,7 @@ static void scan_object(gogc_gcwork *w, uintptr_t p) {
       if (hb != NULL) scan_bits(w, p, end, hb, (p - s->base) >> 3);
       else scan_uniform(w, p, end, atomic_load_acquire(&s->large_type));
     } else {
-      gogc_scan_range(w, p, end);
+      scan_words(w, p, end);
     }
     return;
   }
