@@ -40,7 +40,8 @@
  * the cycle ends (its stack is never scanned in it). Most stores while
  * marking initialise new objects, whose old value is zero: with a black
  * stack they buffer nothing, and binary-trees with 2 threads lost its
- * barrier-buffer flushes (1.7% of its CPU) and 2.4% of its wall time.
+ * barrier-buffer flushes (1.7% of its CPU samples) and about 1% of its
+ * wall time (medians of 6 round-robin runs).
  *
  * What needs no barrier:
  *   - stores to the thread's own locals, and of non-pointer data;

@@ -117,9 +117,7 @@ static inline uintptr_t gcw_pop(gogc_gcwork *w);
  * prefetched when popped and scanned PF_DEPTH pops later, so the scan of
  * one object overlaps the cache misses of the next ones (Garner,
  * Blackburn and Frampton, ISMM 2007). The ring is local work like the
- * buffers: a gcwork is empty only when both are. 16 deep: binary-trees
- * with 2 threads took 2.5-4% less wall time than with 8, 32 no less
- * than 16. */
+ * buffers: a gcwork is empty only when both are. */
 #define PF_DEPTH GCW_PF_DEPTH
 static inline uintptr_t gcw_next(gogc_gcwork *w) {
   while (w->pf_n < PF_DEPTH) {
@@ -400,7 +398,7 @@ static GOGC_NOINLINE void scan_arena_chunk(gogc_gcwork *w, gogc_span *s, uintptr
 /* Scan a grey object (or an oblet of a large one) starting at p. A small
  * conservative object is scanned inline, not by a call to
  * gogc_scan_range, which saved and restored six registers and reloaded
- * the heap bounds for every object (binary-trees, 16-byte objects: 4-5%
+ * the heap bounds for every object (binary-trees, 16-byte objects: 3-5%
  * less wall time with 1 and 2 threads). */
 static GOGC_NO_SANITIZE void scan_object(gogc_gcwork *w, uintptr_t p) {
   gogc_span *s = atomic_load_acquire(&gogc_rt->spans[(p - gogc_rt->heap_base) >> PAGE_SHIFT]);
@@ -738,7 +736,8 @@ bool gogc_mark_drain_concurrent(gogc_gcwork *w, uint64_t budget, uint64_t deadli
        * slices). A short one every 128 (and by bytes below), about 1.5 us
        * of small objects: every 32 was 3.5% of binary-trees' CPU with 2
        * threads, where assists do all the marking (a vDSO clock read is
-       * 20 ns on this VM); every 128, 1.3%, and 3% less wall time. */
+       * 20 ns on this VM); every 128, 1.3%, and 3.7% less wall time
+       * (medians of 6 round-robin runs). */
       if (deadline && ((fine && (n & 127) == 0) || (n & 255) == 0 ||
                        w->scan_work - clocked >= DRAIN_SLICE_CLOCK_BYTES)) {
         if (gogc_os_nanotime() >= deadline) {

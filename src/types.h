@@ -439,7 +439,7 @@ typedef struct gogc_wbuf {
   uintptr_t obj[WBUF_ENTRIES];
 } gogc_wbuf;
 
-#define GCW_PF_DEPTH 16 /* grey objects in flight between prefetch and scan (mark.c) */
+#define GCW_PF_DEPTH 8 /* grey objects in flight between prefetch and scan (mark.c) */
 typedef struct gogc_gcwork {
   gogc_wbuf *primary, *secondary;
   uint64_t bytes_marked; /* flushed to gc.bytes_marked at the end */
