@@ -618,19 +618,48 @@ static void gcw_deactivate(gogc_gcwork *w) {
 }
 
 /* Move whatever w holds to the global list, leave the active count, and
- * add its counters to the cycle's. */
+ * add its counters to the cycle's. One hold of work_lock does it all (the
+ * full buffers out, empty ones in, the count): an assist ends here, and
+ * with 2 threads assisting 5,000 times a cycle each, the separate lock
+ * round trips (up to five) were 1.4% of binary-trees' CPU. The buffers
+ * go on the list before the count drops, as gcw_deactivate requires. */
 void gogc_gcwork_publish(gogc_gcwork *w) {
+  gogc_runtime *rt = gogc_rt;
   gcw_unring(w);
-  if (w->primary && w->primary->n > 0) {
-    wbuf_put_full(w->primary);
-    w->primary = wbuf_get_empty();
+  gogc_gcwork_flush(w); /* counted before the cycle can see it idle */
+  gogc_wbuf **slot[2]; /* w's buffers that hold work */
+  uint32_t nfull = 0;
+  if (w->primary && w->primary->n > 0) slot[nfull++] = &w->primary;
+  if (w->secondary && w->secondary->n > 0) slot[nfull++] = &w->secondary;
+  if (nfull == 0 && !w->active) return;
+  gogc_thread *t = work_lock();
+  for (uint32_t i = 0; i < nfull; i++) {
+    gogc_wbuf *b = *slot[i], *e = rt->work_empty;
+    b->next = rt->work_full;
+    atomic_store_relaxed(&rt->work_full, b);
+    if (e) rt->work_empty = e->next;
+    *slot[i] = e; /* an empty one in its place, if the list has one */
   }
-  if (w->secondary && w->secondary->n > 0) {
-    wbuf_put_full(w->secondary);
-    w->secondary = wbuf_get_empty();
+  if (nfull > 0 && rt->nwaiting > 0) pthread_cond_signal(&rt->work_cond);
+  if (w->active) {
+    rt->nactive--;
+    w->active = 0;
   }
-  gcw_deactivate(w);
-  gogc_gcwork_flush(w);
+  work_unlock(t);
+  if (nfull == 0) return;
+  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
+    atomic_add_relaxed(&rt->work_seq, 1);
+    if (atomic_load_relaxed(&rt->nsleeping) > 0) gogc_os_futex_wake(&rt->work_seq, 1);
+  }
+  for (uint32_t i = 0; i < nfull; i++) {
+    gogc_wbuf *e = *slot[i];
+    if (e == NULL) {
+      *slot[i] = wbuf_get_empty();
+    } else {
+      e->n = 0;
+      e->next = NULL;
+    }
+  }
 }
 
 void gogc_gcwork_init(gogc_gcwork *w) {
@@ -692,20 +721,15 @@ static bool gcw_try_get_full(gogc_gcwork *w) {
       rt->nactive++;
       w->active = 1;
     }
+    /* Called with w empty: its primary goes to the empty list in the
+     * same hold of the lock (publish has why). */
+    gogc_assert(w->primary->n == 0);
+    w->primary->next = rt->work_empty;
+    rt->work_empty = w->primary;
+    w->primary = b;
   }
   work_unlock(t);
-  if (b == NULL) return false;
-  if (w->primary->n == 0) {
-    wbuf_put_empty(w->primary);
-    w->primary = b;
-  } else if (w->secondary->n == 0) {
-    wbuf_put_empty(w->secondary);
-    w->secondary = w->primary;
-    w->primary = b;
-  } else {
-    wbuf_put_full(b); /* cannot happen: called with w empty */
-  }
-  return true;
+  return b != NULL;
 }
 
 /* Mark while the world runs, until no work is left for this worker
