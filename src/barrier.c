@@ -27,8 +27,11 @@
  *     the store shades the new value.
  *  3. After a thread's stack is scanned, everything it can get is black
  *     (new objects), or loaded from a heap slot or global (protected by
- *     the deletion half while the slot holds it), so a scanned stack is
- *     never the only path to a white object.
+ *     the deletion half while the slot holds it), or shaded as it is
+ *     handed over (a weak pointer's target, special.c; an object taken
+ *     from a pool, pool.c; a pointer another thread writes into its
+ *     locals goes through the barrier, docs/api.md), so a scanned stack
+ *     is never the only path to a white object.
  * Globals are scanned concurrently too, hence barriers on global stores.
  *
  * So the insertion half is needed only for case 2. Go's barrier shades
