@@ -62,38 +62,61 @@ static inline void work_unlock(gogc_thread *t) {
   if (t) gogc_critical_leave(t);
 }
 
-static gogc_wbuf *wbuf_get_empty(void) {
+/* The list operations, work_lock held (callers that move several buffers
+ * take it once: gogc_gcwork_publish). */
+static gogc_wbuf *empty_pop_locked(void) {
   gogc_runtime *rt = gogc_rt;
-  gogc_thread *t = work_lock();
   gogc_wbuf *b = rt->work_empty;
   if (b) rt->work_empty = b->next;
-  work_unlock(t);
-  if (b == NULL) {
-    b = gogc_meta_alloc_critical(sizeof(gogc_wbuf), "mark work buffers");
-  }
-  b->n = 0;
-  b->next = NULL;
   return b;
 }
 
-static void wbuf_put_full(gogc_wbuf *b) {
+static void empty_push_locked(gogc_wbuf *b) {
+  b->next = gogc_rt->work_empty;
+  gogc_rt->work_empty = b;
+}
+
+static void full_push_locked(gogc_wbuf *b) {
   gogc_runtime *rt = gogc_rt;
-  gogc_thread *t = work_lock();
   b->next = rt->work_full;
   atomic_store_relaxed(&rt->work_full, b);
   if (rt->nwaiting > 0) pthread_cond_signal(&rt->work_cond);
-  work_unlock(t);
+}
+
+/* After full buffers were pushed, lock released: wake a sleeping worker. */
+static void full_announce(void) {
+  gogc_runtime *rt = gogc_rt;
   if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
     atomic_add_relaxed(&rt->work_seq, 1);
     if (atomic_load_relaxed(&rt->nsleeping) > 0) gogc_os_futex_wake(&rt->work_seq, 1);
   }
 }
 
-static void wbuf_put_empty(gogc_wbuf *b) {
-  gogc_runtime *rt = gogc_rt;
+/* b (from the empty list, or NULL: a new one) made ready for use. */
+static gogc_wbuf *wbuf_ready(gogc_wbuf *b) {
+  if (b == NULL) b = gogc_meta_alloc_critical(sizeof(gogc_wbuf), "mark work buffers");
+  b->n = 0;
+  b->next = NULL;
+  return b;
+}
+
+static gogc_wbuf *wbuf_get_empty(void) {
   gogc_thread *t = work_lock();
-  b->next = rt->work_empty;
-  rt->work_empty = b;
+  gogc_wbuf *b = empty_pop_locked();
+  work_unlock(t);
+  return wbuf_ready(b);
+}
+
+static void wbuf_put_full(gogc_wbuf *b) {
+  gogc_thread *t = work_lock();
+  full_push_locked(b);
+  work_unlock(t);
+  full_announce();
+}
+
+static void wbuf_put_empty(gogc_wbuf *b) {
+  gogc_thread *t = work_lock();
+  empty_push_locked(b);
   work_unlock(t);
 }
 
@@ -634,32 +657,17 @@ void gogc_gcwork_publish(gogc_gcwork *w) {
   if (nfull == 0 && !w->active) return;
   gogc_thread *t = work_lock();
   for (uint32_t i = 0; i < nfull; i++) {
-    gogc_wbuf *b = *slot[i], *e = rt->work_empty;
-    b->next = rt->work_full;
-    atomic_store_relaxed(&rt->work_full, b);
-    if (e) rt->work_empty = e->next;
-    *slot[i] = e; /* an empty one in its place, if the list has one */
+    full_push_locked(*slot[i]);
+    *slot[i] = empty_pop_locked(); /* its replacement, NULL if none is free */
   }
-  if (nfull > 0 && rt->nwaiting > 0) pthread_cond_signal(&rt->work_cond);
   if (w->active) {
     rt->nactive--;
     w->active = 0;
   }
   work_unlock(t);
   if (nfull == 0) return;
-  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK) {
-    atomic_add_relaxed(&rt->work_seq, 1);
-    if (atomic_load_relaxed(&rt->nsleeping) > 0) gogc_os_futex_wake(&rt->work_seq, 1);
-  }
-  for (uint32_t i = 0; i < nfull; i++) {
-    gogc_wbuf *e = *slot[i];
-    if (e == NULL) {
-      *slot[i] = wbuf_get_empty();
-    } else {
-      e->n = 0;
-      e->next = NULL;
-    }
-  }
+  full_announce();
+  for (uint32_t i = 0; i < nfull; i++) *slot[i] = wbuf_ready(*slot[i]);
 }
 
 void gogc_gcwork_init(gogc_gcwork *w) {
@@ -724,8 +732,7 @@ static bool gcw_try_get_full(gogc_gcwork *w) {
     /* Called with w empty: its primary goes to the empty list in the
      * same hold of the lock (publish has why). */
     gogc_assert(w->primary->n == 0);
-    w->primary->next = rt->work_empty;
-    rt->work_empty = w->primary;
+    empty_push_locked(w->primary);
     w->primary = b;
   }
   work_unlock(t);
