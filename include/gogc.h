@@ -365,7 +365,8 @@ typedef struct gogc_arena gogc_arena;
  * is reclaimed like any garbage). NULL when out of memory. */
 GOGC_API gogc_arena *gogc_arena_new(void);
 
-/* Zeroed, 16-byte aligned objects. Conservatively scanned; noscan: never
+/* Zeroed objects, aligned to 16 bytes, or to 8 for sizes up to 8 and
+ * from 17 to 24 (these take their size rounded to 8, with no gap). Conservatively scanned; noscan: never
  * scanned (no pointers); typed: sized by the layout, scanned
  * conservatively unless it has no pointers. Objects may point to
  * collected objects (which they keep alive) and be pointed to from the
@@ -397,10 +398,15 @@ typedef struct gogc_arena_head_ {
 } gogc_arena_head_;
 #define GOGC_ARENA_MAGIC_ 0x61726e61676f6763ull
 #define GOGC_ARENA_MAX_OBJECT_ ((size_t)512 << 10)
-/* An object's room in a chunk: 16-byte aligned, and at least 16 bytes (a
- * request of 0 gets a distinct object, as on the heap). */
+/* An object's room in a chunk: its size rounded up to 8 bytes (a request
+ * of 0 gets 8: a distinct object, as on the heap); and its alignment, the
+ * mask below: 8 bytes for rooms of 8 and 24, 16 for the others (the
+ * pointer-free ones are aligned down from the top). */
 static inline uintptr_t gogc_arena_round_(size_t size) {
-  return ((uintptr_t)size + 15 + (size == 0)) & ~(uintptr_t)15;
+  return ((uintptr_t)size + 7 + (size == 0)) & ~(uintptr_t)7;
+}
+static inline uintptr_t gogc_arena_mask_(uintptr_t room) {
+  return room == 8 || room == 24 ? 7 : 15;
 }
 
 #if defined(__GNUC__) && !defined(GOGC_IMPL) && !defined(GOGC_NO_INLINE_ARENA)
@@ -408,10 +414,11 @@ static inline void *gogc_arena_alloc_inline_(gogc_arena *arena, size_t size) {
   const gogc_arena_head_ *h = (const gogc_arena_head_ *)(void *)arena;
   if (__builtin_expect(h != NULL && h->magic == GOGC_ARENA_MAGIC_ && size <= GOGC_ARENA_MAX_OBJECT_, 1)) {
     gogc_arena_bump_ *b = h->bump;
-    uintptr_t lo = b->lo, r = gogc_arena_round_(size);
-    if (__builtin_expect(r <= b->lo_lim - lo, 1)) {
-      __atomic_store_n(&b->lo, lo + r, __ATOMIC_RELAXED); /* markers read it */
-      return (void *)lo;
+    uintptr_t r = gogc_arena_round_(size), m = gogc_arena_mask_(r);
+    uintptr_t p = (b->lo + m) & ~m;
+    if (__builtin_expect(p + r <= b->lo_lim, 1)) {
+      __atomic_store_n(&b->lo, p + r, __ATOMIC_RELAXED); /* markers read it */
+      return (void *)p;
     }
   }
   return (gogc_arena_alloc)(arena, size);
@@ -420,10 +427,11 @@ static inline void *gogc_arena_alloc_noscan_inline_(gogc_arena *arena, size_t si
   const gogc_arena_head_ *h = (const gogc_arena_head_ *)(void *)arena;
   if (__builtin_expect(h != NULL && h->magic == GOGC_ARENA_MAGIC_ && size <= GOGC_ARENA_MAX_OBJECT_, 1)) {
     gogc_arena_bump_ *b = h->bump;
-    uintptr_t hi = b->hi, r = gogc_arena_round_(size);
-    if (__builtin_expect(r <= hi - b->hi_lim, 1)) {
-      b->hi = hi - r;
-      return (void *)(hi - r);
+    uintptr_t r = gogc_arena_round_(size), m = gogc_arena_mask_(r);
+    uintptr_t p = (b->hi - r) & ~m;
+    if (__builtin_expect(p >= b->hi_lim, 1)) {
+      b->hi = p;
+      return (void *)p;
     }
   }
   return (gogc_arena_alloc_noscan)(arena, size);

@@ -55,6 +55,17 @@
  * GODEBUG=disablethp=1, a system setting of "never" or a kernel without
  * huge pages keeps every chunk small.
  *
+ * Mappings. The kernel keeps a mapping (VMA) per run of pages with the
+ * same protection and advice, so protecting a chunk in the middle of
+ * accessible memory splits a mapping in three, and unprotecting it merges
+ * them again, each time allocating or freeing mapping records: half the
+ * cost of a small chunk's protection change. Each chunk is therefore given
+ * a mapping of its own when it first serves an arena (gogc_os_isolate: a
+ * harmless advice tag that alternates with the chunk's address, so no two
+ * neighbouring chunks share one, nor a chunk and the heap), and loses it
+ * when its pages go back to the heap. Freeing a small arena measured 6%
+ * faster for it (requests of 1,000 nodes).
+ *
  * A freed chunk leaves heap_live at once (as in Go: arena churn is not
  * heap growth); instead every ARENA_RECYCLE_CHUNKS chunks freed start a
  * cycle, which bounds the address space in quarantine (a chunk counts for
@@ -301,6 +312,9 @@ void gogc_arena_chunk_fit(gogc_span *s) {
   gogc_runtime *rt = gogc_rt;
   uint32_t want = atomic_load_relaxed(&rt->arena_want_huge);
   if (s->arena_huge == want) return;
+  /* A mapping of its own, whatever its neighbours (see "Mappings"). */
+  if (s->arena_huge == ARENA_HUGE_UNSET)
+    (void)gogc_os_isolate((void *)s->base, ARENA_CHUNK, (int)((s->base / ARENA_CHUNK) & 1));
   if (gogc_os_purge((void *)s->base, ARENA_CHUNK) != 0) return; /* stays as it is */
   gogc_arena_chunk_zero(s);
   if (gogc_os_hugepage((void *)s->base, ARENA_CHUNK, want != 0) != 0 && want) {
@@ -323,6 +337,7 @@ static void chunk_to_heap(gogc_span *s) {
   uint32_t heap_huge = rt->opt_hugepages && !rt->opt_disablethp;
   if (s->arena_huge != heap_huge)
     (void)gogc_os_hugepage((void *)s->base, ARENA_CHUNK, heap_huge != 0);
+  (void)gogc_os_isolate((void *)s->base, ARENA_CHUNK, -1);
   s->arena_huge = ARENA_HUGE_UNSET;
 }
 
@@ -672,15 +687,18 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   }
   enter(a);
   void *p = NULL;
-  uintptr_t r = gogc_arena_round_(n);
-  if (extend_zeroed(a->active, r, noscan) || (new_chunk(a) && extend_zeroed(a->active, r, noscan))) {
+  uintptr_t r = gogc_arena_round_(n), m = gogc_arena_mask_(r);
+  uintptr_t need = r + m - 7; /* room for the object wherever it must start */
+  if (extend_zeroed(a->active, need, noscan) ||
+      (new_chunk(a) && extend_zeroed(a->active, need, noscan))) {
     gogc_span *s = a->active;
     if (noscan) {
-      s->arena_hi -= r;
+      s->arena_hi = (s->arena_hi - r) & ~m;
       p = (void *)s->arena_hi;
     } else {
-      p = (void *)s->arena_lo;
-      atomic_store_relaxed(&s->arena_lo, s->arena_lo + r);
+      uintptr_t x = (s->arena_lo + m) & ~m;
+      p = (void *)x;
+      atomic_store_relaxed(&s->arena_lo, x + r);
     }
   }
   leave(a);
@@ -688,16 +706,18 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
 }
 
 /* The fast paths: a bump within the zeroed part of the active chunk.
- * 16-byte aligned, zeroed (never reused within an arena). */
+ * Aligned as gogc.h says (gogc_arena_mask_), zeroed (never reused within
+ * an arena). */
 GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t lo = s->arena_lo, r = gogc_arena_round_(n);
-    if (likely(r <= s->arena_lo_lim - lo)) {
-      atomic_store_relaxed(&s->arena_lo, lo + r);
+    uintptr_t r = gogc_arena_round_(n), m = gogc_arena_mask_(r);
+    uintptr_t p = (s->arena_lo + m) & ~m;
+    if (likely(p + r <= s->arena_lo_lim)) {
+      atomic_store_relaxed(&s->arena_lo, p + r);
       leave(a);
-      return (void *)lo;
+      return (void *)p;
     }
     leave(a);
   }
@@ -708,11 +728,12 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t hi = s->arena_hi, r = gogc_arena_round_(n);
-    if (likely(r <= hi - s->arena_hi_lim)) {
-      s->arena_hi = hi - r;
+    uintptr_t r = gogc_arena_round_(n), m = gogc_arena_mask_(r);
+    uintptr_t p = (s->arena_hi - r) & ~m;
+    if (likely(p >= s->arena_hi_lim)) {
+      s->arena_hi = p;
       leave(a);
-      return (void *)(hi - r);
+      return (void *)p;
     }
     leave(a);
   }

@@ -207,6 +207,74 @@ static void test_inline_paths(void) {
   free(down);
 }
 
+/* Objects are aligned as on the heap and packed: rooms of 8 and 24 bytes
+ * on 8-byte boundaries with no gap (a 24-byte node takes 24 bytes, not
+ * 32), every other size on 16; both ends of a chunk, through gogc.h's
+ * inline paths and the library's calls. */
+static void test_alignment(void) {
+  gogc_arena *a = gogc_arena_new();
+  int bad_align = 0, bad_gap = 0;
+  for (int form = 0; form < 4; form++) {
+    char *prev = NULL;
+    size_t prev_room = 0;
+    for (size_t n = 0; n <= 100; n++) {
+      size_t size = n % 50; /* 0..49 twice, in turn */
+      char *p = form == 0   ? gogc_arena_alloc(a, size)
+                : form == 1 ? (gogc_arena_alloc)(a, size)
+                : form == 2 ? gogc_arena_alloc_noscan(a, size)
+                            : (gogc_arena_alloc_noscan)(a, size);
+      CHECK(p != NULL);
+      size_t room = (size + 7 + (size == 0)) & ~(size_t)7, align = room == 8 || room == 24 ? 8 : 16;
+      bad_align += ((uintptr_t)p & (align - 1)) != 0;
+      /* Next to the last object, but for the padding alignment needs. */
+      if (prev != NULL) {
+        ptrdiff_t gap = form < 2 ? p - (prev + prev_room) : prev - (p + room);
+        bad_gap += gap < 0 || gap >= (ptrdiff_t)align;
+      }
+      prev = p;
+      prev_room = room;
+    }
+  }
+  CHECKF(bad_align == 0 && bad_gap == 0, "%d misaligned, %d with a wrong gap", bad_align, bad_gap);
+  char *x = gogc_arena_alloc(a, 24), *y = gogc_arena_alloc(a, 24), *z = gogc_arena_alloc(a, 24);
+  CHECK(y == x + 24 && z == y + 24);
+  char *w = gogc_arena_alloc(a, 16); /* after an odd number of 8-byte words: padded */
+  CHECK(((uintptr_t)w & 15) == 0 && w >= z + 24 && w < z + 40);
+  gogc_arena_free(a);
+}
+
+/* Whether /proc/self/maps has a mapping of exactly [lo, hi). */
+static int own_mapping(uintptr_t lo, uintptr_t hi) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) return -1;
+  char line[512];
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f) != NULL) {
+    unsigned long a, b;
+    if (sscanf(line, "%lx-%lx", &a, &b) == 2) found = a == lo && b == hi;
+  }
+  fclose(f);
+  return found;
+}
+
+/* Every chunk is a mapping of its own, live or freed (arena.c,
+ * "Mappings"): protecting one then neither splits nor merges mappings. */
+static void test_mappings(void) {
+  enum { N = 6 };
+  gogc_arena *a[N];
+  uintptr_t base[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = gogc_arena_new();
+    base[i] = (uintptr_t)gogc_base(gogc_arena_alloc(a[i], 64));
+    CHECK(base[i] != 0 && base[i] % (2u << 20) == 0);
+  }
+  for (int i = 0; i < N; i += 2) gogc_arena_free(a[i]);
+  int own = 0;
+  for (int i = 0; i < N; i++) own += own_mapping(base[i], base[i] + (2u << 20)) == 1;
+  CHECKF(own == N, "%d of %d chunks (half freed) are mappings of their own", own, N);
+  for (int i = 1; i < N; i += 2) gogc_arena_free(a[i]);
+}
+
 static void test_dropped(void) {
   uint64_t bytes0 = stats()->arena_bytes;
   drop_arena();
@@ -670,6 +738,8 @@ int main(int argc, char **argv) {
   test_zero_size();
   test_dropped();
   test_inline_paths();
+  test_alignment();
+  test_mappings();
   test_recycled_zero();
   test_huge_pages();
   test_quarantine();

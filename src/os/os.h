@@ -51,6 +51,12 @@ int gogc_os_hugepage(void *addr, size_t size, bool on);
  * "never" or there is none)? Where it does not, gogc_os_hugepage may
  * still return 0. */
 bool gogc_os_hugepages_possible(void);
+/* Tag Ready pages (tag 0 or 1) so that the OS keeps them in a mapping of
+ * their own, apart from neighbours with the other tag or none (tag -1
+ * clears it): a later gogc_os_protect of exactly the range then neither
+ * splits nor merges mappings. Nothing else changes. A hint: 0 or an error
+ * code. */
+int gogc_os_isolate(void *addr, size_t size, int tag);
 /* Reserve and commit in one step: internal metadata. NULL on failure. */
 void *gogc_os_alloc(size_t size);
 void gogc_os_free(void *addr, size_t size);
