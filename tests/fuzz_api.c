@@ -869,9 +869,8 @@ static void op_arena_alloc(const uint8_t *a) {
     fail("arena object %p of %zu bytes is not %zu-byte aligned", (void *)p, size, align);
   check_zero(p, size, "arena");
   if (size == 0) {
-    /* Not kept: a 0-byte arena object is the bump pointer itself, which may
-     * be the start of the next object (or, in a full chunk, of whatever
-     * follows the chunk), so it cannot stand for an object of its own. */
+    /* Not kept: a 0-byte arena object has 8 bytes of room but no
+     * contents to check. */
     note("arena_alloc %s 0 bytes in arena %d: %p", k_kind_name[kind], i, (void *)p);
     return;
   }
