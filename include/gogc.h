@@ -429,7 +429,8 @@ static inline void *gogc_arena_alloc_noscan_inline_(gogc_arena *arena, size_t si
     gogc_arena_bump_ *b = h->bump;
     uintptr_t r = gogc_arena_round_(size), m = gogc_arena_mask_(r);
     uintptr_t p = (b->hi - r) & ~m;
-    if (__builtin_expect(p >= b->hi_lim, 1)) {
+    /* hi_lim <= p < hi, in one comparison (p wraps above hi when hi < r). */
+    if (__builtin_expect(p - b->hi_lim < b->hi - b->hi_lim, 1)) {
       b->hi = p;
       return (void *)p;
     }

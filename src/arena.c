@@ -730,7 +730,7 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
     gogc_span *s = a->active;
     uintptr_t r = gogc_arena_round_(n), m = gogc_arena_mask_(r);
     uintptr_t p = (s->arena_hi - r) & ~m;
-    if (likely(p >= s->arena_hi_lim)) {
+    if (likely(p - s->arena_hi_lim < s->arena_hi - s->arena_hi_lim)) { /* as in gogc.h */
       s->arena_hi = p;
       leave(a);
       return (void *)p;

@@ -426,18 +426,53 @@ static int contents_ok(const uint64_t *x, int r, size_t bytes) {
   return 1;
 }
 
+/* Whether the mapping that holds addr carries VmFlags flag fl ("hg":
+ * MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE) in /proc/self/smaps. */
+static int mapping_has_flag(uintptr_t addr, const char *fl) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (f == NULL) return 0;
+  char line[512];
+  int in = 0, has = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+      if (in) break;
+      in = addr >= lo && addr < hi;
+    } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+      for (char *t = strtok(line + 8, " \n"); t != NULL; t = strtok(NULL, " \n")) has |= strcmp(t, fl) == 0;
+      break;
+    }
+  }
+  fclose(f);
+  return has;
+}
+
 static void test_huge_pages(void) {
   const size_t big = 1536u << 10, small = 4u << 10;
   int thp = machine_gives_huge_pages();
-  /* Large arenas: their chunks get huge pages. */
+  /* Large arenas: their chunks ask for huge pages and get them. Now and
+   * then the last chunk has small pages all the same (2 runs of this test
+   * in about 110 once each chunk was a mapping of its own, with no huge
+   * page allocation failing: a kernel fault-path choice not pinned down;
+   * before, the check saw the neighbours' huge pages too), so up to three
+   * rounds of arenas may be needed for a chunk that has one. */
   uint64_t *x = NULL;
-  gogc_arena *a = arenas_of(40, big, &x);
-  uintptr_t c = (uintptr_t)gogc_base(x);
-  CHECKF((c & ((2u << 20) - 1)) == 0, "chunk %p is not 2 MiB-aligned", (void *)c);
-  long kib = huge_kib(c);
-  printf("huge_pages: expected (machine gives them, gogc asks): %d; chunk of a large arena: AnonHugePages %ld kB\n", thp,
-         kib);
-  if (thp) CHECKF(kib >= 2048, "a large arena's chunk has no huge page (%ld kB)", kib);
+  gogc_arena *a = NULL;
+  uintptr_t c = 0;
+  long kib = -1;
+  int rounds = 0, asked = 1;
+  do {
+    if (a != NULL) gogc_arena_free(a);
+    a = arenas_of(40, big, &x);
+    c = (uintptr_t)gogc_base(x);
+    CHECKF((c & ((2u << 20) - 1)) == 0, "chunk %p is not 2 MiB-aligned", (void *)c);
+    kib = huge_kib(c);
+    asked &= !thp || mapping_has_flag(c, "hg");
+  } while (thp && kib < 2048 && ++rounds < 3);
+  printf("huge_pages: expected (machine gives them, gogc asks): %d; chunk of a large arena: AnonHugePages %ld kB "
+         "(after %d more rounds)\n", thp, kib, rounds);
+  CHECKF(asked, "a large arena's chunk was not advised MADV_HUGEPAGE");
+  if (thp) CHECKF(kib >= 2048, "a large arena's chunk has no huge page (%ld kB, 3 rounds)", kib);
   tu_clobber_stack();
   gogc_collect();
   CHECK(contents_ok(x, 39, big));
