@@ -4,14 +4,14 @@
  *   arena [OBJECTS_PER_PART]   (default 4000000)
  *
  * Parts:
- *   alloc     small-object allocation alone: 32-byte objects, one after
+ *   alloc     small-object allocation alone: 24-byte objects, one after
  *             another (gogc: from an arena, and gogc_alloc; Boehm GC_MALLOC;
  *             malloc: malloc, all freed at the end), ns per object; all of
  *             it fresh memory, so page faults weigh in;
  *   warm      gogc only: allocation alone in arenas of 10000 objects whose
  *             chunks are recycled (resident, no page faults): the bump;
  *   req_K     for K = 1000, 10000, 100000: requests that each build a
- *             binary tree of K nodes (32 bytes: two children, a value),
+ *             binary tree of K nodes (24 bytes: two children, a value),
  *             walk it for a checksum and drop it; gogc with an arena per
  *             request (freed at the end of the request) and with collected
  *             nodes; Boehm with collected nodes; malloc freeing every node.

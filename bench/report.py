@@ -72,7 +72,7 @@ def bench_table(cfg):
                  {}, ["gogc", "go", "malloc", "boehm"]),
         # Arenas: requests building trees, arena / collected / malloc.
         "arena": ("arena", [str(cfg.arena_objects)],
-                  "arena: 32-byte objects, %d per part; requests that build, "
+                  "arena: 24-byte objects, %d per part; requests that build, "
                   "walk and drop a tree of 1000 / 10000 / 100000 nodes "
                   "(gogc: an arena per request, and collected nodes)" %
                   cfg.arena_objects, {}, ["gogc", "boehm", "malloc"]),

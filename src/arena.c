@@ -687,16 +687,16 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
   }
   enter(a);
   void *p = NULL;
-  uintptr_t r = gogc_arena_round_(n), m = gogc_arena_mask_(r);
-  uintptr_t need = r + m - 7; /* room for the object wherever it must start */
+  uintptr_t r = gogc_arena_round_(n);
+  uintptr_t need = r + (gogc_arena_align16_(r) ? 8 : 0); /* wherever it must start */
   if (extend_zeroed(a->active, need, noscan) ||
       (new_chunk(a) && extend_zeroed(a->active, need, noscan))) {
     gogc_span *s = a->active;
     if (noscan) {
-      s->arena_hi = (s->arena_hi - r) & ~m;
+      s->arena_hi = gogc_arena_down_(s->arena_hi, r);
       p = (void *)s->arena_hi;
     } else {
-      uintptr_t x = (s->arena_lo + m) & ~m;
+      uintptr_t x = gogc_arena_up_(s->arena_lo, r);
       p = (void *)x;
       atomic_store_relaxed(&s->arena_lo, x + r);
     }
@@ -706,14 +706,13 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
 }
 
 /* The fast paths: a bump within the zeroed part of the active chunk.
- * Aligned as gogc.h says (gogc_arena_mask_), zeroed (never reused within
+ * Aligned as gogc.h says (gogc_arena_up_, gogc_arena_down_), zeroed (never reused within
  * an arena). */
 GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t r = gogc_arena_round_(n), m = gogc_arena_mask_(r);
-    uintptr_t p = (s->arena_lo + m) & ~m;
+    uintptr_t r = gogc_arena_round_(n), p = gogc_arena_up_(s->arena_lo, r);
     if (likely(p + r <= s->arena_lo_lim)) {
       atomic_store_relaxed(&s->arena_lo, p + r);
       leave(a);
@@ -728,8 +727,7 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
     gogc_span *s = a->active;
-    uintptr_t r = gogc_arena_round_(n), m = gogc_arena_mask_(r);
-    uintptr_t p = (s->arena_hi - r) & ~m;
+    uintptr_t r = gogc_arena_round_(n), p = gogc_arena_down_(s->arena_hi, r);
     if (likely(p - s->arena_hi_lim < s->arena_hi - s->arena_hi_lim)) { /* as in gogc.h */
       s->arena_hi = p;
       leave(a);
