@@ -366,9 +366,10 @@ typedef struct gogc_arena gogc_arena;
 GOGC_API gogc_arena *gogc_arena_new(void);
 
 /* Zeroed objects, aligned to 16 bytes, or to 8 for sizes up to 8 and
- * from 17 to 24 (these take their size rounded to 8, with no gap). Conservatively scanned; noscan: never
- * scanned (no pointers); typed: sized by the layout, scanned
- * conservatively unless it has no pointers. Objects may point to
+ * from 17 to 24 (these take their size rounded to 8, with no gap).
+ * Conservatively scanned; noscan: never scanned (no pointers); typed:
+ * sized by the layout, scanned conservatively unless it has no
+ * pointers. Objects may point to
  * collected objects (which they keep alive) and be pointed to from the
  * heap (which keeps the arena's memory, not its objects' contents, from
  * being reused). Requests above 512 KiB come from the heap. Pointer

@@ -706,8 +706,8 @@ static GOGC_NOINLINE void *alloc_slow(gogc_arena *a, size_t n, bool noscan) {
 }
 
 /* The fast paths: a bump within the zeroed part of the active chunk.
- * Aligned as gogc.h says (gogc_arena_up_, gogc_arena_down_), zeroed (never reused within
- * an arena). */
+ * Aligned as gogc.h says (gogc_arena_up_, gogc_arena_down_), zeroed
+ * (never reused within an arena). */
 GOGC_API void *gogc_arena_alloc(gogc_arena *a, size_t n) {
   if (likely(a != NULL && a->head.magic == ARENA_MAGIC && n <= ARENA_MAX_OBJECT)) {
     enter(a);
