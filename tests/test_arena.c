@@ -451,11 +451,11 @@ static void test_huge_pages(void) {
   const size_t big = 1536u << 10, small = 4u << 10;
   int thp = machine_gives_huge_pages();
   /* Large arenas: their chunks ask for huge pages and get them. Now and
-   * then the last chunk has small pages all the same (2 runs of this test
-   * in about 110 once each chunk was a mapping of its own, with no huge
-   * page allocation failing: a kernel fault-path choice not pinned down;
-   * before, the check saw the neighbours' huge pages too), so up to three
-   * rounds of arenas may be needed for a chunk that has one. */
+   * then the last chunk has small pages all the same (1 run in 112 of the
+   * gcstress variant once each chunk was a mapping of its own, with no
+   * huge page allocation failing: a kernel fault-path choice not pinned
+   * down; before, the check saw the neighbours' huge pages too), so up to
+   * three rounds of arenas may be needed for a chunk that has one. */
   uint64_t *x = NULL;
   gogc_arena *a = NULL;
   uintptr_t c = 0;
