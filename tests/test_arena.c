@@ -243,18 +243,39 @@ static void test_alignment(void) {
   gogc_arena_free(a);
 }
 
-/* Whether /proc/self/maps has a mapping of exactly [lo, hi). */
-static int own_mapping(uintptr_t lo, uintptr_t hi) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  if (f == NULL) return -1;
+/* The mapping of /proc/self/smaps that holds addr: its bounds, its
+ * AnonHugePages (KiB) and its VmFlags line. 0 if none holds it. */
+struct mapping {
+  unsigned long lo, hi;
+  long huge_kib;
+  char flags[512];
+};
+static int mapping_of(uintptr_t addr, struct mapping *m) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (f == NULL) return 0;
   char line[512];
-  int found = 0;
-  while (!found && fgets(line, sizeof line, f) != NULL) {
-    unsigned long a, b;
-    if (sscanf(line, "%lx-%lx", &a, &b) == 2) found = a == lo && b == hi;
+  int in = 0;
+  m->huge_kib = -1;
+  m->flags[0] = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+      if (in) break;
+      in = addr >= lo && addr < hi;
+      m->lo = lo, m->hi = hi;
+    } else if (in) {
+      if (sscanf(line, "AnonHugePages: %ld kB", &m->huge_kib) != 1 && strncmp(line, "VmFlags:", 8) == 0)
+        snprintf(m->flags, sizeof m->flags, "%s", line + 8);
+    }
   }
   fclose(f);
-  return found;
+  return in;
+}
+
+/* Whether a mapping of exactly [lo, hi) exists. */
+static int own_mapping(uintptr_t lo, uintptr_t hi) {
+  struct mapping m;
+  return mapping_of(lo, &m) && m.lo == lo && m.hi == hi;
 }
 
 /* Every chunk is a mapping of its own, live or freed (arena.c,
@@ -357,25 +378,10 @@ static void test_recycled_zero(void) {
  * Huge pages
  * ------------------------------------------------------------------------- */
 
-/* AnonHugePages (KiB) of the mapping that holds addr, from
- * /proc/self/smaps; -1 if none holds it. */
+/* AnonHugePages (KiB) of the mapping that holds addr; -1 if none holds it. */
 static long huge_kib(uintptr_t addr) {
-  FILE *f = fopen("/proc/self/smaps", "r");
-  if (f == NULL) return -1;
-  char line[512];
-  int in = 0;
-  long kib = -1;
-  while (fgets(line, sizeof line, f) != NULL) {
-    unsigned long lo, hi;
-    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-      if (in) break;
-      in = addr >= lo && addr < hi;
-    } else if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1) {
-      break;
-    }
-  }
-  fclose(f);
-  return in ? kib : -1;
+  struct mapping m;
+  return mapping_of(addr, &m) ? m.huge_kib : -1;
 }
 
 /* Does this machine give a huge page to a 2 MiB-aligned mapping that asks
@@ -427,24 +433,13 @@ static int contents_ok(const uint64_t *x, int r, size_t bytes) {
 }
 
 /* Whether the mapping that holds addr carries VmFlags flag fl ("hg":
- * MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE) in /proc/self/smaps. */
+ * MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE). */
 static int mapping_has_flag(uintptr_t addr, const char *fl) {
-  FILE *f = fopen("/proc/self/smaps", "r");
-  if (f == NULL) return 0;
-  char line[512];
-  int in = 0, has = 0;
-  while (fgets(line, sizeof line, f) != NULL) {
-    unsigned long lo, hi;
-    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-      if (in) break;
-      in = addr >= lo && addr < hi;
-    } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-      for (char *t = strtok(line + 8, " \n"); t != NULL; t = strtok(NULL, " \n")) has |= strcmp(t, fl) == 0;
-      break;
-    }
-  }
-  fclose(f);
-  return has;
+  struct mapping m;
+  if (!mapping_of(addr, &m)) return 0;
+  for (char *t = strtok(m.flags, " \n"); t != NULL; t = strtok(NULL, " \n"))
+    if (strcmp(t, fl) == 0) return 1;
+  return 0;
 }
 
 static void test_huge_pages(void) {
