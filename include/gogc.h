@@ -161,17 +161,35 @@ GOGC_API void gogc__store_slow(void **slot, void *value);
  * global flag. On x86-64 the test and the store form a restartable
  * sequence between two marker instructions: a thread stopped inside it by
  * the collector resumes at its start, so the test and the store always
- * see the same collector phase (see src/barrier.c). */
+ * see the same collector phase (see src/barrier.c). A second such
+ * sequence serves the later part of a mark, when the flag is exactly 1
+ * (marking, every thread's stack scanned): a store into a slot that holds
+ * NULL then needs no barrier at all, so an unlocked compare-and-exchange
+ * stores the value if the slot held NULL, and only a slot that held
+ * something takes the call. */
 static inline void gogc_store(void *slot, const void *value) {
 #if defined(__x86_64__) && !defined(GOGC_NO_INLINE_BARRIER)
   __asm__ goto(".byte 0x0f,0x1f,0x84,0x00,0x67,0x6f,0x67,0x63\n\t" /* start marker */
                "cmpl $0, %0\n\t"
-               "jne %l[slow]\n\t"
+               "jne %l[marking]\n\t"
                "movq %1, (%2)\n\t"
                ".byte 0x0f,0x1f,0x84,0x00,0x47,0x4f,0x47,0x43" /* end marker */
                :
                : "m"(gogc__wb_enabled), "r"(value), "r"(slot)
                : "memory", "cc"
+               : marking);
+  return;
+marking:
+  __asm__ goto(".byte 0x0f,0x1f,0x84,0x00,0x67,0x6f,0x67,0x63\n\t" /* start marker */
+               "cmpl $1, %0\n\t"
+               "jne %l[slow]\n\t"
+               "xorl %%eax, %%eax\n\t"
+               "cmpxchgq %1, (%2)\n\t" /* the store, if the slot held 0 */
+               ".byte 0x0f,0x1f,0x84,0x00,0x47,0x4f,0x47,0x43\n\t" /* end marker */
+               "jne %l[slow]"
+               :
+               : "m"(gogc__wb_enabled), "r"(value), "r"(slot)
+               : "rax", "memory", "cc"
                : slow);
   return;
 slow:

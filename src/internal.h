@@ -88,6 +88,7 @@
  * ------------------------------------------------------------------------- */
 #define WB_MARKING 1u
 #define WB_CHECK 2u
+#define WB_GREY_STACKS 4u /* with WB_MARKING: some thread's stack is grey (rt->grey_stacks > 0) */
 #define gogc_wb_marking() (__atomic_load_n(&gogc__wb_enabled, __ATOMIC_RELAXED) & WB_MARKING)
 
 /* ---------------------------------------------------------------------------
@@ -103,6 +104,7 @@
 #define atomic_sub_relaxed(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
 #define atomic_add_acq_rel(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 #define atomic_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define atomic_and_relaxed(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
 #define atomic_add_seqcst(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define atomic_sub_seqcst(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define atomic_exchange_acq_rel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
@@ -305,6 +307,7 @@ void gogc_specials_fork_release(bool child);
  * barrier.c
  * ------------------------------------------------------------------------- */
 void gogc_barrier_restart(void *uctx); /* signal handler: restart an inline barrier */
+void gogc_stack_blacken(gogc_thread *t); /* threads_lock held: t's stack is scanned (or t leaves) */
 
 /* ---------------------------------------------------------------------------
  * stw.c (threads, signals, stopping the world)

@@ -986,7 +986,7 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
   t->need_scan = 0;
   if (t == gogc_self) {
     scan_own_stack(w, t);
-    atomic_store_relaxed(&t->stack_grey, 0);
+    gogc_stack_blacken(t);
     pthread_mutex_unlock(&rt->threads_lock);
     return;
   }
@@ -1014,7 +1014,7 @@ static void scan_thread(gogc_gcwork *w, gogc_thread *t) {
         gogc_scan_range(w, sp, t->stack_hi);
       }
       atomic_add_relaxed(&rt->stacks_scan, t->stack_hi - sp);
-      atomic_store_relaxed(&t->stack_grey, 0); /* before it runs again */
+      gogc_stack_blacken(t); /* before it runs again */
     }
     gogc_thread_resume(t);
     uint64_t d = gogc_os_nanotime() - t0;

@@ -363,7 +363,8 @@ static void start_concurrent_cycle(int trigger) {
   atomic_store_relaxed(&rt->heap_scan_max, c->heap0);
   for (gogc_thread *t = rt->threads; t; t = t->next) t->assist_credit = 0;
   atomic_store_relaxed(&rt->phase, PHASE_MARK);
-  atomic_store_relaxed(&gogc__wb_enabled, WB_MARKING | (gogc__wb_enabled & WB_CHECK));
+  atomic_store_relaxed(&gogc__wb_enabled, WB_MARKING | (rt->grey_stacks ? WB_GREY_STACKS : 0) |
+                                              (gogc__wb_enabled & WB_CHECK));
   c->t_mark = gogc_os_nanotime();
   gogc_start_the_world();
   uint64_t pause = c->t_mark - c->start_ns;

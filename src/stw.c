@@ -296,6 +296,11 @@ gogc_thread *gogc_thread_register_self(void) {
   rt->threads = t;
   rt->nthreads++;
   atomic_add_relaxed(&rt->nrunning, 1);
+  /* Registered while marking: its stack stays grey for the rest of the
+   * cycle, so the barriers' inline stage for black stacks goes off (it
+   * sets the bit itself, before its first store). */
+  if (atomic_load_relaxed(&rt->phase) == PHASE_MARK && rt->grey_stacks++ == 0)
+    atomic_or_relaxed(&gogc__wb_enabled, WB_GREY_STACKS);
   pthread_mutex_unlock(&rt->threads_lock);
   pthread_setspecific(rt->thread_key, t);
   return t;
@@ -309,6 +314,7 @@ static void thread_unregister(gogc_thread *t) {
   gogc_critical_leave(t);
   gogc_lock(&rt->threads_lock);
   t->need_scan = 0;
+  gogc_stack_blacken(t);
   if (t->prev) t->prev->next = t->next;
   else rt->threads = t->next;
   if (t->next) t->next->prev = t->prev;
@@ -634,9 +640,11 @@ void gogc_roots_add_threads(uintptr_t self_sp) {
  * scanned later, the thread stopped alone), and the arguments of threads
  * not yet started. */
 void gogc_roots_add_threads_concurrent(void) {
+  gogc_rt->grey_stacks = 0;
   for (gogc_thread *t = gogc_rt->threads; t; t = t->next) {
     t->need_scan = 1;
     atomic_store_relaxed(&t->stack_grey, 1);
+    gogc_rt->grey_stacks++;
     gogc_roots_push_thread(t);
   }
   for (start_rec *r = pending_starts; r; r = r->next)

@@ -582,6 +582,8 @@ typedef struct gogc_runtime {
   pthread_mutex_t threads_lock;
   gogc_thread *threads;          /* [threads_lock] */
   uint32_t nthreads;             /* [threads_lock] */
+  uint32_t grey_stacks;          /* [threads_lock] while marking: threads whose stack_grey
+                                    is set; WB_GREY_STACKS is on while it is not 0 (barrier.c) */
   uintptr_t *stack_copy;         /* [threads_lock] a stopped thread's stack, copied to be
                                     scanned once it runs (mark.c, scan_thread) */
   size_t stack_copy_cap;         /* [threads_lock] bytes */

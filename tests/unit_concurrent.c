@@ -10,17 +10,21 @@
  * Objects are created in noinline helpers and handed around through
  * volatile slots, so no copy of a pointer stays in a register or stack
  * slot where the conservative scan would find it by accident. */
+#define _GNU_SOURCE /* REG_RIP */
 #include "internal.h"
 
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
 
 #include "check.h"
 #include "testutil.h"
 
 #define MAGIC 0x5eedf00dcafeull
+#define HIDE 0xa5a5000000000000ull /* xor-ed into an address: not a pointer */
 
 struct obj {
   uint64_t magic;
@@ -145,6 +149,119 @@ static void test_insertion_after_scan(void) {
   gogc_store((void *)&g_keep, NULL);
 }
 
+/* The inline barrier's second stage (gogc.h): once every registered
+ * thread's stack is scanned, the flag is exactly WB_MARKING and a store
+ * into a slot holding NULL needs no barrier; any other store still takes
+ * the slow path, whose deletion half must keep the object below alive. A
+ * thread that registers during the mark has a grey stack for the rest of
+ * the cycle (barrier.c) and turns the stage off again, for every thread,
+ * until it leaves: its own stores are then the slow path's, which buffers
+ * the value written (the insertion half). Which path a store took is seen
+ * here only through the flag and the barrier buffer: every object such a
+ * thread can legitimately hold is also protected another way (a new one
+ * is black, its start argument is shaded, one loaded from the heap is
+ * under the deletion half), so no lost object can show it. */
+static struct obj *volatile g_black;    /* allocated during the mark */
+static volatile uint32_t g_late_flag, g_late_buffered;
+
+static void *late_main(void *arg) {
+  (void)arg;
+  gogc_thread *t = self(); /* registers now, during the mark */
+  g_late_flag = atomic_load_relaxed(&gogc__wb_enabled);
+  struct obj *x = new_obj();
+  uint32_t n0 = t->wb_n;
+  gogc_store(&g_black->f, x); /* the slot holds NULL */
+  g_late_buffered = t->wb_n - n0;
+  return NULL;
+}
+
+static void scan_all_threads(void) {
+  gogc_runtime *rt = gogc_rt;
+  gogc_thread *ts[256];
+  size_t n = 0;
+  gogc_lock(&rt->threads_lock);
+  for (gogc_thread *t = rt->threads; t && n < 256; t = t->next) ts[n++] = t;
+  pthread_mutex_unlock(&rt->threads_lock);
+  for (size_t i = 0; i < n; i++) gogc_test_scan_thread(ts[i]);
+}
+
+static void test_black_stacks_inline(void) {
+  gogc_store((void *)&g_holder, new_obj());
+  make_into(&g_holder->f); /* z: held only through g_holder */
+  gogc_store((void *)&g_keep, NULL);
+  clobber_stack();
+  gogc_test_start_held_cycle();
+  CHECK(atomic_load_relaxed(&gogc__wb_enabled) == (WB_MARKING | WB_GREY_STACKS));
+  scan_all_threads();
+  CHECKF(atomic_load_relaxed(&gogc__wb_enabled) == WB_MARKING,
+         "every stack scanned: flag %#x, want WB_MARKING alone", gogc__wb_enabled);
+  gogc_thread *t = self();
+  struct obj *black = new_obj();
+  gogc_store((void *)&g_keep, black);    /* inline: the global held NULL */
+  CHECK(g_keep == black);
+  struct obj *volatile z = g_holder->f;
+  uint32_t n0 = t->wb_n;
+  gogc_store(&g_holder->f, NULL);        /* not inline: shades z */
+  CHECKF(t->wb_n == n0 + 1, "deletion with black stacks: %u words buffered, want 1",
+         t->wb_n - n0);
+  gogc_store(&black->f, z);              /* inline */
+  CHECK(black->f == z && t->wb_n == n0 + 1);
+  z = NULL;
+  /* A late thread: its stack stays grey, its stores need the insertion half. */
+  g_black = new_obj();
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, late_main, NULL) == 0);
+  pthread_join(th, NULL);
+  CHECKF(g_late_flag == (WB_MARKING | WB_GREY_STACKS), "late thread saw flag %#x", g_late_flag);
+  CHECKF(g_late_buffered == 1, "late thread's store buffered %u words, want 1", g_late_buffered);
+  CHECKF(atomic_load_relaxed(&gogc__wb_enabled) == WB_MARKING,
+         "after the late thread left: flag %#x", gogc__wb_enabled);
+  black = NULL;
+  clobber_stack();
+  gogc_test_finish_held_cycle();
+  CHECK(g_keep != NULL && alive(g_keep->f));
+  CHECK(g_black->f != NULL && alive(g_black->f));
+  gogc_store((void *)&g_keep, NULL);
+  gogc_store((void *)&g_black, NULL);
+}
+
+/* The stop handler's restart of an interrupted inline barrier
+ * (barrier.c): for each of gogc_store's two sequences, a pc after its
+ * start marker and before its end marker (the test done, the store not)
+ * goes back to the start marker; any other pc is left alone, including
+ * the end marker itself (the store done). Every byte offset is tried,
+ * not only instruction boundaries. The sequences are found in an out-of-
+ * line copy of gogc_store (its address taken), at any optimisation level. */
+static void test_barrier_restart(void) {
+#if defined(__x86_64__) && !defined(GOGC_NO_INLINE_BARRIER)
+  static const unsigned char start[8] = {0x0f, 0x1f, 0x84, 0x00, 0x67, 0x6f, 0x67, 0x63};
+  static const unsigned char end[8] = {0x0f, 0x1f, 0x84, 0x00, 0x47, 0x4f, 0x47, 0x43};
+  void (*volatile fn)(void *, const void *) = gogc_store;
+  const unsigned char *code = (const unsigned char *)(uintptr_t)fn;
+  int seqs = 0;
+  for (size_t i = 0; i < 256 && seqs < 2; i++) { /* the function's two, then code after it */
+    if (memcmp(code + i, start, 8) != 0) continue;
+    size_t e = i + 8;
+    while (e < i + 64 && memcmp(code + e, end, 8) != 0) e++;
+    CHECKF(e + 8 - i <= 40, "sequence %d: %zu bytes from start to the end of END", seqs,
+           e + 8 - i);
+    for (size_t pc = i; pc <= e + 8; pc++) {
+      ucontext_t uc;
+      memset(&uc, 0, sizeof uc);
+      uc.uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)(code + pc);
+      gogc_barrier_restart(&uc);
+      uintptr_t want = (uintptr_t)(code + (pc >= i + 8 && pc < e ? i : pc));
+      CHECKF((uintptr_t)uc.uc_mcontext.gregs[REG_RIP] == want,
+             "sequence %d, pc start+%zu: resumed at start+%ld", seqs, pc - i,
+             (long)((uintptr_t)uc.uc_mcontext.gregs[REG_RIP] - (uintptr_t)(code + i)));
+    }
+    seqs++;
+    i = e + 7;
+  }
+  CHECKF(seqs == 2, "found %d inline barrier sequences, want 2", seqs);
+#endif
+}
+
 /* Objects allocated during the mark are black at once. */
 static void test_allocate_black(void) {
   gogc_test_start_held_cycle();
@@ -154,7 +271,7 @@ static void test_allocate_black(void) {
   void *big = gogc_alloc(100000);
   gogc_span *bs = gogc_span_of((uintptr_t)big);
   CHECK(bs != NULL && (bs->markbits[0] & 1));
-  CHECK(gogc__wb_enabled == 1 && gogc_rt->phase == PHASE_MARK);
+  CHECK((gogc__wb_enabled & WB_MARKING) && gogc_rt->phase == PHASE_MARK);
   gogc_test_finish_held_cycle();
   CHECK(gogc__wb_enabled == 0 && gogc_rt->phase == PHASE_OFF);
   CHECK(alive(o));
@@ -188,7 +305,6 @@ static void test_trigger_returns_black(void) {
  * asks for most of them.) */
 #define NGARBAGE 1000
 static uintptr_t g_hidden[NGARBAGE]; /* addresses, xor-ed: not pointers */
-#define HIDE 0xa5a5000000000000ull
 
 static GOGC_NOINLINE void make_garbage(void) {
   for (int i = 0; i < NGARBAGE; i++) {
@@ -457,6 +573,8 @@ int main(void) {
   for (int how = 0; how < 5; how++) test_deletion(how);
   for (int how = 0; how < 5; how++) test_insertion(how);
   test_insertion_after_scan();
+  test_black_stacks_inline();
+  test_barrier_restart();
   test_allocate_black();
   test_trigger_returns_black();
   test_garbage_reclaimed();
