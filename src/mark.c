@@ -260,7 +260,10 @@ void gogc_gcwork_flush(gogc_gcwork *w) {
  * scan writes its bits before it returns, so when marking ends every
  * reached object's bit is set. Keeping the bits across objects instead,
  * in the gcwork until it ran dry or was published, was 4% slower than
- * not batching at all (the same runs); I did not find out why. */
+ * not batching at all (the same runs), and carrying one object's word to
+ * the next object's scan, written when that scan ended, 12% slower than
+ * this (marking 10% more CPU a cycle for the same bytes marked). I did
+ * not find out why. */
 typedef struct mark_batch {
   uint64_t *mw;
   uint64_t bits;
