@@ -439,6 +439,11 @@ static inline uintptr_t gogc_arena_down_(uintptr_t hi, uintptr_t r) {
   if (gogc_arena_align16_(r) && __builtin_expect((p & 8) != 0, 0)) p -= 8;
   return p;
 }
+/* Does the room at p = gogc_arena_down_(hi, r) lie in the zeroed part,
+ * hi_lim <= p < hi? One comparison (p wraps above hi when hi < r). */
+static inline int gogc_arena_fits_down_(uintptr_t p, uintptr_t hi, uintptr_t hi_lim) {
+  return p - hi_lim < hi - hi_lim;
+}
 
 #if defined(__GNUC__) && !defined(GOGC_IMPL) && !defined(GOGC_NO_INLINE_ARENA)
 static inline void *gogc_arena_alloc_inline_(gogc_arena *arena, size_t size) {
@@ -458,8 +463,7 @@ static inline void *gogc_arena_alloc_noscan_inline_(gogc_arena *arena, size_t si
   if (__builtin_expect(h != NULL && h->magic == GOGC_ARENA_MAGIC_ && size <= GOGC_ARENA_MAX_OBJECT_, 1)) {
     gogc_arena_bump_ *b = h->bump;
     uintptr_t r = gogc_arena_round_(size), p = gogc_arena_down_(b->hi, r);
-    /* hi_lim <= p < hi, in one comparison (p wraps above hi when hi < r). */
-    if (__builtin_expect(p - b->hi_lim < b->hi - b->hi_lim, 1)) {
+    if (__builtin_expect(gogc_arena_fits_down_(p, b->hi, b->hi_lim), 1)) {
       b->hi = p;
       return (void *)p;
     }

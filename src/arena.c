@@ -728,7 +728,7 @@ GOGC_API void *gogc_arena_alloc_noscan(gogc_arena *a, size_t n) {
     enter(a);
     gogc_span *s = a->active;
     uintptr_t r = gogc_arena_round_(n), p = gogc_arena_down_(s->arena_hi, r);
-    if (likely(p - s->arena_hi_lim < s->arena_hi - s->arena_hi_lim)) { /* as in gogc.h */
+    if (likely(gogc_arena_fits_down_(p, s->arena_hi, s->arena_hi_lim))) {
       s->arena_hi = p;
       leave(a);
       return (void *)p;
